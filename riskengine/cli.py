@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -46,6 +47,42 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 # --- foundation commands ---
 # --- link commands ---
 # --- training commands ---
+
+
+@app.command("validate")
+@user_errors
+def validate_command(
+    spec: Path = typer.Argument(..., help="A spec file whose [data] section names the tables to check."),
+    out: Path = typer.Option(None, help="Folder for rejects.csv (default: out/<pipeline>/validate)."),
+) -> None:
+    """Check the data a spec names against the data contract; write the rejected rows with reasons."""
+    from riskengine.ingest import load_data, write_rejects
+    from riskengine.report_console import print_data_summary
+    from riskengine.spec import load_spec
+
+    loaded = load_spec(spec)
+    if not hasattr(loaded, "data"):
+        raise RiskEngineError(f"{spec}: a {loaded.kind} spec has no [data] section to validate")
+    data = load_data(loaded.data)
+    path = write_rejects(data.rejects, out or Path("out") / loaded.name / "validate")
+    print_data_summary(data.summary(), str(path))
+
+
+@app.command("train")
+@user_errors
+def train_command(
+    spec: Path = typer.Argument(..., help="A training spec, e.g. training/hmo.toml."),
+    out: Path = typer.Option(None, help="Folder for the summary and plots (default: out/<pipeline>/train)."),
+    no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not log to MLflow or register the model."),
+    quiet: bool = typer.Option(False, help="No progress lines."),
+) -> None:
+    """Train candidates over time, compare them with business as usual, register the champion."""
+    from riskengine.report_console import print_training_summary
+    from riskengine.training import train
+
+    result = train(spec, out=out, log_mlflow=not no_mlflow, quiet=quiet)
+    print_training_summary(result.summary)
+    typer.echo(f"Summary: {result.out_dir / 'summary.json'}")
 # --- scoring commands ---
 # --- audit commands ---
 # --- evaluation commands ---

@@ -222,12 +222,167 @@ class DataSpec:
     entities: Source
     events: dict[str, Source] = field(default_factory=dict)
     outcomes: Source | None = None
+    outcome_kind: Literal["binary", "number"] = "binary"  # 0/1 cases, or a measured amount
     max_reject_share: float = 0.05  # stop when a table loses more than this share of rows
     rejects_dir: Path | None = None  # where rejects go; default: beside the run's outputs
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_reject_share <= 1:
             raise ValueError("'max_reject_share' must be between 0 and 1")
+
+
+@dataclass
+class FeaturesSpec:
+    """How features are built as of a date (riskengine.features).
+
+    For every (source, event type): counts over each window, sums and the last value of
+    `value` where the source has values, and days since the last event. Only events dated
+    strictly before the as-of date count.
+    """
+
+    windows: list[int] = field(default_factory=lambda: [90, 365, 1095])  # days; all history is always added
+    static: list[str] = field(default_factory=list)  # entity columns used as features as they are
+    categorical: list[str] = field(default_factory=list)  # which static columns are categories
+    labels: dict[str, str] = field(default_factory=dict)  # "source.type" -> plain-English noun
+    table: Source | None = None  # a ready feature table keyed by entity_id and as_of
+    from_events: bool = True  # set false to use only the ready table
+    outcomes_as_events: bool = True  # past outcomes (dated before the as-of date) become source "outcomes"
+
+    def __post_init__(self) -> None:
+        if any(w <= 0 for w in self.windows):
+            raise ValueError("'windows' are positive numbers of days (all history is always included)")
+        unknown = set(self.categorical) - set(self.static)
+        if unknown:
+            raise ValueError(f"'categorical' names columns not in 'static': {sorted(unknown)}")
+        if not self.from_events and self.table is None:
+            raise ValueError("with from_events = false a ready feature 'table' is needed")
+
+
+@dataclass
+class LinkSpec:
+    """Record linkage (riskengine.link): source rows without a valid UPRN are matched to entities.
+
+    Match probabilities at or above `upper` link; between `lower` and `upper` go to clerical
+    review; below `lower` stay unmatched.
+    """
+
+    enabled: bool = True
+    upper: float = 0.95
+    lower: float = 0.5
+    person_columns: list[str] = field(
+        default_factory=lambda: ["account_holder", "name", "dob", "ni_number", "phone", "email"]
+    )  # pseudonymised with a keyed hash before anything leaves the linkage step
+    key_env: str = "RISKENGINE_PSEUDONYM_KEY"  # environment variable holding the hashing key
+    key_file: Path | None = None  # or a file holding it; never written to outputs
+    survivorship: dict[str, str] = field(default_factory=dict)  # field -> most_recent | most_frequent | most_trusted
+    trusted_sources: list[str] = field(default_factory=list)  # order of trust for most_trusted
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.lower <= self.upper <= 1:
+            raise ValueError("link thresholds need 0 <= lower <= upper <= 1")
+
+
+@dataclass
+class LabelSpec:
+    """Training rows: (entity, as-of date) pairs labelled by outcomes in the window after the date."""
+
+    first_as_of: dt.date
+    last_as_of: dt.date | None = None  # default: the last date whose label window has closed
+    every_months: int = 3
+    window_days: int = 182  # outcomes dated as_of <= date < as_of + window_days label the row
+    unlabelled: Literal["exclude", "negative"] = "exclude"  # entities with no outcome in the window
+
+    def __post_init__(self) -> None:
+        if self.every_months < 1 or self.window_days < 1:
+            raise ValueError("'every_months' and 'window_days' must be at least 1")
+
+
+@dataclass
+class ModelSpec:
+    """One candidate family; a grid gives one candidate per combination of values."""
+
+    name: str
+    type: Literal["lightgbm", "logistic_regression"]
+    params: dict[str, Any] = field(default_factory=dict)  # fixed parameters
+    grid: dict[str, list[Any]] = field(default_factory=dict)  # parameter -> values to try
+
+
+@dataclass
+class BaselineSpec:
+    """Rankings that need no learning, compared on the same splits."""
+
+    business_as_usual: list[str] = field(default_factory=list)  # features summed to rank by
+    random: bool = True
+
+
+@dataclass
+class MetricSpec:
+    """Precision at the team's capacity k, and at percentage cut-offs."""
+
+    k: int = 100
+    top_pcts: list[float] = field(default_factory=lambda: [1.0, 5.0, 10.0])
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise ValueError("'k' (the team's capacity) must be at least 1")
+
+
+@dataclass
+class SplitSpec:
+    """Temporal cross-validation: each split tests one as-of date on a model trained before it."""
+
+    n_splits: int = 4
+
+    def __post_init__(self) -> None:
+        if self.n_splits < 1:
+            raise ValueError("'n_splits' must be at least 1")
+
+
+@dataclass
+class SelectionSpec:
+    """How the champion is chosen."""
+
+    rule: Literal["mean_precision_at_k", "last_precision_at_k", "min_regret"] = "mean_precision_at_k"
+    tolerance: float = 0.005  # candidates within this of the best count as tied; ties go to the simpler
+    calibration: Literal["sigmoid", "isotonic", "none"] = "sigmoid"
+
+
+@dataclass
+class AuditSpec:
+    """Which attributes the bias report groups by, and who bears the intervention."""
+
+    attributes: list[str] = field(default_factory=list)
+    burden: Literal["punitive", "assistive"] = "punitive"  # inspections burden the flagged
+    min_group_size: int = 10
+    reference: dict[str, str] = field(default_factory=dict)  # attribute -> reference group
+
+
+@dataclass
+class TrainingSpec:
+    """A training pipeline: training/NAME.toml."""
+
+    name: str
+    purpose: Purpose
+    data: DataSpec
+    labels: LabelSpec
+    models: list[ModelSpec]
+    kind: Literal["training"] = "training"
+    link: LinkSpec = field(default_factory=LinkSpec)
+    features: FeaturesSpec = field(default_factory=FeaturesSpec)
+    baselines: BaselineSpec = field(default_factory=BaselineSpec)
+    metric: MetricSpec = field(default_factory=MetricSpec)
+    splits: SplitSpec = field(default_factory=SplitSpec)
+    selection: SelectionSpec = field(default_factory=SelectionSpec)
+    audit: AuditSpec = field(default_factory=AuditSpec)
+    truth: Source | None = None  # synthetic data only: true probabilities, for the oracle view
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ValueError("'models' needs at least one candidate")
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"candidate names must be unique, got {names}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -245,7 +400,7 @@ class DataOnlySpec:
     kind: Literal["data"] = "data"
 
 
-SPEC_KINDS: dict[str, type] = {"data": DataOnlySpec}
+SPEC_KINDS: dict[str, type] = {"data": DataOnlySpec, "training": TrainingSpec}
 
 
 def load_spec(path: str | Path, kind: str | None = None) -> Any:
@@ -265,3 +420,117 @@ def load_spec(path: str | Path, kind: str | None = None) -> Any:
     raw = dict(raw)
     raw["kind"] = chosen
     return from_mapping(SPEC_KINDS[chosen], raw, file=str(path))
+
+
+# ---------------------------------------------------------------------------------------
+# Evaluation specs (riskengine.evaluation): trial design, analysis and paths
+# ---------------------------------------------------------------------------------------
+
+_EVALUATION_UNIT_STRATA = {
+    "officer-weeks": {"officer", "week"},
+    "weeks": {"block"},
+    "wards": {"risk_band"},
+    "entities": None,  # risk_band, ward or any column of the scored list
+}
+
+
+@dataclass
+class EvaluationDesign:
+    """[design]: what the trial compares, the effect it must detect and how units are randomised.
+
+    Without a scored list the units come from the numbers here (officers x weeks, weeks, or
+    `n_units` wards); with a list (`--list` or [paths] list) the units are the list's
+    entities or wards (`list_unit`), stratified as `list_strata` says.
+    """
+
+    effect: float  # change to detect: 0.03 = hit rate 10% -> 13% (binary), or outcome units
+    seed: int  # the assignment is reproducible from this number
+    outcome: Literal["binary", "continuous"] = "binary"
+    baseline_rate: float | None = None  # binary: the control arm's expected rate
+    sd: float | None = None  # continuous: the outcome's standard deviation
+    alpha: float = 0.05
+    power: float = 0.80
+    allocation_ratio: float = 1.0  # units in each treatment arm per unit in control
+    arms: list[str] = field(default_factory=lambda: ["model", "bau"])
+    control: str = "bau"
+    unit: Literal["officer-weeks", "weeks", "wards", "entities"] = "officer-weeks"
+    cluster_size: float = 1.0  # outcomes per unit, e.g. inspections per officer-week
+    icc: float = 0.0  # intra-cluster correlation of the outcome
+    strata: list[str] = field(default_factory=list)
+    n_units: int | None = None  # units available (wards or weeks) when not officers x weeks
+    n_officers: int | None = None
+    n_weeks: int | None = None
+    list_unit: Literal["entities", "wards"] = "entities"
+    list_strata: list[str] = field(default_factory=lambda: ["risk_band", "ward"])
+    n_bands: int = 5  # risk bands cut from the list's scores (band 1 = highest)
+    top_k: int | None = None  # only the first k of the list enter the trial
+    hypothesis: str | None = None
+    primary_outcome: str = "hit rate per inspection"
+
+    def __post_init__(self) -> None:
+        if self.effect == 0:
+            raise ValueError("'effect' must be non-zero: the change the trial must detect")
+        if not 0 < self.alpha < 1 or not 0 < self.power < 1:
+            raise ValueError("'alpha' and 'power' must be between 0 and 1")
+        if self.outcome == "binary":
+            if self.baseline_rate is None or not 0 < self.baseline_rate < 1:
+                raise ValueError("a binary outcome needs 'baseline_rate' between 0 and 1")
+            if not 0 < self.baseline_rate + self.effect < 1:
+                raise ValueError("'baseline_rate' + 'effect' must stay between 0 and 1")
+        elif self.sd is None or self.sd <= 0:
+            raise ValueError("a continuous outcome needs a positive 'sd'")
+        if self.allocation_ratio <= 0:
+            raise ValueError("'allocation_ratio' must be positive")
+        if len(self.arms) < 2 or len(set(self.arms)) != len(self.arms):
+            raise ValueError("'arms' needs two or more distinct names")
+        if self.control not in self.arms:
+            raise ValueError(f"'control' = {self.control!r} is not one of 'arms' {self.arms}")
+        if self.cluster_size < 1:
+            raise ValueError("'cluster_size' (outcomes per unit) must be at least 1")
+        if not 0 <= self.icc < 1:
+            raise ValueError("'icc' must be in [0, 1)")
+        if self.n_bands < 1:
+            raise ValueError("'n_bands' must be at least 1")
+        allowed = _EVALUATION_UNIT_STRATA[self.unit]
+        if allowed is not None and set(self.strata) - allowed:
+            raise ValueError(
+                f"'strata' {sorted(set(self.strata) - allowed)} cannot be used with unit "
+                f"{self.unit!r}; allowed: {sorted(allowed) or 'none'}"
+            )
+        if self.list_unit == "wards" and set(self.list_strata) - {"risk_band"}:
+            raise ValueError("with list_unit = 'wards' the only 'list_strata' is 'risk_band'")
+
+
+@dataclass
+class EvaluationPaths:
+    """[paths]: the scored list to randomise, the assignment file and the outcomes to analyse."""
+
+    list: Path | None = None
+    assignment: Path | None = None
+    outcomes: Path | None = None
+
+
+@dataclass
+class EvaluationAnalysis:
+    """[analysis]: how `riskengine trial analyse SPEC` reads the outcomes."""
+
+    outcome_col: str = "outcome"
+    covariates: list[str] = field(default_factory=list)  # e.g. ["score"] or a pre-period outcome
+    higher_is_better: bool = True
+
+
+@dataclass
+class EvaluationSpec:
+    """An evaluation spec (evaluation/NAME.toml): a trial of the list a pipeline makes."""
+
+    name: str
+    pipeline: str
+    purpose: Purpose
+    design: EvaluationDesign
+    model_alias: str = "champion"
+    paths: EvaluationPaths = field(default_factory=EvaluationPaths)
+    analysis: EvaluationAnalysis = field(default_factory=EvaluationAnalysis)
+    kind: Literal["evaluation"] = "evaluation"
+
+
+SPEC_KINDS["evaluation"] = EvaluationSpec
