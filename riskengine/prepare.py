@@ -1,0 +1,59 @@
+"""From validated data to what the features read: linked events, past outcomes, a ready table.
+
+Training and scoring both call these functions, so both see the same events.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from riskengine.errors import DataError
+from riskengine.ingest import Dataset, _as_date, _as_id, events_table, read_table
+from riskengine.spec import FeaturesSpec, LinkSpec
+
+
+def link_sources(data: Dataset, spec: LinkSpec, out_dir: Path | None = None, progress: bool = False) -> dict:
+    """Resolve rows without an entity_id (riskengine.link); returns the link metrics.
+
+    Replaces `data.sources` with the linked frames (entity_id filled where matched).
+    """
+    if not spec.enabled or not data.unlinked:
+        return {}
+    from riskengine.link import link
+
+    result = link(data.entities, data.sources, spec, out_dir=out_dir, progress=progress)
+    data.sources = result.sources
+    return result.metrics
+
+
+def feature_events(data: Dataset, spec: FeaturesSpec) -> pd.DataFrame:
+    """The events table the features read, with past outcomes as the source "outcomes"."""
+    events = events_table(data.sources)
+    if spec.outcomes_as_events and data.outcomes is not None and len(data.outcomes):
+        past = pd.DataFrame({"source": "outcomes", "entity_id": data.outcomes["entity_id"],
+                             "date": data.outcomes["date"], "type": "inspection",
+                             "value": data.outcomes["outcome"].astype("float64")})
+        events = pd.concat([events, past], ignore_index=True)
+    events["date"] = events["date"].astype("datetime64[ns]")
+    return events
+
+
+def given_features(spec: FeaturesSpec) -> pd.DataFrame | None:
+    """The spec's ready feature table, keyed by entity_id and as_of, or None."""
+    if spec.table is None:
+        return None
+    df, fp = read_table(spec.table, ["entity_id", "as_of"])
+    df = df.drop(columns=["_row", "_line"])
+    df["entity_id"] = _as_id(df["entity_id"])
+    df["as_of"] = _as_date(df["as_of"])
+    bad = df["as_of"].isna() | df["entity_id"].isna()
+    if bad.any():
+        raise DataError(f"{fp['name']}: {int(bad.sum())} row(s) with a missing entity_id or an unreadable as_of date")
+    for c in df.columns.drop(["entity_id", "as_of"]):
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            converted = pd.to_numeric(df[c], errors="coerce")
+            if converted.notna().sum() == df[c].notna().sum():
+                df[c] = converted
+    return df

@@ -1,0 +1,65 @@
+"""What the commands print: short rich tables a person reads at the terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def print_data_summary(summary: dict, rejects_path: str | None = None) -> None:
+    """What the data holds and what was set aside."""
+    t = Table(title="Data", show_header=True, header_style="bold")
+    t.add_column("table")
+    t.add_column("rows", justify="right")
+    t.add_column("awaiting linkage", justify="right")
+    t.add_row("entities", f"{summary['entities']:,}", "")
+    for source, n in summary.get("events", {}).items():
+        waiting = summary.get("awaiting_linkage", {}).get(source, 0)
+        t.add_row(f"events: {source}", f"{n:,}", f"{waiting:,}" if waiting else "")
+    pos = summary.get("positive_outcomes")
+    t.add_row("outcomes", f"{summary['outcomes']:,}" + (f" ({pos:,} positive)" if pos is not None else ""), "")
+    console.print(t)
+    rejected = summary.get("rejected", {})
+    if rejected:
+        r = Table(title="Rejected rows (kept with their reason)", header_style="bold")
+        r.add_column("file")
+        r.add_column("rows", justify="right")
+        for f, n in rejected.items():
+            r.add_row(f, f"{n:,}")
+        console.print(r)
+    else:
+        console.print("No rows rejected.")
+    if rejects_path:
+        console.print(f"Rejects file: [bold]{rejects_path}[/]")
+    if summary.get("event_dates"):
+        console.print(f"Events dated {summary['event_dates'][0]} to {summary['event_dates'][1]}.")
+
+
+def print_training_summary(summary: dict) -> None:
+    """Candidates and baselines side by side, the champion marked, the oracle if any."""
+    k = summary["k"]
+    t = Table(title=f"{summary['pipeline']}: mean over {len(summary['splits'])} temporal splits", header_style="bold")
+    for col in ("candidate", f"precision@{k}", "worst..best", f"recall@{k}", "ROC-AUC", "mean regret"):
+        t.add_column(col, justify="left" if col == "candidate" else "right")
+    rows = [(n, m, False) for n, m in summary["candidates"].items()] + [(n, m, True) for n, m in summary["baselines"].items()]
+    for name, m, is_base in rows:
+        label = ("* " if name == summary["champion"] else "  ") + name + (" (baseline)" if is_base else "")
+        t.add_row(label, _f(m["precision_at_k"]), f"{_f(m['precision_at_k_worst'])}..{_f(m['precision_at_k_best'])}",
+                  _f(m["recall_at_k"]), _f(m["roc_auc"]), _f(m.get("regret_mean")))
+    console.print(t)
+    console.print(f"Champion: [bold]{summary['champion']}[/] ({summary['selection_rule']}).")
+    o = summary.get("oracle")
+    if o:
+        console.print(
+            f"Against the synthetic truth on {o['as_of']} over all {o['entities']:,} entities: the champion's top {k} "
+            f"hold {o['true_precision_at_k']:.1%} unlicensed HMOs (expected {o['expected_true_precision_at_k']:.1%}); "
+            f"the best possible ranking {o['bayes_precision_at_k']:.1%} ({o['share_of_bayes']:.0%} of the ceiling)."
+        )
+    if summary.get("run_id"):
+        console.print(f"MLflow run {summary['run_id']}; model {summary['model_uri']} (version {summary.get('model_version')}).")
+
+
+def _f(x) -> str:
+    return "-" if x is None else f"{x:.3f}"

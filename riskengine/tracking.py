@@ -1,0 +1,71 @@
+"""MLflow set-up shared by every stage: one store, explicit artefact location.
+
+By default runs go to a SQLite store at `mlruns/mlflow.db` with artefacts under
+`mlruns/artifacts` (MLflow 3's plain file store is frozen). `MLFLOW_TRACKING_URI` overrides,
+so a team's own MLflow server works unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import subprocess
+from pathlib import Path
+
+import mlflow
+
+DEFAULT_DIR = Path("mlruns")
+PACKAGES = ["riskengine", "numpy", "pandas", "pyarrow", "scikit-learn", "lightgbm", "shap", "mlflow",
+            "duckdb", "fairlearn", "statsmodels", "pandera", "cloudpickle"]
+
+
+def tracking_uri() -> str:
+    """The store in use: MLFLOW_TRACKING_URI, else the local SQLite store under mlruns/."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    DEFAULT_DIR.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(DEFAULT_DIR / 'mlflow.db').resolve()}"
+
+
+def use_experiment(name: str) -> str:
+    """Point MLflow at the store and the named experiment (created with explicit artefacts)."""
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is None:
+        artifacts = None
+        if uri.startswith("sqlite:///"):
+            root = Path(uri.removeprefix("sqlite:///")).parent / "artifacts"
+            artifacts = (root / name).resolve().as_uri()
+        exp_id = mlflow.create_experiment(name, artifact_location=artifacts)
+    else:
+        exp_id = exp.experiment_id
+    mlflow.set_experiment(experiment_id=exp_id)
+    return exp_id
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a result depends on."""
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def pip_requirements() -> list[str]:
+    """Explicit requirements for logged models (inferring them costs seconds per model)."""
+    return [f"{k}=={v}" for k, v in package_versions().items() if k != "riskengine"]
+
+
+def git_commit() -> str | None:
+    """The commit of the working tree the run came from, if it is a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

@@ -1,0 +1,119 @@
+"""The training run's record: plots on disk and one MLflow parent run with a child per candidate."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from riskengine.model import RiskModelPyfunc, contributions
+from riskengine.tracking import git_commit, package_versions, pip_requirements, tracking_uri, use_experiment
+from riskengine.training._metrics import calibration_table
+from riskengine.training._plots import plot_calibration, plot_precision_over_time, plot_shap_summary
+from riskengine.training._splits import plot_splits
+
+SPLIT_METRICS = ["precision_at_k", "precision_at_k_worst", "precision_at_k_best", "recall_at_k", "roc_auc",
+                 "average_precision", "brier"]
+
+
+def write_plots(result, oof: pd.DataFrame, splits, sample: pd.DataFrame) -> dict[str, Path]:
+    """Splits timeline, precision@k over time, calibration and SHAP summary, as PNG files."""
+    out = result.out_dir
+    spec = result.spec
+    paths = {
+        "splits": out / "splits.png",
+        "precision_over_time": out / "precision_at_k_over_time.png",
+        "calibration": out / "calibration.png",
+        "shap_summary": out / "shap_summary.png",
+    }
+    plot_splits(splits, spec.labels.window_days, str(paths["splits"]))
+    plot_precision_over_time(result.metrics, spec.metric.k, result.summary["champion"], str(paths["precision_over_time"]))
+    champ = oof[oof["candidate"] == result.summary["champion"]]
+    prob = result.champion.probability_from_raw(champ["raw_score"].to_numpy())
+    table = calibration_table(champ["label"].to_numpy(), prob)
+    result.summary["calibration"] = table.round(4).to_dict("records")
+    plot_calibration(table, str(paths["calibration"]), "Champion calibration on out-of-time predictions")
+    values, _ = contributions(result.champion, sample)
+    plot_shap_summary(values, result.champion._matrix(sample), str(paths["shap_summary"]),
+                      f"What drives the {spec.name} champion (SHAP values)")
+    return paths
+
+
+def record_run(result, oof: pd.DataFrame, splits, fingerprints: list[dict], log_mlflow: bool,
+               sample: pd.DataFrame) -> None:
+    """Write plots; log the parent run, a nested run per candidate, and register the champion."""
+    plots = write_plots(result, oof, splits, sample)
+    result.summary["plots"] = {k: str(v) for k, v in plots.items()}
+    (result.out_dir / "metrics_per_split.csv").write_text(result.metrics.to_csv(index=False))
+    if not log_mlflow:
+        return
+    spec = result.spec
+    use_experiment(spec.name)
+    with mlflow.start_run(run_name=f"train {spec.name}") as parent:
+        mlflow.set_tags({"pipeline": spec.name, "stage": "training", "git_commit": git_commit() or "unknown",
+                         "champion": result.summary["champion"]})
+        mlflow.log_params({"k": spec.metric.k, "n_splits": spec.splits.n_splits,
+                           "label_window_days": spec.labels.window_days, "every_months": spec.labels.every_months,
+                           "unlabelled": spec.labels.unlabelled, "selection_rule": spec.selection.rule,
+                           "calibration": spec.selection.calibration, "feature_windows": str(spec.features.windows),
+                           "n_features": len(result.feature_info)})
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            (tmp / "fingerprints.json").write_text(json.dumps(fingerprints, indent=2, default=str))
+            (tmp / "versions.json").write_text(json.dumps(package_versions(), indent=2))
+            (tmp / "spec.json").write_text(json.dumps(_spec_dict(spec), indent=2, default=str))
+            result.feature_info.astype(str).to_csv(tmp / "features.csv", index=False)
+            for f in tmp.iterdir():
+                mlflow.log_artifact(str(f))
+        for path in plots.values():
+            mlflow.log_artifact(str(path), artifact_path="plots")
+        mlflow.log_artifact(str(result.out_dir / "metrics_per_split.csv"))
+        champ = result.summary["candidates"][result.summary["champion"]]
+        mlflow.log_metrics({"champion_precision_at_k": champ["precision_at_k"] or 0.0,
+                            "champion_recall_at_k": champ["recall_at_k"] or 0.0})
+        for key, value in (result.summary.get("oracle") or {}).items():
+            if isinstance(value, (int, float)):
+                mlflow.log_metric(f"oracle_{key}", float(value))
+        for name, grp in result.metrics.groupby("candidate", sort=False):
+            with mlflow.start_run(run_name=name, nested=True):
+                mlflow.set_tags({"family": grp["family"].iloc[0], "pipeline": spec.name})
+                for step, r in enumerate(grp.sort_values("test_as_of").to_dict("records")):
+                    mlflow.log_metrics({m: float(r[m]) for m in SPLIT_METRICS if m in r and pd.notna(r[m])}, step=step)
+                mlflow.log_metrics({f"mean_{m}": float(grp[m].mean()) for m in SPLIT_METRICS
+                                    if m in grp and grp[m].notna().any()})
+        result.run_id = parent.info.run_id
+        result.model_uri = _register(result, sample)
+        result.summary["run_id"] = result.run_id
+        result.summary["model_uri"] = result.model_uri
+        result.summary["tracking_uri"] = tracking_uri()
+        mlflow.log_dict(result.summary, "summary.json")
+
+
+def _register(result, sample: pd.DataFrame) -> str:
+    """Log the champion as a pyfunc model with signature and example; alias it `champion`."""
+    spec = result.spec
+    example = sample.head(5).copy()
+    for col in result.champion.categories:
+        example[col] = example[col].astype(object).where(example[col].notna(), None).astype(str)
+    wrapper = RiskModelPyfunc(result.champion, result.feature_info)
+    signature = infer_signature(example, wrapper.predict(None, example))
+    info = mlflow.pyfunc.log_model(
+        name="model", python_model=wrapper, signature=signature, input_example=example,
+        pip_requirements=pip_requirements(), registered_model_name=spec.name,
+    )
+    version = info.registered_model_version
+    MlflowClient().set_registered_model_alias(spec.name, "champion", version)
+    result.summary["model_version"] = version
+    return f"models:/{spec.name}@champion"
+
+
+def _spec_dict(spec) -> dict:
+    from dataclasses import asdict
+
+    return asdict(spec)

@@ -1,0 +1,66 @@
+"""Training rows: (entity, as-of date) pairs and their labels from the outcomes that follow."""
+
+from __future__ import annotations
+
+
+
+import pandas as pd
+
+from riskengine.errors import RiskEngineError
+from riskengine.spec import LabelSpec
+
+
+def as_of_dates(labels: LabelSpec, outcomes: pd.DataFrame) -> list[pd.Timestamp]:
+    """Every `every_months` from `first_as_of` to the last date whose label window has closed.
+
+    A window has closed when the outcomes cover it: as_of + window_days <= the day after the
+    last recorded outcome.
+    """
+    if outcomes is None or outcomes.empty:
+        raise RiskEngineError("training needs outcomes (the known cases); data.outcomes is empty or missing")
+    data_end = outcomes["date"].max() + pd.Timedelta(days=1)
+    latest = pd.Timestamp(labels.last_as_of) if labels.last_as_of else data_end - pd.Timedelta(days=labels.window_days)
+    dates = pd.date_range(pd.Timestamp(labels.first_as_of), latest, freq=pd.DateOffset(months=labels.every_months))
+    if len(dates) == 0:
+        raise RiskEngineError(
+            f"no as-of dates between labels.first_as_of ({labels.first_as_of}) and {latest.date()} "
+            f"(the last date whose {labels.window_days}-day label window the outcomes cover)"
+        )
+    return list(dates)
+
+
+def label_rows(outcomes: pd.DataFrame, dates: list[pd.Timestamp], labels: LabelSpec,
+               entity_ids: pd.Series | None = None) -> pd.DataFrame:
+    """entity_id, as_of, label for every pair with an outcome in [as_of, as_of + window).
+
+    Several outcomes in one window count as positive if any is. Entities with none are left
+    out ("exclude", the default) or, if the spec opts in, labelled 0 ("negative"); then
+    `entity_ids` lists every entity.
+    """
+    window = pd.Timedelta(days=labels.window_days)
+    parts = []
+    for t in dates:
+        inside = outcomes[(outcomes["date"] >= t) & (outcomes["date"] < t + window)]
+        lab = inside.groupby("entity_id", sort=True)["outcome"].max().astype(int)
+        part = lab.rename("label").reset_index()
+        if labels.unlabelled == "negative":
+            if entity_ids is None:
+                raise ValueError("the 'negative' policy needs every entity id")
+            part = pd.DataFrame({"entity_id": pd.Series(entity_ids).sort_values().to_numpy()}).merge(part, how="left")
+            part["label"] = part["label"].fillna(0).astype(int)
+        part.insert(1, "as_of", t)
+        parts.append(part)
+    rows = pd.concat(parts, ignore_index=True)
+    rows["label_window_end"] = rows["as_of"] + window
+    return rows
+
+
+def describe_policy(labels: LabelSpec) -> str:
+    """One sentence for the run record."""
+    if labels.unlabelled == "exclude":
+        return (f"rows are entities with an outcome within {labels.window_days} days after the as-of date; "
+                "entities with none are unlabelled and left out of training")
+    return (f"entities with no outcome within {labels.window_days} days after the as-of date are "
+            "treated as negatives (spec opted in)")
+
+

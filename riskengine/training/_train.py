@@ -1,0 +1,268 @@
+"""`train`: from a training spec to a registered champion, with every figure behind the choice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import Progress
+
+from riskengine.errors import RiskEngineError
+from riskengine.features import build_features
+from riskengine.ingest import load_data, read_table, write_rejects
+from riskengine.model import RiskModel, contributions
+from riskengine.prepare import feature_events, given_features, link_sources
+from riskengine.spec import TrainingSpec, load_spec
+from riskengine.training._candidates import Candidate, baseline_scores, expand_grid
+from riskengine.training._metrics import calibration_table, precision_recall_at_k, ranking_metrics
+from riskengine.training._rows import as_of_dates, describe_policy, label_rows
+from riskengine.training._select import choose_champion
+from riskengine.training._splits import Split, temporal_splits
+
+BASELINE = "baseline"
+
+
+@dataclass
+class TrainingResult:
+    """What a training run produced; `summary` is also written as summary.json."""
+
+    spec: TrainingSpec
+    summary: dict
+    metrics: pd.DataFrame  # one row per (candidate, split)
+    champion: RiskModel
+    feature_info: pd.DataFrame
+    last_split: pd.DataFrame  # test rows of the last split: label, champion and baseline scores, entity attributes
+    out_dir: Path
+    run_id: str | None = None
+    model_uri: str | None = None
+
+
+class _Steps:
+    """Numbered progress lines with timings, so a long run shows where it is."""
+
+    def __init__(self, console: Console, total: int, quiet: bool):
+        self.console, self.total, self.quiet, self.i, self.t0 = console, total, quiet, 0, time.perf_counter()
+
+    def __call__(self, text: str) -> None:
+        self.i += 1
+        if not self.quiet:
+            self.console.print(f"[dim]{time.perf_counter() - self.t0:6.1f}s[/] [{self.i}/{self.total}] {text}")
+
+
+def _load(spec: TrainingSpec | str | Path) -> TrainingSpec:
+    if isinstance(spec, TrainingSpec):
+        return spec
+    loaded = load_spec(spec, kind="training")
+    if not isinstance(loaded, TrainingSpec):
+        raise RiskEngineError(f"{spec}: this is a '{loaded.kind}' spec, not a training spec")
+    return loaded
+
+
+def build_training_table(spec: TrainingSpec, data, events: pd.DataFrame, dates: list[pd.Timestamp]):
+    """Labelled rows joined to their features as of their own as-of date."""
+    rows = label_rows(data.outcomes, dates, spec.labels, data.entities["entity_id"])
+    ids = rows["entity_id"].unique()
+    entities = data.entities[data.entities["entity_id"].isin(ids)]
+    fs = build_features(entities, events, dates, spec.features, given=given_features(spec.features))
+    table = rows.merge(fs.table, on=["entity_id", "as_of"], how="left", validate="one_to_one")
+    return table, fs
+
+
+def train(spec: TrainingSpec | str | Path, out: str | Path | None = None, today: dt.date | None = None,
+          log_mlflow: bool = True, quiet: bool = False) -> TrainingResult:
+    """Train, compare over time, choose and register the champion for one pipeline."""
+    spec = _load(spec)
+    console = Console(stderr=True)
+    out_dir = Path(out) if out else Path("out") / spec.name / "train"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    step = _Steps(console, 8, quiet)
+
+    step("reading and validating the data")
+    data = load_data(spec.data, today=today)
+    rejects_path = write_rejects(data.rejects, out_dir)
+    step(f"linking source rows without an entity id ({sum(len(d) for d in data.unlinked.values())} rows)")
+    link_metrics = link_sources(data, spec.link, out_dir=out_dir / "link")
+
+    step("building features as of each date")
+    events = feature_events(data, spec.features)
+    dates = as_of_dates(spec.labels, data.outcomes)
+    table, fs = build_training_table(spec, data, events, dates)
+    features = list(fs.info["name"])
+    categories = {r.name: list(r.categories) for r in fs.info.itertuples() if r.categorical}
+    splits = temporal_splits(table, spec.splits.n_splits)
+
+    step(f"comparing candidates on {len(splits)} temporal splits")
+    candidates = expand_grid(spec.models)
+    metrics, oof, last_models = _evaluate(spec, table, features, categories, candidates, splits, quiet)
+
+    step("choosing the champion")
+    choice = choose_champion(metrics, spec.selection, {c.name: _complexity(c) for c in candidates})
+    champion_c = next(c for c in candidates if c.name == choice.champion)
+
+    step("refitting the champion on every labelled row and calibrating it")
+    champion = RiskModel(champion_c.kind, champion_c.params, categories, spec.selection.calibration, spec.seed)
+    champion.fit(table[features], table["label"].to_numpy())
+    champ_oof = oof[oof["candidate"] == champion_c.name]
+    champion.calibrate(champ_oof["raw_score"].to_numpy(), champ_oof["label"].to_numpy())
+
+    last = splits[-1]
+    last_split = _last_split_table(spec, table, data.entities, oof, champion_c.name, last)
+    oracle = None
+    if spec.truth is not None:
+        step("measuring against the synthetic truth (evaluation only)")
+        oracle = _oracle(spec, data.entities, events, last, last_models[champion_c.name], features)
+    else:
+        step("no truth table: skipping the oracle view")
+
+    summary = _summary(spec, metrics, choice, oracle, data, link_metrics, rejects_path, table, splits)
+    result = TrainingResult(spec, summary, metrics, champion, fs.info, last_split, out_dir)
+    step("writing plots, the summary and the MLflow run")
+    from riskengine.training._record import record_run
+
+    record_run(result, oof=oof, splits=splits, fingerprints=data.fingerprints, log_mlflow=log_mlflow,
+               sample=table.sample(min(len(table), 2000), random_state=spec.seed)[features])
+    (out_dir / "summary.json").write_text(json.dumps(result.summary, indent=2, default=str))
+    return result
+
+
+def _complexity(c: Candidate) -> float:
+    if c.kind == "logistic_regression":
+        return 0.0
+    return float(c.params.get("num_leaves", 31)) * float(c.params.get("n_estimators", 200))
+
+
+def _evaluate(spec, table, features, categories, candidates, splits, quiet):
+    """Every candidate and baseline on every split: metrics rows and out-of-time predictions."""
+    rows, oof, last_models = [], [], {}
+    with Progress(disable=quiet, transient=True) as bar:
+        task = bar.add_task("fitting", total=len(splits) * len(candidates))
+        for i, split in enumerate(splits):
+            train_rows = table[table["as_of"].isin(split.train_as_of)]
+            test_rows = table[table["as_of"] == split.test_as_of]
+            y_train, y_test = train_rows["label"].to_numpy(), test_rows["label"].to_numpy()
+            if len(np.unique(y_train)) < 2:
+                raise RiskEngineError(
+                    f"split {i + 1} (test {split.test_as_of.date()}): training rows hold only one class; "
+                    "more outcomes or an earlier labels.first_as_of are needed"
+                )
+            for c in candidates:
+                model = RiskModel(c.kind, c.params, categories, "none", spec.seed).fit(train_rows[features], y_train)
+                raw = model.raw_score(test_rows[features])
+                prob = model.predict_proba(test_rows[features])[:, 1]
+                rows.append(_metric_row(spec, c.name, c.kind, i, split, y_test, raw, prob))
+                oof.append(pd.DataFrame({"candidate": c.name, "split": i, "entity_id": test_rows["entity_id"].to_numpy(),
+                                         "as_of": split.test_as_of, "label": y_test, "raw_score": raw}))
+                if i == len(splits) - 1:
+                    last_models[c.name] = model
+                bar.advance(task)
+            for name, score in baseline_scores(spec.baselines, test_rows, spec.seed + i).items():
+                rows.append(_metric_row(spec, name, BASELINE, i, split, y_test, score, None))
+                oof.append(pd.DataFrame({"candidate": name, "split": i, "entity_id": test_rows["entity_id"].to_numpy(),
+                                         "as_of": split.test_as_of, "label": y_test, "raw_score": score}))
+    return pd.DataFrame(rows), pd.concat(oof, ignore_index=True), last_models
+
+
+def _metric_row(spec, name, family, i, split: Split, y, score, prob) -> dict:
+    m = ranking_metrics(y, score, spec.metric.k, spec.metric.top_pcts, prob)
+    return {"candidate": name, "family": family, "split": i, "test_as_of": split.test_as_of,
+            "n_train_as_of": len(split.train_as_of), **m}
+
+
+def _last_split_table(spec, table, entities, oof, champion, last: Split) -> pd.DataFrame:
+    """The last split's test rows with champion and business-as-usual scores: what the audit reads."""
+    test = table[table["as_of"] == last.test_as_of][["entity_id", "as_of", "label"]]
+    lo = oof[oof["split"] == oof["split"].max()]
+    for name, col in ((champion, "champion_score"), ("business_as_usual", "business_as_usual_score")):
+        part = lo[lo["candidate"] == name][["entity_id", "raw_score"]].rename(columns={"raw_score": col})
+        test = test.merge(part, on="entity_id", how="left")
+    attrs = [a for a in spec.audit.attributes if a in entities.columns]
+    return test.merge(entities[["entity_id", *attrs]], on="entity_id", how="left")
+
+
+def _oracle(spec, entities, events, last: Split, model: RiskModel, features) -> dict:
+    """On synthetic data: precision at k over ALL entities, against the truth and its ceiling."""
+    truth, _ = read_table(spec.truth, ["entity_id", "date", "p_unlicensed_hmo", "is_unlicensed_hmo"])
+    truth["date"] = pd.to_datetime(truth["date"])
+    truth["entity_id"] = truth["entity_id"].astype("string")
+    at = truth.loc[truth["date"] <= last.test_as_of, "date"].max()
+    truth = truth[truth["date"] == at]
+    fs = build_features(entities, events, [last.test_as_of], spec.features, given=given_features(spec.features))
+    scored = fs.table.merge(truth[["entity_id", "p_unlicensed_hmo", "is_unlicensed_hmo"]], on="entity_id", how="inner")
+    k = spec.metric.k
+    raw = model.raw_score(scored[features])
+    p_true = scored["p_unlicensed_hmo"].to_numpy(dtype=float)
+    is_true = scored["is_unlicensed_hmo"].to_numpy(dtype=float)
+    real = precision_recall_at_k(is_true, raw, k)
+    top_model = np.argsort(-raw, kind="stable")[:k]
+    top_bayes = np.argsort(-p_true, kind="stable")[:k]
+    bau = baseline_scores(spec.baselines, scored, spec.seed)
+    out = {
+        "as_of": str(last.test_as_of.date()),
+        "truth_date": str(pd.Timestamp(at).date()),
+        "entities": len(scored),
+        "true_precision_at_k": real["precision_at_k"],
+        "expected_true_precision_at_k": float(p_true[top_model].mean()),
+        "bayes_precision_at_k": float(p_true[top_bayes].mean()),
+        "bayes_realised_precision_at_k": float(is_true[top_bayes].mean()),
+        "prevalence": float(is_true.mean()),
+    }
+    out["share_of_bayes"] = out["expected_true_precision_at_k"] / out["bayes_precision_at_k"] if out["bayes_precision_at_k"] else math.nan
+    if "business_as_usual" in bau:
+        out["business_as_usual_true_precision_at_k"] = precision_recall_at_k(is_true, bau["business_as_usual"], k)["precision_at_k"]
+    return out
+
+
+def _per_candidate(metrics: pd.DataFrame, name: str) -> dict:
+    grp = metrics[metrics["candidate"] == name].sort_values("test_as_of")
+    keys = ["precision_at_k", "precision_at_k_worst", "precision_at_k_best", "recall_at_k", "roc_auc",
+            "average_precision"] + [c for c in grp.columns if c.startswith(("precision_at_", "recall_at_")) and "pct" in c]
+    if "brier" in grp and grp["brier"].notna().any():
+        keys.append("brier")
+    per_split = []
+    for r in grp.to_dict("records"):
+        per_split.append({"test_as_of": str(pd.Timestamp(r["test_as_of"]).date()), "n": int(r["n"]),
+                          "positives": int(r["positives"]), **{k: _num(r.get(k)) for k in keys + ["regret"] if k in r}})
+    return {**{k: _num(grp[k].mean()) for k in keys}, "regret_mean": _num(grp["regret"].mean()), "per_split": per_split}
+
+
+def _num(x) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else round(x, 6)
+
+
+def _summary(spec, metrics, choice, oracle, data, link_metrics, rejects_path, table, splits) -> dict:
+    metrics["regret"] = choice.regret
+    cands = metrics.loc[metrics["family"] != BASELINE, "candidate"].unique()
+    bases = metrics.loc[metrics["family"] == BASELINE, "candidate"].unique()
+    summary = {
+        "pipeline": spec.name,
+        "k": spec.metric.k,
+        "champion": choice.champion,
+        "selection_rule": choice.rule_text,
+        "run_id": None,
+        "model_uri": f"models:/{spec.name}@champion",
+        "candidates": {c: _per_candidate(metrics, c) for c in cands},
+        "baselines": {b: _per_candidate(metrics, b) for b in bases},
+        "splits": [{"test_as_of": str(s.test_as_of.date()), "train_as_of_first": str(s.train_as_of[0].date()),
+                    "train_as_of_last": str(s.train_as_of[-1].date())} for s in splits],
+        "label_policy": describe_policy(spec.labels),
+        "training_rows": int(len(table)),
+        "positive_rows": int(table["label"].sum()),
+        "data": data.summary(),
+        "rejects_file": str(rejects_path),
+        "link": link_metrics,
+        "purpose": {"problem": spec.purpose.problem, "insight": spec.purpose.insight,
+                    "datasets": spec.purpose.datasets, "action": spec.purpose.action},
+    }
+    if oracle is not None:
+        summary["oracle"] = oracle
+    return summary
