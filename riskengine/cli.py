@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from riskengine.errors import RiskEngineError
 
@@ -37,7 +38,7 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except RiskEngineError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
 
     return wrapper
@@ -45,7 +46,13 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 # Stage commands are registered below, one block per stage module.
 # --- foundation commands ---
+from riskengine.synth.cli import synth_command  # noqa: E402
+
+app.command("synth")(user_errors(synth_command))
 # --- link commands ---
+from riskengine.link.cli import link_command  # noqa: E402
+
+app.command("link")(user_errors(link_command))
 # --- training commands ---
 
 
@@ -84,8 +91,17 @@ def train_command(
     print_training_summary(result.summary)
     typer.echo(f"Summary: {result.out_dir / 'summary.json'}")
 # --- scoring commands ---
+from riskengine.scoring.cli import score_command  # noqa: E402
+
+app.command("score")(user_errors(score_command))
 # --- audit commands ---
+from riskengine.audit.cli import audit_command  # noqa: E402
+
+app.command("audit")(user_errors(audit_command))
 # --- evaluation commands ---
+from riskengine.evaluation.cli import register as register_evaluation  # noqa: E402
+
+register_evaluation(app, user_errors)
 
 
 def main() -> None:

@@ -276,6 +276,7 @@ class LinkSpec:
     key_file: Path | None = None  # or a file holding it; never written to outputs
     survivorship: dict[str, str] = field(default_factory=dict)  # field -> most_recent | most_frequent | most_trusted
     trusted_sources: list[str] = field(default_factory=list)  # order of trust for most_trusted
+    review_decisions: Path | None = None  # the review file with its 'decision' column filled by a clerk
 
     def __post_init__(self) -> None:
         if not 0 <= self.lower <= self.upper <= 1:
@@ -386,6 +387,83 @@ class TrainingSpec:
 
 
 # ---------------------------------------------------------------------------------------
+# Scoring specs (riskengine.scoring): the weekly list
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScoringExclusions:
+    """[exclusions]: entities left off the list whatever their score (the reason is kept in scores.parquet)."""
+
+    inspected_within_months: int = 0  # an outcome (inspection) dated in the last N months; 0 = off
+    already_licensed: bool = False  # has a `licence_event` before the as-of date
+    licence_event: str = "planning.licence_application"  # "source.type" meaning the entity is licensed
+    events: list[str] = field(default_factory=list)  # any other "source.type" (or "source") that excludes
+    events_within_months: int = 0  # how far back `events` count; 0 = all history
+
+    def __post_init__(self) -> None:
+        if self.inspected_within_months < 0 or self.events_within_months < 0:
+            raise ValueError("'inspected_within_months' and 'events_within_months' cannot be negative")
+
+
+@dataclass
+class ScoringExploration:
+    """[exploration]: a share of the list drawn at random from the rest, to estimate prevalence later."""
+
+    share: float = 0.0  # 0.1 = one row in ten of the list is a random draw, marked as such
+    seed: int = 0  # with the as-of date, fixes the draw
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.share < 1:
+            raise ValueError("'exploration.share' must be in [0, 1)")
+
+
+@dataclass
+class ScoringAlerts:
+    """[alerts]: what changed since the previous list of the same pipeline."""
+
+    jump: float = 0.10  # alert when the probability rose by more than this (probability points)
+    threshold: float | None = None  # alert when the probability crossed this from below
+    previous: Path | None = None  # the previous list.csv; default: the latest earlier list beside this one
+
+    def __post_init__(self) -> None:
+        if not 0 < self.jump <= 1:
+            raise ValueError("'alerts.jump' must be in (0, 1]: a rise in probability")
+        if self.threshold is not None and not 0 < self.threshold < 1:
+            raise ValueError("'alerts.threshold' must be a probability between 0 and 1")
+
+
+@dataclass
+class ScoringSpec:
+    """A scoring spec (scoring/NAME.toml): which registered model makes the list, how long it is, what it leaves out."""
+
+    pipeline: str  # the training pipeline: training/<pipeline>.toml and models:/<pipeline>@<model_alias>
+    kind: Literal["scoring"] = "scoring"
+    name: str = ""  # default: the pipeline's name
+    training: Path | None = None  # the training spec, if not training/<pipeline>.toml
+    model_alias: str = "champion"
+    capacity: int = 50  # rows on the list: what the team can act on in one round
+    as_of: dt.date | None = None  # default: today, or the day after the data's last date if earlier
+    outputs: Path | None = None  # folder holding one folder per as-of date; default out/<pipeline>
+    reasons: int = 3  # reasons per listed entity
+    purpose: Purpose | None = None  # default: the training spec's
+    quotas: dict[str, int] = field(default_factory=dict)  # entity column -> at most this many per value
+    exclusions: ScoringExclusions = field(default_factory=ScoringExclusions)
+    exploration: ScoringExploration = field(default_factory=ScoringExploration)
+    alerts: ScoringAlerts = field(default_factory=ScoringAlerts)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.pipeline
+        if self.capacity < 1:
+            raise ValueError("'capacity' (rows on the list) must be at least 1")
+        if not 1 <= self.reasons <= 10:
+            raise ValueError("'reasons' must be between 1 and 10")
+        bad = {c: m for c, m in self.quotas.items() if m < 1}
+        if bad:
+            raise ValueError(f"'quotas' need at least 1 per group, got {bad}")
+
+
+# ---------------------------------------------------------------------------------------
 # Spec kinds
 # ---------------------------------------------------------------------------------------
 
@@ -400,7 +478,7 @@ class DataOnlySpec:
     kind: Literal["data"] = "data"
 
 
-SPEC_KINDS: dict[str, type] = {"data": DataOnlySpec, "training": TrainingSpec}
+SPEC_KINDS: dict[str, type] = {"data": DataOnlySpec, "training": TrainingSpec, "scoring": ScoringSpec}
 
 
 def load_spec(path: str | Path, kind: str | None = None) -> Any:

@@ -1,0 +1,208 @@
+"""`riskengine trial design|analyse|did` and `riskengine profile`: thin wrappers over the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from riskengine.errors import RiskEngineError
+from riskengine.evaluation._analyse import analyse_from_spec, analyse_trial
+from riskengine.evaluation._design import design_trial
+from riskengine.evaluation._did import did
+from riskengine.evaluation._io import read_table
+from riskengine.evaluation._profile import profile
+
+NoMlflow = Annotated[bool, typer.Option("--no-mlflow", help="Do not log the analysis to MLflow.")]
+LowerIsBetter = Annotated[bool, typer.Option(
+    "--lower-is-better", help="A fall in the outcome is the hoped-for effect (default: a rise).")]
+
+
+def _load_evaluation_spec(path: Path):
+    from riskengine.spec import SPEC_KINDS, EvaluationSpec, load_spec
+
+    spec = load_spec(path, kind=None if path.parent.name in SPEC_KINDS else "evaluation")
+    if not isinstance(spec, EvaluationSpec):
+        raise RiskEngineError(f"{path}: is a {spec.kind!r} spec; an evaluation spec is needed "
+                              "(kind = \"evaluation\", or a file under evaluation/)")
+    return spec
+
+
+def _say(*lines: str) -> None:
+    for line in lines:
+        typer.echo(line)
+
+
+def _log(report, experiment: str, run_name: str, no_mlflow: bool) -> None:
+    if no_mlflow:
+        return
+    from riskengine.evaluation._mlflow import log_report
+
+    run_id = log_report(report, experiment, run_name)
+    _say(f"MLflow: experiment '{experiment}', run {run_id}")
+
+
+def trial_design(
+    spec_path: Annotated[Path, typer.Argument(
+        metavar="SPEC", help="Evaluation spec, e.g. evaluation/hmo.toml.")],
+    list_path: Annotated[Path | None, typer.Option(
+        "--list", help="Scored list (CSV/Parquet with entity_id, score or probability, ward): "
+        "randomise its entities or wards, stratified by risk band and/or ward.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for assignment.csv and trial_design.{html,json} "
+        "(default: beside paths.assignment in the spec, else out/evaluation/NAME).")] = None,
+) -> None:
+    """Plan a trial: sample size, randomised stratified assignment, balance, pre-registration page."""
+    spec = _load_evaluation_spec(spec_path)
+    list_path = list_path or spec.paths.list
+    list_df = read_table(list_path, "scored list") if list_path else None
+    if out is None:
+        out = spec.paths.assignment.parent if spec.paths.assignment else Path("out/evaluation") / spec.name
+    report = design_trial(spec, list_df, out, list_name=str(list_path) if list_path else "the scored list")
+    plan, data = report.data["power"], report.data
+    _say(f"{data['n_units']} {data['unit']} randomised to "
+         + ", ".join(f"{a} {n}" for a, n in data["n_by_arm"].items())
+         + f" in {data['n_strata']} strata (seed {data['seed']})",
+         f"needed: {plan['units_needed']} units (design effect {plan['design_effect']:.3f}); "
+         f"power with the units available: {plan['power_with_available']:.1%}",
+         f"Nesta standard of evidence reachable: level {data['evidence']['level']}"
+         + (f" ({data['evidence']['caveat']})" if data["evidence"]["caveat"] else ""),
+         *(f"wrote {p}" for p in report.files.values()))
+
+
+def trial_analyse(
+    target: Annotated[Path, typer.Argument(
+        metavar="FILE|SPEC", help="A table of outcomes (CSV/Parquet), or an evaluation spec (.toml).")],
+    treatment_col: Annotated[str | None, typer.Option(
+        "--treatment-col", help="Column naming each row's arm.")] = None,
+    outcome_col: Annotated[str | None, typer.Option(
+        "--outcome-col", help="Numeric or 0/1 outcome column.")] = None,
+    control: Annotated[str | None, typer.Option(
+        "--control", help="The control arm's value (guessed if obvious).")] = None,
+    strata_col: Annotated[str | None, typer.Option(
+        "--strata-col", help="Randomisation strata: fixed effects in the adjusted estimate.")] = None,
+    cluster_col: Annotated[str | None, typer.Option(
+        "--cluster-col",
+        help="Unit of randomisation when rows are nested in it (cluster-robust errors).")] = None,
+    covariate_col: Annotated[list[str] | None, typer.Option(
+        "--covariate-col",
+        help="Baseline covariate for adjustment, e.g. the pre-period outcome or the risk "
+        "score; repeat for more.")] = None,
+    outcomes: Annotated[Path | None, typer.Option(
+        "--outcomes", help="With a spec: the outcomes table (default: paths.outcomes in the spec).")] = None,
+    assignment: Annotated[Path | None, typer.Option(
+        "--assignment",
+        help="With a spec: the assignment file (default: paths.assignment in the spec).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for trial_report.{html,json} (default: out/trial; with a spec "
+        "out/evaluation/NAME).")] = None,
+    no_mlflow: NoMlflow = False,
+    lower_is_better: LowerIsBetter = False,
+) -> None:
+    """Estimate each arm's effect against control, with balance, attrition and the evidence level."""
+    if target.suffix.lower() == ".toml":
+        spec = _load_evaluation_spec(target)
+        outcomes = outcomes or spec.paths.outcomes
+        assignment = assignment or spec.paths.assignment
+        if outcomes is None:
+            raise RiskEngineError(f"{target}: no outcomes to analyse; pass --outcomes FILE "
+                                  "or set paths.outcomes in the spec")
+        if assignment is None:
+            raise RiskEngineError(f"{target}: no assignment file; pass --assignment FILE "
+                                  "or set paths.assignment in the spec")
+        out = out or Path("out/evaluation") / spec.name
+        report = analyse_from_spec(spec, read_table(outcomes, "outcomes"),
+                                   read_table(assignment, "assignment"),
+                                   out, outcomes_source=str(outcomes), assignment_source=str(assignment))
+        experiment = f"{spec.pipeline}-evaluation"
+    else:
+        if treatment_col is None or outcome_col is None:
+            raise RiskEngineError(f"{target}: a table needs --treatment-col and --outcome-col "
+                                  "(or pass an evaluation spec .toml)")
+        report = analyse_trial(read_table(target, "trial table"), treatment_col, outcome_col,
+                               control=control, strata_col=strata_col, cluster_col=cluster_col,
+                               covariate_cols=covariate_col or (), out_dir=out or Path("out/trial"),
+                               higher_is_better=not lower_is_better, source=str(target))
+        experiment = "trial-analysis"
+    data = report.data
+    for e in data["effects"]:
+        _say(f"{e['arm']} vs {data['control']}: {e['estimate']:+.4g} "
+             f"(95% CI {e['ci'][0]:+.4g} to {e['ci'][1]:+.4g}, p = {e['p_value']:.3g}); "
+             f"n {e['n_arm']} vs {e['n_control']}")
+    _say(f"Nesta standard of evidence: level {data['evidence']['level']} ({data['evidence']['label']})",
+         *(f"wrote {p}" for p in report.files.values()))
+    _log(report, experiment, "trial-analysis", no_mlflow)
+
+
+def trial_did(
+    file: Annotated[Path, typer.Argument(help="Table with one row per observation (CSV/Parquet).")],
+    group_col: Annotated[str, typer.Option(
+        "--group-col", help="Column telling the treated group from the comparison.")],
+    treated: Annotated[list[str], typer.Option(
+        "--treated", help="Value of --group-col for the treated group (repeat for more).")],
+    period_col: Annotated[str, typer.Option("--period-col", help="Column holding the period.")],
+    after: Annotated[list[str], typer.Option(
+        "--after", help="Value of --period-col after the change (repeat for more).")],
+    outcome_col: Annotated[str, typer.Option(
+        "--outcome-col", help="Numeric or 0/1 outcome column.")],
+    cluster_col: Annotated[str | None, typer.Option(
+        "--cluster-col",
+        help="Cluster for robust errors, e.g. the ward or entity observed repeatedly.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for did_report.{html,json} (default out/did).")] = None,
+    no_mlflow: NoMlflow = False,
+    lower_is_better: LowerIsBetter = False,
+) -> None:
+    """Difference in differences against a comparison group, for when randomising was not possible."""
+    report = did(read_table(file, "table"), group_col, treated, period_col, after, outcome_col,
+                 cluster_col=cluster_col, out_dir=out or Path("out/did"),
+                 higher_is_better=not lower_is_better, source=str(file))
+    d = report.data["did"]
+    _say(f"difference in differences: {d['estimate']:+.4g} (95% CI {d['ci'][0]:+.4g} to "
+         f"{d['ci'][1]:+.4g}, p = {d['p_value']:.3g})",
+         f"Nesta standard of evidence: level {report.data['evidence']['level']}",
+         *(f"wrote {p}" for p in report.files.values()))
+    _log(report, "trial-analysis", "difference-in-differences", no_mlflow)
+
+
+def profile_command(
+    users: Annotated[Path, typer.Option(
+        "--users", help="Users table (CSV/Parquet), one row per user or contact.")],
+    population: Annotated[Path, typer.Option(
+        "--population", help="Population table: one row per member, or counts with --weight-col.")],
+    segment_col: Annotated[str, typer.Option(
+        "--segment-col", help="Segment column in both tables, e.g. a Mosaic type.")],
+    weight_col: Annotated[str | None, typer.Option(
+        "--weight-col", help="Count per population row (e.g. households).")] = None,
+    duplicates: Annotated[str, typer.Option(
+        "--duplicates",
+        help="'drop': count each user once (by --id-col); 'keep': count every row.")] = "drop",
+    id_col: Annotated[str, typer.Option(
+        "--id-col", help="User identifier for --duplicates drop.")] = "entity_id",
+    min_count: Annotated[int, typer.Option(
+        "--min-count", help="Suppress segments with fewer users than this.")] = 10,
+    out: Annotated[Path, typer.Option(
+        "--out", help="Folder for profile.{html,json}.")] = Path("out/profile"),
+) -> None:
+    """Profile users by segment against the population: shares, index (100 = as expected), 95% CI."""
+    report = profile(read_table(users, "users"), read_table(population, "population"), segment_col,
+                     weight_col=weight_col, dedupe=duplicates, id_col=id_col, min_count=min_count,
+                     out_dir=out, users_source=str(users), population_source=str(population))
+    t = report.table
+    _say(f"{report.data['users_total']} users in {len(t)} segments; "
+         f"{int((t['flag'] == 'suppressed').sum())} suppressed, "
+         f"{int((t['flag'] == 'caution').sum())} with a caution",
+         *(f"wrote {p}" for p in report.files.values()))
+
+
+def register(app: typer.Typer, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    """Add `trial design|analyse|did` and `profile` to the main app, each wrapped by `wrap`."""
+    trial = typer.Typer(help="Design and analyse trials of the list (randomised or before/after).",
+                        no_args_is_help=True)
+    trial.command("design")(wrap(trial_design))
+    trial.command("analyse")(wrap(trial_analyse))
+    trial.command("did")(wrap(trial_did))
+    app.add_typer(trial, name="trial")
+    app.command("profile")(wrap(profile_command))
