@@ -1,0 +1,16 @@
+"""Features as of a date: what the model sees about each entity, and how to say it in words.
+
+For every (source, type) of event: counts over each window and over all history, sums and
+the latest `value` where the type has values, and days since the last event; plus static
+entity columns and, optionally, a ready-made feature table. Only events dated strictly
+before the as-of date count, so a row never sees its own future.
+
+    fs = build_features(entities, events, ["2024-04-01"], spec.features)
+    fs.table                      # entity_id, as_of, features
+    describe(fs.info.iloc[3], 9)  # "9 noise complaints in the last 12 months"
+"""
+
+from riskengine.features._build import INFO_COLUMNS, FeatureSet, build_features, feature_columns
+from riskengine.features._phrases import default_label, describe, period
+
+__all__ = ["INFO_COLUMNS", "FeatureSet", "build_features", "default_label", "describe", "feature_columns", "period"]

@@ -1,0 +1,422 @@
+"""`build_features`: one row per (entity, as-of date), computed in DuckDB in-process.
+
+Only events dated strictly before the as-of date count; window w covers
+as_of - w days <= date < as_of. DuckDB aggregates every (entity, date, source, type)
+group in one query; the groups are then spread into columns with one numpy scatter per
+statistic (measured on a million entities: pivoting into ~60 columns in SQL took 10-15 s,
+the scatter about 2 s).
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from riskengine.errors import DataError, RiskEngineError
+from riskengine.features._phrases import column_label, default_label
+from riskengine.spec import FeaturesSpec
+
+INFO_COLUMNS = ["name", "source", "type", "stat", "window_days", "unit", "label", "categorical", "categories"]
+EVENT_STATS = ("count", "sum", "last", "days_since")
+_UNITS = {"count": "events", "sum": "value", "last": "value", "days_since": "days"}
+
+
+@dataclass
+class FeatureSet:
+    """Features as of one or more dates.
+
+    table : entity_id, as_of, then the features. Rows: as-of dates in ascending order, each
+        with the entities in the order of the entities table. Columns: static columns in the
+        spec's order; then per (source, type), sorted, its counts (windows ascending, then all
+        history), sums (likewise; only where the type has values), last value and days since
+        the last event; then the given table's columns in its order.
+    info : one row per feature column (INFO_COLUMNS), in the table's order.
+    """
+
+    table: pd.DataFrame
+    info: pd.DataFrame
+
+
+def feature_columns(info: pd.DataFrame, stats: Sequence[str] | None = None) -> list[str]:
+    """The feature column names in table order, optionally only those of some `stats`."""
+    rows = info if stats is None else info[info["stat"].isin(list(stats))]
+    return list(rows["name"])
+
+
+class _Log:
+    def __init__(self, on: bool):
+        self.on, self.t0 = on, time.perf_counter()
+        if on:
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+
+    def __call__(self, text: str) -> None:
+        if self.on:
+            self.console.print(f"[dim]{time.perf_counter() - self.t0:6.1f}s[/] features: {text}", highlight=False)
+
+
+def build_features(
+    entities: pd.DataFrame,
+    events: pd.DataFrame | None,
+    as_of: Sequence[dt.date | str] | dt.date | str,
+    spec: FeaturesSpec,
+    given: pd.DataFrame | None = None,
+    progress: bool = False,
+    *,
+    reference: pd.DataFrame | None = None,
+) -> FeatureSet:
+    """Features for every entity as of every date in `as_of`, from events strictly before it.
+
+    entities: entity_id plus the static columns; events: source, entity_id, date, type and
+    optionally value. `given` is the spec's ready feature table (entity_id, as_of, features).
+    `reference` is the `info` of an earlier FeatureSet (the one a model was trained on): the
+    result then has exactly its columns, in its order, with its categories, whatever types
+    today's events hold (a type absent today gives zero counts).
+    """
+    log = _Log(progress)
+    dates = _as_of_dates(as_of)
+    _check_entities(entities)
+    n, k = len(entities), len(dates)
+    ref = None if reference is None else _check_reference(reference)
+    log(f"{_count(n, 'entity', 'entities')} as of {_count(k, 'date')}")
+
+    take = np.tile(np.arange(n), k)
+    keys = pd.DataFrame({"entity_id": entities["entity_id"].iloc[take].reset_index(drop=True),
+                         "as_of": np.repeat(np.asarray(dates, dtype="datetime64[ns]"), n)})
+    static_info = _static_info(entities, spec, ref)
+    parts, infos = [keys, _static_values(entities, static_info, take)], [static_info]
+
+    use_events = spec.from_events if ref is None else ref["stat"].isin(EVENT_STATS).any()
+    if use_events:
+        if events is None:
+            raise RiskEngineError("features need an events table (or from_events = false in the spec)")
+        _check_events(events)
+        con = duckdb.connect()
+        try:
+            con.register("events_raw", _arrow_events(events))
+            plan = _event_info(con, events, spec, ref)
+            n_types = len(plan[["source", "type"]].drop_duplicates())
+            log(f"{_count(len(events), 'event')} of {_count(n_types, 'type')}: {_count(len(plan), 'event feature')}")
+            parts.append(_event_values(con, entities, dates, plan, "value" in events.columns))
+        finally:
+            con.close()
+        infos.append(plan[INFO_COLUMNS])
+        log("events aggregated")
+    if given is not None or spec.table is not None or (ref is not None and (ref["stat"] == "given").any()):
+        values, info = _given(entities, dates, spec, given, ref)
+        parts.append(values)
+        infos.append(info)
+        log("ready feature table joined")
+
+    info = pd.concat(infos, ignore_index=True)[INFO_COLUMNS]
+    clash = info["name"][info["name"].duplicated() | info["name"].isin(["entity_id", "as_of"])]
+    if len(clash):
+        raise DataError(f"feature column name(s) used twice: {sorted(set(clash))}; rename the static "
+                        "or ready-table column")
+    table = pd.concat(parts, axis=1)
+    if ref is not None:
+        table = table[["entity_id", "as_of", *ref["name"]]]
+        info = info.set_index("name").loc[ref["name"]].reset_index()[INFO_COLUMNS]
+    return FeatureSet(table=table, info=_info_dtypes(info))
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
+
+
+# --- inputs ---------------------------------------------------------------------------
+
+
+def _as_of_dates(as_of) -> list[pd.Timestamp]:
+    if isinstance(as_of, (str, dt.date, np.datetime64)):
+        as_of = [as_of]
+    out = set()
+    for value in as_of:
+        try:
+            stamp = pd.Timestamp(value)
+        except (ValueError, TypeError):
+            stamp = pd.NaT
+        if pd.isna(stamp):
+            raise RiskEngineError(f"as-of date {value!r} is not a date; expected YYYY-MM-DD")
+        out.add(stamp.tz_localize(None).normalize() if stamp.tzinfo else stamp.normalize())
+    if not out:
+        raise RiskEngineError("no as-of dates given: features are built as of at least one date")
+    return sorted(out)
+
+
+def _check_entities(entities: pd.DataFrame) -> None:
+    if "entity_id" not in entities.columns:
+        raise DataError(f"entities table has no 'entity_id' column (columns: {list(entities.columns)})")
+    ids = entities["entity_id"]
+    if ids.isna().any():
+        raise DataError(f"entities table: {int(ids.isna().sum())} row(s) without an entity_id")
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise DataError(f"entities table: entity_id {dup.iloc[0]!r} appears more than once "
+                        f"({dup.nunique()} duplicated id(s)); entities hold one row per entity")
+
+
+def _check_events(events: pd.DataFrame) -> None:
+    missing = [c for c in ("source", "entity_id", "date", "type") if c not in events.columns]
+    if missing:
+        raise DataError(f"events table lacks column(s) {missing}; expected source, entity_id, date, type, value")
+    date = events["date"]
+    if not pd.api.types.is_datetime64_dtype(date):
+        raise DataError(f"events column 'date' must hold dates without a time zone (datetime64), got {date.dtype}")
+    if "value" in events.columns and not (pd.api.types.is_numeric_dtype(events["value"])
+                                          and not pd.api.types.is_bool_dtype(events["value"])):
+        raise DataError(f"events column 'value' must be numeric (float64, NaN where absent), got {events['value'].dtype}")
+
+
+def _check_reference(reference: pd.DataFrame) -> pd.DataFrame:
+    """A FeatureSet's info, also as read back from CSV (categories as text, flags as strings)."""
+    missing = [c for c in INFO_COLUMNS if c not in reference.columns]
+    if missing:
+        raise RiskEngineError(f"reference feature info lacks column(s) {missing}; pass a FeatureSet's `info`")
+    ref = reference[INFO_COLUMNS].reset_index(drop=True)
+    ref["window_days"] = pd.to_numeric(ref["window_days"], errors="coerce").astype("Int64")
+    ref["categorical"] = ref["categorical"].astype(str).str.lower().isin(["true", "1"])
+    ref["categories"] = [ast.literal_eval(c) if isinstance(c, str) else c for c in ref["categories"]]
+    return ref
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", str(text).lower()).strip("_") or "x"
+
+
+def _categories(values: pd.Series) -> list:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        found = list(values.cat.categories)
+    else:
+        found = list(pd.unique(values.dropna()))
+    try:
+        return sorted(found)
+    except TypeError:
+        return sorted(found, key=str)
+
+
+def _info_rows(names, stat: str, labels: dict, source: str) -> pd.DataFrame:
+    return pd.DataFrame({"name": list(names), "source": source, "type": list(names), "stat": stat,
+                         "window_days": pd.array([pd.NA] * len(names), dtype="Int64"), "unit": None,
+                         "label": [labels.get(c) or column_label(c) for c in names],
+                         "categorical": False, "categories": None}, columns=INFO_COLUMNS)
+
+
+def _info_dtypes(info: pd.DataFrame) -> pd.DataFrame:
+    info = info.reset_index(drop=True)
+    info["window_days"] = info["window_days"].astype("Int64")
+    info["categorical"] = info["categorical"].astype(bool)
+    info["categories"] = pd.Series([list(c) if isinstance(c, (list, tuple, np.ndarray)) else None
+                                    for c in info["categories"]], dtype=object)
+    return info
+
+
+# --- static columns -------------------------------------------------------------------
+
+
+def _static_info(entities: pd.DataFrame, spec: FeaturesSpec, ref: pd.DataFrame | None) -> pd.DataFrame:
+    if ref is not None:
+        info = ref[ref["stat"] == "static"]
+    else:
+        info = _info_rows(spec.static, "static", spec.labels, "entities")
+        for i, col in enumerate(spec.static):
+            if col in spec.categorical and col in entities.columns:
+                info.at[i, "categorical"] = True
+                info.at[i, "categories"] = _categories(entities[col])
+    missing = [c for c in info["name"] if c not in entities.columns]
+    if missing:
+        raise DataError(f"entities table lacks static feature column(s) {missing}; "
+                        f"it has {[c for c in entities.columns if c != 'entity_id']}")
+    return info.reset_index(drop=True)
+
+
+def _static_values(entities: pd.DataFrame, info: pd.DataFrame, take: np.ndarray) -> pd.DataFrame:
+    values = entities[list(info["name"])].iloc[take].reset_index(drop=True)
+    for row in info[info["categorical"]].itertuples():
+        values[row.name] = pd.Categorical(values[row.name].astype(object), categories=row.categories)
+    return values
+
+
+# --- event features -------------------------------------------------------------------
+
+
+def _event_info(con, events: pd.DataFrame, spec: FeaturesSpec, ref: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per event feature (INFO_COLUMNS plus pair index and SQL slot)."""
+    pairs = _event_types(con, events)  # also checks the events, with or without a reference
+    if ref is not None:
+        plan = ref[ref["stat"].isin(EVENT_STATS)].reset_index(drop=True)
+    else:
+        rows, bases = [], set()
+        windows = sorted(set(spec.windows))
+        for p in pairs.itertuples():
+            base = f"{_slug(p.source)}__{_slug(p.type)}"
+            if base in bases:  # types differing only in case or punctuation
+                base = next(f"{base}_{i}" for i in range(2, len(bases) + 2) if f"{base}_{i}" not in bases)
+            bases.add(base)
+            label = spec.labels.get(f"{p.source}.{p.type}") or default_label(p.source, p.type)
+            stats = [("count", w) for w in windows] + [("count", None)]
+            if p.has_value:
+                stats += [("sum", w) for w in windows] + [("sum", None), ("last", None)]
+            stats.append(("days_since", None))
+            for stat, w in stats:
+                suffix = stat if stat in ("last", "days_since") else f"{stat}_{w}d" if w else f"{stat}_all"
+                rows.append({"name": f"{base}__{suffix}", "source": p.source, "type": p.type, "stat": stat,
+                             "window_days": w, "unit": _UNITS[stat], "label": label,
+                             "categorical": False, "categories": None})
+        plan = pd.DataFrame(rows, columns=INFO_COLUMNS)
+    plan["window_days"] = plan["window_days"].astype("Int64")
+    keys = plan[["source", "type"]].drop_duplicates().reset_index(drop=True)
+    plan = plan.merge(keys.reset_index(names="pair"), on=["source", "type"], how="left")
+    w = plan["window_days"].astype("string").fillna("all")
+    plan["slot"] = np.select([plan["stat"] == "count", plan["stat"] == "sum", plan["stat"] == "last"],
+                             ["c_" + w, "s_" + w, "last"], "ds")
+    return plan
+
+
+def _event_types(con, events: pd.DataFrame) -> pd.DataFrame:
+    """Every (source, type) in the events and whether it has values; refuses rows without them."""
+    value = "value" if "value" in events.columns else "NULL::DOUBLE"
+    found = con.sql(f"""
+        SELECT CAST(source AS VARCHAR) AS source, CAST(type AS VARCHAR) AS type,
+               count({value}) > 0 AS has_value, count(*) - count(date) AS no_date,
+               count(*) - count(entity_id) AS no_id
+        FROM events_raw GROUP BY ALL ORDER BY source, type""").df()
+    problems = {"a source or type": int((found["source"].isna() | found["type"].isna()).sum()),
+                "a date": int(found["no_date"].sum()), "an entity_id": int(found["no_id"].sum())}
+    for what, count in problems.items():
+        if count:
+            raise DataError(f"events table: row(s) without {what}; every event needs source, entity_id, "
+                            "date and type (ingest sets such rows aside as rejects)")
+    return found[["source", "type", "has_value"]]
+
+
+def _event_values(con, entities: pd.DataFrame, dates: list[pd.Timestamp], plan: pd.DataFrame,
+                  has_value_column: bool) -> pd.DataFrame:
+    """Aggregate each (date, entity, source, type) in DuckDB, then spread the groups into columns."""
+    n, k = len(entities), len(dates)
+    if plan.empty:
+        return pd.DataFrame(index=pd.RangeIndex(n * k))
+    pairs = plan[["pair", "source", "type"]].drop_duplicates()
+    n_pairs = len(pairs)
+    windows = sorted({int(w) for w in plan["window_days"].dropna()})
+    aggs = [f"count(*) FILTER (WHERE d >= as_of - {w}) AS c_{w}" for w in windows] + ["count(*) AS c_all"]
+    if plan["stat"].isin(["sum", "last"]).any():
+        aggs += [f"sum(v) FILTER (WHERE d >= as_of - {w}) AS s_{w}" for w in windows] + ["sum(v) AS s_all"]
+        # the value of the latest event that has one; on a tie of dates, the largest value
+        aggs.append("(max(struct_pack(d := d, v := v)) FILTER (WHERE v IS NOT NULL)).v AS last")
+    aggs.append("min(as_of - d) AS ds")
+
+    con.register("entities_raw", pa.table({"entity_id": _arrow_ids(entities["entity_id"]), "row": np.arange(n)}))
+    con.register("dates_raw", pd.DataFrame({"k": np.arange(k), "as_of": np.asarray(dates, dtype="datetime64[ns]")}))
+    con.register("pairs", pairs)
+    value = "CAST(e.value AS DOUBLE)" if has_value_column else "NULL::DOUBLE"
+    # key numbers a group (as-of date k, entity row, event type pair) densely: one integer to hash
+    result = con.sql(f"""
+        WITH ev AS (
+            SELECT ent.row * {n_pairs} + p.pair AS rp, CAST(e.date AS DATE) AS d, {value} AS v
+            FROM events_raw e
+            JOIN entities_raw ent ON CAST(e.entity_id AS VARCHAR) = ent.entity_id
+            JOIN pairs p ON CAST(e.source AS VARCHAR) = p.source AND CAST(e.type AS VARCHAR) = p.type
+        ),
+        past AS (
+            SELECT dt.k * {n * n_pairs}::BIGINT + ev.rp AS key, ev.d, ev.v, CAST(dt.as_of AS DATE) AS as_of
+            FROM ev JOIN dates_raw dt ON ev.d < CAST(dt.as_of AS DATE)
+        )
+        SELECT key, {", ".join(aggs)} FROM past GROUP BY key""").to_arrow_table()
+
+    key = result.column("key").to_numpy()
+    pos, pair = np.divmod(key, n_pairs)  # pos = k * n + row: the table's row
+    is_count = plan["stat"] == "count"
+    columns = {}
+    for part, out in ((plan[is_count], np.zeros((is_count.sum(), n * k), np.int64)),
+                      (plan[~is_count], np.full(((~is_count).sum(), n * k), np.nan))):
+        part = part.reset_index(drop=True)  # row j of `out` is the column part.name[j]
+        for slot, group in part.groupby("slot", sort=False):  # one scatter per statistic, not per feature
+            column_of_pair = np.full(n_pairs, -1)
+            column_of_pair[group["pair"].to_numpy()] = group.index.to_numpy()
+            column = column_of_pair[pair]
+            hit = column >= 0
+            values = result.column(slot).to_numpy(zero_copy_only=False)
+            np.put(out, column[hit] * (n * k) + pos[hit], values[hit])
+        columns.update(zip(part["name"], out))
+    return pd.DataFrame({name: columns[name] for name in plan["name"]}, copy=False)
+
+
+def _arrow_events(events: pd.DataFrame) -> pa.Table:
+    """The columns the features read, as Arrow (zero-copy for pandas' Arrow-backed strings)."""
+    columns = [c for c in ("source", "entity_id", "date", "type", "value") if c in events.columns]
+    try:
+        return pa.Table.from_pandas(events[columns], preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(f"events table: a column mixes kinds of values ({exc}); "
+                        "source, entity_id and type hold text") from None
+
+
+def _arrow_ids(ids: pd.Series) -> pa.Array:
+    """Entity ids as an Arrow string array."""
+    try:
+        array = pa.array(ids, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        array = pa.array(ids.astype(str))
+    return array if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) else array.cast(pa.string())
+
+
+# --- the ready feature table ----------------------------------------------------------
+
+
+def _given(entities: pd.DataFrame, dates: list[pd.Timestamp], spec: FeaturesSpec,
+           given: pd.DataFrame | None, ref: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    name = spec.table.describe() if spec.table is not None else "the given feature table"
+    if given is None:
+        raise RiskEngineError(f"the features spec names a ready feature table ({name}) but none was passed "
+                              "as `given`")
+    missing = [c for c in ("entity_id", "as_of") if c not in given.columns]
+    if missing:
+        raise DataError(f"{name}: lacks key column(s) {missing}; a ready feature table is keyed by entity_id and as_of")
+    try:
+        given_dates = pd.to_datetime(given["as_of"]).dt.normalize()
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{name}: column 'as_of' holds values that are not dates ({exc})") from None
+    have = set(given_dates.dropna())
+    absent = [d for d in dates if d not in have]
+    if absent:
+        shown = ", ".join(d.date().isoformat() for d in absent)
+        raise RiskEngineError(f"{name}: no rows for as-of date(s) {shown}; the table has "
+                              f"{len(have)} as-of date(s), e.g. {', '.join(d.date().isoformat() for d in sorted(have)[:5])}")
+    ids = given["entity_id"].astype(str)
+    dup = np.flatnonzero(pd.DataFrame({"i": ids, "d": given_dates}).duplicated())
+    if len(dup):
+        raise DataError(f"{name}: entity {ids.iloc[dup[0]]!r} has more than one row as of "
+                        f"{given_dates.iloc[dup[0]].date()}; the table holds one row per entity and date")
+    columns = [c for c in given.columns if c not in ("entity_id", "as_of")]
+    if ref is not None:
+        info = ref[ref["stat"] == "given"].reset_index(drop=True)
+        lost = [c for c in info["name"] if c not in given.columns]
+        if lost:
+            raise DataError(f"{name}: lacks column(s) {lost} that the model's features include")
+        columns = list(info["name"])
+    else:
+        info = _info_rows(columns, "given", spec.labels, "given")
+        for i, col in enumerate(columns):
+            if not (pd.api.types.is_numeric_dtype(given[col]) or pd.api.types.is_bool_dtype(given[col])):
+                info.at[i, "categorical"] = True
+                info.at[i, "categories"] = _categories(given[col])
+
+    row = pd.Index(entities["entity_id"].astype(str)).get_indexer(ids)
+    k = pd.Index(dates).get_indexer(given_dates)
+    hit = (row >= 0) & (k >= 0)
+    target = k[hit] * len(entities) + row[hit]
+    values = given[columns].iloc[np.flatnonzero(hit)].set_axis(target).reindex(np.arange(len(entities) * len(dates)))
+    for r in info[info["categorical"]].itertuples():
+        values[r.name] = pd.Categorical(values[r.name].astype(object), categories=r.categories)
+    return values.reset_index(drop=True), info
