@@ -90,6 +90,45 @@ def train_command(
     result = train(spec, out=out, log_mlflow=not no_mlflow, quiet=quiet)
     print_training_summary(result.summary)
     typer.echo(f"Summary: {result.out_dir / 'summary.json'}")
+
+
+@app.command("backtest")
+@user_errors
+def backtest_command(
+    spec: Path = typer.Argument(..., help="A training spec, e.g. training/hmo.toml."),
+    start: str = typer.Option(..., "--from", help="First day of the past period (YYYY-MM-DD)."),
+    end: str = typer.Option(..., "--to", help="Day after the period ends (YYYY-MM-DD)."),
+    model: str = typer.Option(None, help="Use this MLflow model (e.g. models:/hmo@champion) instead of "
+                              "training on what was known before --from."),
+    out: Path = typer.Option(None, help="Folder for the results (default: out/<pipeline>/backtest)."),
+) -> None:
+    """Would the model have found the positive cases earlier? Re-order a past period's inspections."""
+    from riskengine.evaluation._backtest import backtest
+
+    s = backtest(spec, start, end, model_uri=model, out_dir=out)
+    d = s["days_earlier"]
+    typer.echo(f"{s['n']} inspections, {s['positives']} positive, {s['from']} to {s['to']}.")
+    if d["mean"] is not None:
+        p = "n/a" if d["p_value"] is None else f"{d['p_value']:.3g}"
+        typer.echo(f"In the model's order positives are found {d['mean']:.1f} days earlier on average "
+                   f"(median {d['median']:.0f}, sd {d['sd'] or 0:.1f}, t-test p = {p}).")
+    typer.echo(f"Positives found in the first half: {s['first_half']['model']} in the model's order, "
+               f"{s['first_half']['actual']} in reality. ROC-AUC {s['roc_auc']:.3f}." if s["roc_auc"] else "")
+    typer.echo(f"Results: {s['out_dir']}")
+
+
+@app.command("demo")
+@user_errors
+def demo_command(
+    properties: int = typer.Option(50_000, help="Homes in the synthetic borough."),
+    seed: int = typer.Option(0, help="Random seed of the synthetic borough."),
+) -> None:
+    """Run the whole flow on the synthetic borough: generate, validate, link, train, audit, score, design a trial."""
+    from riskengine.demo import run_demo
+
+    run_demo(properties=properties, seed=seed)
+
+
 # --- scoring commands ---
 from riskengine.scoring.cli import score_command  # noqa: E402
 

@@ -24,7 +24,6 @@ from pandera.errors import SchemaErrors
 from riskengine.errors import DataError
 from riskengine.spec import DataSpec, Source
 
-EARLIEST_DATE = pd.Timestamp("1900-01-01")
 ENTITY_REQUIRED = ["entity_id"]
 EVENT_REQUIRED = ["entity_id", "date", "type"]
 OUTCOME_REQUIRED = ["entity_id", "date", "outcome"]
@@ -175,12 +174,13 @@ _NOT_NULL = {
 }
 
 
-def _date_column(today: pd.Timestamp, nullable: bool = False) -> pa.Column:
+def _date_column(today: pd.Timestamp, earliest: pd.Timestamp, nullable: bool = False) -> pa.Column:
     return pa.Column(
         "datetime64[ns]",
         nullable=nullable,
         checks=[
-            pa.Check(lambda s: s >= EARLIEST_DATE, error=f"date before {EARLIEST_DATE.date()} (impossible)"),
+            pa.Check(lambda s: s >= earliest,
+                     error=f"date before {earliest.date()} (data.earliest_date): impossible here, or a placeholder for unknown"),
             pa.Check(lambda s: s <= today, error=f"date in the future (after {today.date()})"),
         ],
     )
@@ -257,7 +257,8 @@ def validate_entities(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, pd.Da
 
 
 def validate_events(
-    raw: pd.DataFrame, file: str, source: str, known: pd.Index, today: pd.Timestamp
+    raw: pd.DataFrame, file: str, source: str, known: pd.Index, today: pd.Timestamp,
+    earliest: pd.Timestamp = pd.Timestamp("1950-01-01"),
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Events: parseable past dates, a type, a numeric value if any, a known entity or an address.
 
@@ -271,7 +272,7 @@ def validate_events(
     has_address = df["address"].astype("string").str.strip().fillna("") != "" if "address" in df.columns else pd.Series(False, index=df.index)
     schema = pa.DataFrameSchema(
         {
-            "date": _date_column(today),
+            "date": _date_column(today, earliest),
             "type": pa.Column("string", nullable=False),
             "value": pa.Column("float64", nullable=True),
         },
@@ -309,7 +310,8 @@ def events_table(sources: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def validate_outcomes(
-    raw: pd.DataFrame, file: str, known: pd.Index, today: pd.Timestamp, kind: str
+    raw: pd.DataFrame, file: str, known: pd.Index, today: pd.Timestamp, kind: str,
+    earliest: pd.Timestamp = pd.Timestamp("1950-01-01"),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Outcomes: a known entity, a parseable past date, an outcome that is 0/1 (or a number)."""
     df = raw.copy()
@@ -321,7 +323,7 @@ def validate_outcomes(
         {
             "entity_id": pa.Column("string", nullable=False,
                                    checks=pa.Check.isin(list(known), error="not in the entities table")),
-            "date": _date_column(today),
+            "date": _date_column(today, earliest),
             "outcome": pa.Column("float64", nullable=False, checks=outcome_checks),
         },
         strict=False,
@@ -340,6 +342,7 @@ def validate_outcomes(
 def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
     """Read and validate entities, every event source and the outcomes named in `spec`."""
     today_ts = pd.Timestamp(today or dt.date.today())
+    earliest = pd.Timestamp(spec.earliest_date)
     fingerprints, all_rejects = [], []
 
     raw, fp = read_table(spec.entities, ENTITY_REQUIRED)
@@ -352,7 +355,7 @@ def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
     sources = {}
     for source, src in spec.events.items():
         raw, fp = read_table(src, EVENT_REQUIRED)
-        good, rej = validate_events(raw, fp["name"], source, known, today_ts)
+        good, rej = validate_events(raw, fp["name"], source, known, today_ts, earliest)
         _check_share(fp["name"], len(raw), rej, spec.max_reject_share)
         fingerprints.append({**fp, "table": f"events.{source}", **_date_range(good)})
         all_rejects.append(rej)
@@ -361,7 +364,7 @@ def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
     outcomes = None
     if spec.outcomes is not None:
         raw, fp = read_table(spec.outcomes, OUTCOME_REQUIRED)
-        outcomes, rej = validate_outcomes(raw, fp["name"], known, today_ts, spec.outcome_kind)
+        outcomes, rej = validate_outcomes(raw, fp["name"], known, today_ts, spec.outcome_kind, earliest)
         _check_share(fp["name"], len(raw), rej, spec.max_reject_share)
         fingerprints.append({**fp, "table": "outcomes", **_date_range(outcomes)})
         all_rejects.append(rej)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
+if not console.is_terminal:  # logs and CI: wide enough that candidate names are not cut
+    console = Console(width=140)
 
 
 def print_data_summary(summary: dict, rejects_path: str | None = None) -> None:
@@ -46,14 +49,14 @@ def print_training_summary(summary: dict) -> None:
     rows = [(n, m, False) for n, m in summary["candidates"].items()] + [(n, m, True) for n, m in summary["baselines"].items()]
     for name, m, is_base in rows:
         label = ("* " if name == summary["champion"] else "  ") + name + (" (baseline)" if is_base else "")
-        t.add_row(label, _f(m["precision_at_k"]), f"{_f(m['precision_at_k_worst'])}..{_f(m['precision_at_k_best'])}",
+        t.add_row(escape(label), _f(m["precision_at_k"]), f"{_f(m['precision_at_k_worst'])}..{_f(m['precision_at_k_best'])}",
                   _f(m["recall_at_k"]), _f(m["roc_auc"]), _f(m.get("regret_mean")))
     console.print(t)
     console.print(f"Champion: [bold]{summary['champion']}[/] ({summary['selection_rule']}).")
     o = summary.get("oracle")
     if o:
         console.print(
-            f"Against the synthetic truth on {o['as_of']} over all {o['entities']:,} entities: the champion's top {k} "
+            f"Against the synthetic truth on {o['as_of']} over the {o['entities']:,} entities the list may hold: the champion's top {k} "
             f"hold {o['true_precision_at_k']:.1%} unlicensed HMOs (expected {o['expected_true_precision_at_k']:.1%}); "
             f"the best possible ranking {o['bayes_precision_at_k']:.1%} ({o['share_of_bayes']:.0%} of the ceiling)."
         )

@@ -224,6 +224,7 @@ class DataSpec:
     outcomes: Source | None = None
     outcome_kind: Literal["binary", "number"] = "binary"  # 0/1 cases, or a measured amount
     max_reject_share: float = 0.05  # stop when a table loses more than this share of rows
+    earliest_date: dt.date = dt.date(1950, 1, 1)  # earlier dates are impossible here, or placeholders for "unknown"
     rejects_dir: Path | None = None  # where rejects go; default: beside the run's outputs
 
     def __post_init__(self) -> None:
@@ -244,6 +245,7 @@ class FeaturesSpec:
     static: list[str] = field(default_factory=list)  # entity columns used as features as they are
     categorical: list[str] = field(default_factory=list)  # which static columns are categories
     labels: dict[str, str] = field(default_factory=dict)  # "source.type" -> plain-English noun
+    levels: list[str] = field(default_factory=list)  # "source.type" whose value is a level at a date (a register count): last value only, no sums
     table: Source | None = None  # a ready feature table keyed by entity_id and as_of
     from_events: bool = True  # set false to use only the ready table
     outcomes_as_events: bool = True  # past outcomes (dated before the as-of date) become source "outcomes"
@@ -376,6 +378,8 @@ class TrainingSpec:
     selection: SelectionSpec = field(default_factory=SelectionSpec)
     audit: AuditSpec = field(default_factory=AuditSpec)
     truth: Source | None = None  # synthetic data only: true probabilities, for the oracle view
+    exclusions: "ScoringExclusions | None" = None  # what the list leaves out; the oracle view applies it too
+    governance: dict[str, Any] = field(default_factory=dict)  # model card / transparency record facts (owner, contact ...)
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -388,3 +388,17 @@ def test_periods_and_default_labels():
     assert default_label("electoral_register", "adults") == "electoral-register adults"
     assert default_label("inspections", "inspection") == "inspections"
     assert default_label("licensing", "property") == "licensing properties"
+
+
+def test_levels_get_their_latest_value_and_no_sums():
+    import pandas as pd
+
+    from riskengine.features import build_features
+    from riskengine.spec import FeaturesSpec
+
+    entities = pd.DataFrame({"entity_id": ["a"]})
+    events = pd.DataFrame({"source": "register", "entity_id": "a", "type": "adults",
+                           "date": pd.to_datetime(["2023-12-01", "2024-12-01"]), "value": [2.0, 6.0]})
+    fs = build_features(entities, events, ["2025-01-01"], FeaturesSpec(windows=[365], levels=["register.adults"]))
+    assert set(fs.info["stat"]) == {"count", "last", "days_since"}
+    assert fs.table["register__adults__last"].iloc[0] == 6.0

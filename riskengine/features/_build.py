@@ -265,7 +265,9 @@ def _event_info(con, events: pd.DataFrame, spec: FeaturesSpec, ref: pd.DataFrame
             bases.add(base)
             label = spec.labels.get(f"{p.source}.{p.type}") or default_label(p.source, p.type)
             stats = [("count", w) for w in windows] + [("count", None)]
-            if p.has_value:
+            if p.has_value and f"{p.source}.{p.type}" in spec.levels:
+                stats.append(("last", None))  # a level (e.g. adults on the register): summing it means nothing
+            elif p.has_value:
                 stats += [("sum", w) for w in windows] + [("sum", None), ("last", None)]
             stats.append(("days_since", None))
             for stat, w in stats:

@@ -24,6 +24,7 @@ def plot_precision_over_time(metrics: pd.DataFrame, k: int, champion: str, path:
     ax.set_ylim(0, 1)
     ax.set_title("Precision at the team's capacity, period by period")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -46,12 +48,19 @@ def write_plots(result, oof: pd.DataFrame, splits, sample: pd.DataFrame) -> dict
 
 
 def record_run(result, oof: pd.DataFrame, splits, fingerprints: list[dict], log_mlflow: bool,
-               sample: pd.DataFrame) -> None:
-    """Write plots; log the parent run, a nested run per candidate, and register the champion."""
+               sample: pd.DataFrame, population: pd.DataFrame, outcomes: pd.DataFrame) -> None:
+    """Write plots; log the parent run, a nested run per candidate, and register the champion.
+
+    The governance pack (bias reports, model card, transparency record) is written after the
+    model is registered, so the documents name the version they describe, and logged with it.
+    """
+    from riskengine.training._governance import governance_pack
+
     plots = write_plots(result, oof, splits, sample)
     result.summary["plots"] = {k: str(v) for k, v in plots.items()}
     (result.out_dir / "metrics_per_split.csv").write_text(result.metrics.to_csv(index=False))
     if not log_mlflow:
+        result.summary["governance"] = {k: str(v) for k, v in governance_pack(result, population, outcomes, fingerprints).items()}
         return
     spec = result.spec
     use_experiment(spec.name)
@@ -92,6 +101,11 @@ def record_run(result, oof: pd.DataFrame, splits, fingerprints: list[dict], log_
         result.summary["run_id"] = result.run_id
         result.summary["model_uri"] = result.model_uri
         result.summary["tracking_uri"] = tracking_uri()
+        paths = governance_pack(result, population, outcomes, fingerprints)
+        result.summary["governance"] = {k: str(v) for k, v in paths.items()}
+        if paths:
+            mlflow.log_artifacts(str(result.out_dir / "governance"), artifact_path="governance")
+            _tag_model_version(result)
         mlflow.log_dict(result.summary, "summary.json")
 
 
@@ -101,16 +115,28 @@ def _register(result, sample: pd.DataFrame) -> str:
     example = sample.head(5).copy()
     for col in result.champion.categories:
         example[col] = example[col].astype(object).where(example[col].notna(), None).astype(str)
-    wrapper = RiskModelPyfunc(result.champion, result.feature_info)
-    signature = infer_signature(example, wrapper.predict(None, example))
-    info = mlflow.pyfunc.log_model(
-        name="model", python_model=wrapper, signature=signature, input_example=example,
-        pip_requirements=pip_requirements(), registered_model_name=spec.name,
-    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*type hints.*")
+        wrapper = RiskModelPyfunc(result.champion, result.feature_info)
+        signature = infer_signature(example, wrapper.predict(None, example))
+        logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)  # its pickling notice is about our own class
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=wrapper, signature=signature, input_example=example,
+            pip_requirements=pip_requirements(), registered_model_name=spec.name,
+        )
     version = info.registered_model_version
     MlflowClient().set_registered_model_alias(spec.name, "champion", version)
     result.summary["model_version"] = version
     return f"models:/{spec.name}@champion"
+
+
+def _tag_model_version(result) -> None:
+    """Point the registered version at the governance documents of its run."""
+    client = MlflowClient()
+    version = result.summary.get("model_version")
+    if version:
+        client.set_model_version_tag(result.spec.name, str(version), "governance",
+                                     f"runs:/{result.run_id}/governance")
 
 
 def _spec_dict(spec) -> dict:

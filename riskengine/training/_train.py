@@ -92,6 +92,54 @@ def train(spec: TrainingSpec | str | Path, out: str | Path | None = None, today:
 
     step("building features as of each date")
     events = feature_events(data, spec.features)
+    fitted = fit_pipeline(spec, data, events, step, quiet)
+    table, fs, splits, metrics, oof = fitted.table, fitted.features, fitted.splits, fitted.metrics, fitted.oof
+    choice, champion, champion_c, last_models = fitted.choice, fitted.champion, fitted.candidate, fitted.last_models
+    features = list(fs.info["name"])
+
+    last = splits[-1]
+    last_split = _last_split_table(spec, table, data.entities, oof, champion_c.name, last)
+    population = _population(spec, data.entities, events, last, last_models[champion_c.name], fs.info)
+    oracle = None
+    if spec.truth is not None:
+        step("measuring against the synthetic truth (evaluation only)")
+        oracle = _oracle(spec, population, last, events, data.outcomes)
+    else:
+        step("no truth table: skipping the oracle view")
+
+    summary = _summary(spec, metrics, choice, oracle, data, link_metrics, rejects_path, table, splits)
+    result = TrainingResult(spec, summary, metrics, champion, fs.info, last_split, out_dir)
+    step("writing plots, the summary and the MLflow run")
+    from riskengine.training._record import record_run
+
+    record_run(result, oof=oof, splits=splits, fingerprints=data.fingerprints, log_mlflow=log_mlflow,
+               sample=population.sample(min(len(population), 2000), random_state=spec.seed)[features],
+               population=population, outcomes=data.outcomes)
+    (out_dir / "summary.json").write_text(json.dumps(result.summary, indent=2, default=str))
+    return result
+
+
+@dataclass
+class Fitted:
+    """Everything the comparison over time produced, before it is recorded."""
+
+    table: pd.DataFrame
+    features: object  # FeatureSet
+    splits: list[Split]
+    metrics: pd.DataFrame
+    oof: pd.DataFrame
+    last_models: dict[str, RiskModel]
+    choice: object  # Choice
+    candidate: Candidate
+    champion: RiskModel
+
+
+def fit_pipeline(spec: TrainingSpec, data, events: pd.DataFrame, step=lambda text: None, quiet: bool = True) -> Fitted:
+    """Labelled rows, temporal splits, every candidate and baseline, the champion refitted.
+
+    Uses only outcomes in `data` and events before each as-of date; the backtest calls it on
+    data cut at its start date.
+    """
     dates = as_of_dates(spec.labels, data.outcomes)
     table, fs = build_training_table(spec, data, events, dates)
     features = list(fs.info["name"])
@@ -111,25 +159,7 @@ def train(spec: TrainingSpec | str | Path, out: str | Path | None = None, today:
     champion.fit(table[features], table["label"].to_numpy())
     champ_oof = oof[oof["candidate"] == champion_c.name]
     champion.calibrate(champ_oof["raw_score"].to_numpy(), champ_oof["label"].to_numpy())
-
-    last = splits[-1]
-    last_split = _last_split_table(spec, table, data.entities, oof, champion_c.name, last)
-    oracle = None
-    if spec.truth is not None:
-        step("measuring against the synthetic truth (evaluation only)")
-        oracle = _oracle(spec, data.entities, events, last, last_models[champion_c.name], features)
-    else:
-        step("no truth table: skipping the oracle view")
-
-    summary = _summary(spec, metrics, choice, oracle, data, link_metrics, rejects_path, table, splits)
-    result = TrainingResult(spec, summary, metrics, champion, fs.info, last_split, out_dir)
-    step("writing plots, the summary and the MLflow run")
-    from riskengine.training._record import record_run
-
-    record_run(result, oof=oof, splits=splits, fingerprints=data.fingerprints, log_mlflow=log_mlflow,
-               sample=table.sample(min(len(table), 2000), random_state=spec.seed)[features])
-    (out_dir / "summary.json").write_text(json.dumps(result.summary, indent=2, default=str))
-    return result
+    return Fitted(table, fs, splits, metrics, oof, last_models, choice, champion_c, champion)
 
 
 def _complexity(c: Candidate) -> float:
@@ -186,27 +216,50 @@ def _last_split_table(spec, table, entities, oof, champion, last: Split) -> pd.D
     return test.merge(entities[["entity_id", *attrs]], on="entity_id", how="left")
 
 
-def _oracle(spec, entities, events, last: Split, model: RiskModel, features) -> dict:
-    """On synthetic data: precision at k over ALL entities, against the truth and its ceiling."""
+def _population(spec, entities, events, last: Split, model: RiskModel, info: pd.DataFrame) -> pd.DataFrame:
+    """Every entity's features as of the last split's test date, scored by that split's model."""
+    fs = build_features(entities, events, [last.test_as_of], spec.features, given=given_features(spec.features),
+                        reference=info)
+    table = fs.table.copy()
+    table["champion_score"] = model.raw_score(table)
+    if spec.baselines.business_as_usual:
+        table["business_as_usual_score"] = baseline_scores(spec.baselines, table, spec.seed)["business_as_usual"]
+    extra = [a for a in spec.audit.attributes if a in entities.columns and a not in table.columns]
+    return table.merge(entities[["entity_id", *extra]], on="entity_id", how="left")
+
+
+def _oracle(spec, population: pd.DataFrame, last: Split, events: pd.DataFrame, outcomes: pd.DataFrame) -> dict:
+    """On synthetic data: precision at k over all entities the list may hold, against the truth.
+
+    Entities the spec's exclusions take off the list (already licensed, inspected lately)
+    are left out for the model, business as usual and the ceiling alike.
+    """
     truth, _ = read_table(spec.truth, ["entity_id", "date", "p_unlicensed_hmo", "is_unlicensed_hmo"])
     truth["date"] = pd.to_datetime(truth["date"])
     truth["entity_id"] = truth["entity_id"].astype("string")
     at = truth.loc[truth["date"] <= last.test_as_of, "date"].max()
     truth = truth[truth["date"] == at]
-    fs = build_features(entities, events, [last.test_as_of], spec.features, given=given_features(spec.features))
-    scored = fs.table.merge(truth[["entity_id", "p_unlicensed_hmo", "is_unlicensed_hmo"]], on="entity_id", how="inner")
+    scored = population.merge(truth[["entity_id", "p_unlicensed_hmo", "is_unlicensed_hmo"]], on="entity_id", how="inner")
+    excluded = 0
+    if spec.exclusions is not None:
+        from riskengine.scoring._list import exclusions
+
+        why = exclusions(scored["entity_id"], events, outcomes, last.test_as_of, spec.exclusions)
+        keep = (why == "").to_numpy()
+        excluded = int((~keep).sum())
+        scored = scored[keep].reset_index(drop=True)
     k = spec.metric.k
-    raw = model.raw_score(scored[features])
+    raw = scored["champion_score"].to_numpy(dtype=float)
     p_true = scored["p_unlicensed_hmo"].to_numpy(dtype=float)
     is_true = scored["is_unlicensed_hmo"].to_numpy(dtype=float)
     real = precision_recall_at_k(is_true, raw, k)
     top_model = np.argsort(-raw, kind="stable")[:k]
     top_bayes = np.argsort(-p_true, kind="stable")[:k]
-    bau = baseline_scores(spec.baselines, scored, spec.seed)
     out = {
         "as_of": str(last.test_as_of.date()),
         "truth_date": str(pd.Timestamp(at).date()),
         "entities": len(scored),
+        "excluded": excluded,
         "true_precision_at_k": real["precision_at_k"],
         "expected_true_precision_at_k": float(p_true[top_model].mean()),
         "bayes_precision_at_k": float(p_true[top_bayes].mean()),
@@ -214,8 +267,8 @@ def _oracle(spec, entities, events, last: Split, model: RiskModel, features) -> 
         "prevalence": float(is_true.mean()),
     }
     out["share_of_bayes"] = out["expected_true_precision_at_k"] / out["bayes_precision_at_k"] if out["bayes_precision_at_k"] else math.nan
-    if "business_as_usual" in bau:
-        out["business_as_usual_true_precision_at_k"] = precision_recall_at_k(is_true, bau["business_as_usual"], k)["precision_at_k"]
+    if "business_as_usual_score" in scored:
+        out["business_as_usual_true_precision_at_k"] = precision_recall_at_k(is_true, scored["business_as_usual_score"].to_numpy(), k)["precision_at_k"]
     return out
 
 

@@ -1,0 +1,93 @@
+"""`riskengine demo`: the whole flow on the synthetic borough, from raw files to an audited list.
+
+synth -> validate -> link -> train (with the governance pack) -> score -> trial design.
+Each stage is the same API call a user makes; the demo only strings them together and says
+where every output went.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.rule import Rule
+
+KEY_FILE = Path(".riskengine") / "pseudonym.key"
+
+
+def _ensure_key(console: Console) -> None:
+    """Linkage hashes personal identifiers with a secret key; the demo keeps one outside out/."""
+    if os.environ.get("RISKENGINE_PSEUDONYM_KEY"):
+        return
+    if not KEY_FILE.exists():
+        KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+        KEY_FILE.write_text(secrets.token_hex(32))
+        KEY_FILE.chmod(0o600)
+        console.print(f"Made a pseudonymisation key for the demo in {KEY_FILE} (git-ignored; never copied to outputs).")
+    os.environ["RISKENGINE_PSEUDONYM_KEY"] = KEY_FILE.read_text().strip()
+
+
+def _borough(out: Path, properties: int, seed: int, console: Console) -> None:
+    manifest = out / "manifest.json"
+    if manifest.exists():
+        m = json.loads(manifest.read_text())
+        if m.get("properties") == properties and m.get("seed") == seed:
+            console.print(f"Reusing the synthetic borough in {out} ({properties:,} properties, seed {seed}); "
+                          "delete it to regenerate.")
+            return
+    from riskengine.synth.cli import synth_command
+
+    synth_command(out=out, properties=properties, seed=seed)
+
+
+def run_demo(properties: int = 50_000, seed: int = 0, out: Path = Path("out")) -> dict[str, Path]:
+    """Run every stage on the synthetic borough; return the paths a person opens."""
+    from riskengine.evaluation import design_trial
+    from riskengine.ingest import load_data, write_rejects
+    from riskengine.report_console import print_data_summary, print_training_summary
+    from riskengine.scoring import score
+    from riskengine.spec import load_spec
+    from riskengine.training import train
+
+    console = Console()
+    _ensure_key(console)
+    console.print(Rule("1. The synthetic borough"))
+    _borough(out / "borough", properties, seed, console)
+
+    console.print(Rule("2. Validating the data against the contract"))
+    tspec = load_spec("training/hmo.toml")
+    data = load_data(tspec.data)
+    rejects = write_rejects(data.rejects, out / tspec.name / "validate")
+    print_data_summary(data.summary(), str(rejects))
+    del data
+
+    console.print(Rule("3. Linking, training and comparing over time"))
+    trained = train(tspec)
+    print_training_summary(trained.summary)
+    link = trained.summary.get("link") or {}
+    if link:
+        console.print(f"Linkage: {link.get('provenance')}; clerical-review share {link.get('review_share', 0):.2%}.")
+
+    console.print(Rule("4. This week's list"))
+    listing = score("scoring/hmo.toml")
+    paths = {"list": listing.out_dir / "list.html"}
+
+    console.print(Rule("5. A trial to prove the list helps"))
+    espec = load_spec("evaluation/hmo.toml")
+    list_df = pd.read_csv(listing.out_dir / "list.csv", dtype={"entity_id": str})
+    report = design_trial(espec, list_df, out / tspec.name / "trial", list_name=str(listing.out_dir / "list.csv"))
+    paths["trial_design"] = Path(report.files.get("html", out / tspec.name / "trial" / "trial_design.html"))
+
+    for name, path in (trained.summary.get("governance") or {}).items():
+        paths[name] = Path(path)
+    console.print(Rule("Where to look"))
+    for name, path in paths.items():
+        console.print(f"{name.replace('_', ' ')}: [bold]{path}[/]")
+    console.print(f"training summary: {trained.out_dir / 'summary.json'}")
+    console.print("MLflow: .venv/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db")
+    console.print(f"\nThe inspectors' list: [bold green]{paths['list']}[/]")
+    return paths
