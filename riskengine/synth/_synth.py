@@ -1,0 +1,216 @@
+"""`synth`: generate a synthetic borough in the data contract, with its hidden truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from riskengine.errors import RiskEngineError
+from riskengine.synth import _areas, _conversion, _events, _inspections, _streets, _tables, _write
+from riskengine.synth._addresses import THE_NAMES, AddressBook, street_stems
+from riskengine.synth._conversion import NEVER, PRIVATE
+from riskengine.synth._events import SOURCES, HomeFactors, Rows
+
+MIN_PROPERTIES = 1_000
+DESCRIPTION = (
+    "A synthetic borough (about 8 x 6 km, 20 wards, about 200 LSOAs) for the unlicensed-HMO "
+    "use case. entities.csv lists every home with its UPRN, address, area codes and recorded "
+    "attributes; events/*.csv are what six council systems recorded (complaints, council tax, "
+    "electoral register, housing benefit, EPC lodgements, planning and licence applications), "
+    "with their own address spellings and some rows lacking a UPRN; outcomes.csv are past "
+    "inspections chosen by a complaint-driven business-as-usual policy that over-targets "
+    "deprived areas. truth/ holds what no council knows: true tenure, the unobserved factor, "
+    "conversion and licence dates, the true probability per home and quarter, and the true "
+    "entity of every event row. Planted problems are counted under each file's 'planted'."
+)
+
+
+@dataclass
+class SynthSummary:
+    """What `synth` wrote: paths, row counts and the headline figures of the hidden truth."""
+
+    out_dir: Path
+    paths: dict[str, Path]
+    rows: dict[str, int]
+    prevalence: dict[str, float]
+    inspections: int
+    inspection_hit_rate: float
+    bad_rows: dict[str, int] = field(default_factory=dict)
+
+
+def _parse_date(value: str | dt.date, name: str) -> int:
+    if isinstance(value, dt.date):
+        return int(np.datetime64(value, "D").astype(np.int64))
+    try:
+        return int(np.datetime64(dt.date.fromisoformat(str(value)), "D").astype(np.int64))
+    except ValueError:
+        raise RiskEngineError(f"synth: '{name}' expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _streams(seed: int) -> dict[str, np.random.Generator]:
+    """One independent generator per part, so changing one part leaves the others' draws alone."""
+    names = ["geography", "truth", "factors", "inspections", "mess", "format"] + list(SOURCES)
+    children = np.random.SeedSequence(seed).spawn(len(names))
+    return {n: np.random.default_rng(c) for n, c in zip(names, children)}
+
+
+@contextmanager
+def _progress(enabled: bool, total: int) -> Iterator:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description:<34}"), BarColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True, disable=not enabled,
+    )
+    with bar:
+        task = bar.add_task("synth", total=total)
+
+        def step(description: str | None = None, amount: float = 1.0) -> None:
+            if description:
+                bar.update(task, description=description)
+            bar.advance(task, amount)
+
+        yield step
+
+
+def synth(
+    out_dir: str | Path,
+    properties: int = 50_000,
+    seed: int = 0,
+    start: str | dt.date = "2020-01-01",
+    end: str | dt.date = "2026-06-30",
+    progress: bool = True,
+) -> SynthSummary:
+    """Generate a synthetic borough of `properties` homes into `out_dir`.
+
+    Writes entities.csv, events/<source>.csv, outcomes.csv, truth/*.parquet and
+    manifest.json (see the module docs of riskengine.synth). The same seed gives the same
+    bytes in every file.
+    """
+    if isinstance(properties, bool) or not isinstance(properties, (int, np.integer)) or properties < MIN_PROPERTIES:
+        raise RiskEngineError(
+            f"synth: 'properties' expected a whole number of at least {MIN_PROPERTIES}, got {properties!r}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise RiskEngineError(f"synth: 'seed' expected a non-negative whole number, got {seed!r}")
+    start_day, end_day = _parse_date(start, "start"), _parse_date(end, "end")
+    if end_day - start_day < 365:
+        raise RiskEngineError(f"synth: 'end' ({end}) must be at least a year after 'start' ({start})")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise RiskEngineError(f"synth: output '{out}' exists and is not a folder")
+    n = int(properties)
+    rng = _streams(int(seed))
+    with _progress(progress, total=8 + len(SOURCES)) as step:
+        step("laying out streets and homes", 0)
+        g = rng["geography"]
+        hoods = _areas.make_neighbourhoods(g)
+        stems, typos = street_stems(g)
+        props, streets, borough = _streets.make_properties(g, hoods, n, len(stems), len(THE_NAMES))
+        book = AddressBook(
+            stem_id=streets.stem_id[props.street], suffix_id=streets.suffix_id[props.street],
+            number=props.number, flat_kind=props.flat_kind, flat_no=props.flat_no,
+            town_id=streets.town[props.street], postcode=pa.array(props.postcode),
+            stems=stems, typos=typos, towns=borough.towns,
+        )
+        step("drawing the hidden truth")
+        truth = _conversion.draw_truth(rng["truth"], props, streets, borough, start_day, end_day)
+        factors = HomeFactors.build(rng["factors"], props, streets, borough, truth)
+        step("complaints")
+        events: dict[str, Rows] = {"complaints": _events.complaints(rng["complaints"], factors, start_day, end_day)}
+        step("past inspections")
+        decile = borough.lsoa_decile[props.lsoa]
+        insp = _inspections.simulate(rng["inspections"], truth, decile, events["complaints"].prop,
+                                     events["complaints"].day, start_day, end_day)
+        step("other event sources")
+        period = (start_day, end_day)
+        events["council_tax"] = _events.council_tax(rng["council_tax"], factors, *period)
+        events["electoral_register"] = _events.electoral_register(rng["electoral_register"], factors, props, *period)
+        events["housing_benefit"] = _events.housing_benefit(rng["housing_benefit"], factors, props, *period)
+        events["epc"] = _events.epc(rng["epc"], factors, props, *period)
+        events["planning"] = _events.planning(rng["planning"], factors, truth, *period)
+
+        uprn_text = pa.array(props.uprn).cast(pa.string())
+        files: dict[str, dict] = {}
+        step("writing entities.csv")
+        files["entities.csv"] = _tables.write_entities(out, props, borough, book, truth, uprn_text, rng["mess"])
+        step("writing outcomes.csv")
+        files["outcomes.csv"] = _tables.write_outcomes(out, props, insp, uprn_text, rng["mess"])
+        links = _write.PartitionedParquet(
+            out / "truth" / "links.parquet",
+            pa.schema([("source", pa.dictionary(pa.int32(), pa.string())), ("line", pa.int32()),
+                       ("true_entity_id", pa.dictionary(pa.int32(), pa.string()))]),
+        )
+        source_names = pa.array(list(SOURCES))
+        for s_idx, name in enumerate(SOURCES):
+            step(f"writing events/{name}.csv")
+            rel = f"events/{name}.csv"
+            files[rel], true_prop = _tables.write_source(out / rel, SOURCES[name], events.pop(name), book, props,
+                                                  uprn_text, rng["format"], rng["mess"], start_day, end_day)
+            links.write([
+                _write.dictionary(np.full(len(true_prop), s_idx), source_names),
+                pa.array(np.arange(1, len(true_prop) + 1, dtype=np.int32)),
+                _write.dictionary(true_prop, uprn_text),
+            ])
+        links.close()
+
+        step("writing the truth")
+        files["truth/properties.parquet"] = {"rows": _tables.write_truth_properties(out, props, truth, uprn_text)}
+        hmo_rate = sum(post for _, post in _events.complaint_rates(factors))
+        quarters = _tables.quarter_starts(start_day, end_day)
+        p = truth.probabilities(quarters, insp.months, lambda month: insp.finding_hazard(month, hmo_rate))
+        files["truth/probabilities.parquet"] = {"rows": _tables.write_probabilities(out, truth, p, quarters, uprn_text)}
+        files["truth/links.parquet"] = {"rows": links.rows}
+
+        idx = np.arange(n)
+        private = truth.tenure == PRIVATE
+        at_start, at_end = truth.is_unlicensed_hmo(idx, start_day), truth.is_unlicensed_hmo(idx, end_day)
+        conv = truth.conversion_day
+        prevalence = {
+            "private_rented_share": float(private.mean()),
+            "unlicensed_hmo_among_private_rented_at_start": float(at_start[private].mean()),
+            "unlicensed_hmo_among_private_rented_at_end": float(at_end[private].mean()),
+            "unlicensed_hmo_among_all_homes_at_end": float(at_end.mean()),
+            "hmo_conversions_before_start": int((conv < start_day).sum()),
+            "hmo_conversions_in_period": int(((conv >= start_day) & (conv != NEVER)).sum()),
+        }
+        hit_rate = float(insp.truth.mean()) if len(insp.truth) else 0.0
+        manifest = {
+            "generator": "riskengine.synth",
+            "seed": int(seed),
+            "properties": n,
+            "start": str(np.datetime64(start_day, "D")),
+            "end": str(np.datetime64(end_day, "D")),
+            "description": DESCRIPTION,
+            "files": files,
+            "truth": {
+                **{k: round(v, 6) if isinstance(v, float) else v for k, v in prevalence.items()},
+                "inspections": int(len(insp.prop)),
+                "inspection_hit_rate": round(hit_rate, 6),
+                "probability_definition": (
+                    "p_unlicensed_hmo: P(unlicensed HMO at the date | true attributes and latent factor, "
+                    "and whether a licence is held at the date), from the generative model: conversion "
+                    "hazard, voluntary licensing and the expected chance that past inspections found it; "
+                    "it uses no event data and no inspection results"
+                ),
+            },
+        }
+        step("writing manifest.json")
+        _write.write_manifest(out / "manifest.json", manifest)
+        paths = {rel: out / rel for rel in files} | {"manifest.json": out / "manifest.json"}
+    return SynthSummary(
+        out_dir=out,
+        paths=paths,
+        rows={rel: int(entry["rows"]) for rel, entry in files.items()},
+        prevalence=prevalence,
+        inspections=int(len(insp.prop)),
+        inspection_hit_rate=hit_rate,
+        bad_rows={rel: int(entry["bad_rows"]) for rel, entry in files.items() if "bad_rows" in entry},
+    )
