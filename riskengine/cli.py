@@ -71,7 +71,8 @@ def validate_command(
     if not hasattr(loaded, "data"):
         raise RiskEngineError(f"{spec}: a {loaded.kind} spec has no [data] section to validate")
     data = load_data(loaded.data)
-    path = write_rejects(data.rejects, out or Path("out") / loaded.name / "validate")
+    redact = loaded.link.person_columns if hasattr(loaded, "link") else ()
+    path = write_rejects(data.rejects, out or Path("out") / loaded.name / "validate", redact=redact)
     print_data_summary(data.summary(), str(path))
 
 

@@ -379,10 +379,24 @@ def _date_range(df: pd.DataFrame) -> dict:
     return {"first_date": str(df["date"].min().date()), "last_date": str(df["date"].max().date())}
 
 
-def write_rejects(rejects: pd.DataFrame, out_dir: str | Path) -> Path:
-    """Write the rejects table as `rejects.csv` in `out_dir`; return its path."""
+def write_rejects(rejects: pd.DataFrame, out_dir: str | Path, redact: list[str] | tuple = ()) -> Path:
+    """Write the rejects table as `rejects.csv` in `out_dir`; return its path.
+
+    Values of the `redact` columns (person identifiers) are blanked in each record: the file
+    and line still lead a data steward to the row, and no name leaves the source system.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "rejects.csv"
+    if redact and len(rejects):
+        rejects = rejects.assign(record=[_redact(r, redact) for r in rejects["record"]])
     rejects.to_csv(path, index=False)
     return path
+
+
+def _redact(record: str, columns) -> str:
+    values = json.loads(record)
+    for c in columns:
+        if values.get(c) is not None:
+            values[c] = "(redacted)"
+    return json.dumps(values)

@@ -175,3 +175,13 @@ complaints = "{tmp_path / 'complaints.csv'}"
     assert "entities" in result.output and "Rejected rows" in result.output
     rejects = pd.read_csv(tmp_path / "o" / "rejects.csv")
     assert rejects["reason"].str.contains("not a real date").all()
+
+
+def test_rejects_file_redacts_person_identifiers(tmp_path):
+    from riskengine.ingest import write_rejects
+
+    events = "entity_id,address,date,type,value,account_holder\n100000000001,x,2021-02-30,noise,,Jane Doe\n"
+    data = load_data(make(tmp_path, events=events), today=TODAY)
+    path = write_rejects(data.rejects, tmp_path / "o", redact=["account_holder"])
+    text = path.read_text()
+    assert "Jane" not in text and "(redacted)" in text and "2021-02-30" in text

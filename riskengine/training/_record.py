@@ -113,8 +113,11 @@ def _register(result, sample: pd.DataFrame) -> str:
     """Log the champion as a pyfunc model with signature and example; alias it `champion`."""
     spec = result.spec
     example = sample.head(5).copy()
-    for col in result.champion.categories:
-        example[col] = example[col].astype(object).where(example[col].notna(), None).astype(str)
+    for col in example.columns:
+        if col in result.champion.categories:
+            example[col] = example[col].astype(object).where(example[col].notna(), None).astype(str)
+        else:  # numbers as doubles: a missing value at scoring time must not break the schema
+            example[col] = pd.to_numeric(example[col], errors="coerce").astype("float64")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*type hints.*")
         wrapper = RiskModelPyfunc(result.champion, result.feature_info)

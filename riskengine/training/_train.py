@@ -86,7 +86,7 @@ def train(spec: TrainingSpec | str | Path, out: str | Path | None = None, today:
 
     step("reading and validating the data")
     data = load_data(spec.data, today=today)
-    rejects_path = write_rejects(data.rejects, out_dir)
+    rejects_path = write_rejects(data.rejects, out_dir, redact=spec.link.person_columns)
     step(f"linking source rows without an entity id ({sum(len(d) for d in data.unlinked.values())} rows)")
     link_metrics = link_sources(data, spec.link, out_dir=out_dir / "link")
 
