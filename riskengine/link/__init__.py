@@ -1,0 +1,40 @@
+"""Golden records: data quality and record linkage (the `link` stage).
+
+Rows that carry a usable UPRN attach to it; the rest are matched on normalised address
+parts with splink; person identifiers are pseudonymised first; a golden record per entity
+states which source won each field; a quality report describes every source.
+"""
+
+from riskengine.link._exact import KeyIndex, exact_keys
+from riskengine.link._link import LinkResult, link
+from riskengine.link._metrics import PROVENANCE, linkage_accuracy
+from riskengine.link._normalise import normalise_postcode, normalise_street, parse_address, parse_addresses
+from riskengine.link._pseudonymise import PseudonymKey, hash_value, load_key, pseudonymise
+from riskengine.link._quality import quality_report
+from riskengine.link._read import read_borough, read_spec_sources
+from riskengine.link._scan import Leak, pseudonymisation_scan
+from riskengine.link._survivorship import RULES, golden_records
+
+__all__ = [
+    "KeyIndex",
+    "PROVENANCE",
+    "RULES",
+    "Leak",
+    "LinkResult",
+    "PseudonymKey",
+    "exact_keys",
+    "golden_records",
+    "hash_value",
+    "link",
+    "linkage_accuracy",
+    "load_key",
+    "normalise_postcode",
+    "normalise_street",
+    "parse_address",
+    "parse_addresses",
+    "pseudonymisation_scan",
+    "pseudonymise",
+    "quality_report",
+    "read_borough",
+    "read_spec_sources",
+]

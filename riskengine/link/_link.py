@@ -1,0 +1,324 @@
+"""link(): from many sources that spell places differently to rows that name their entity.
+
+Steps, in order: pseudonymise person identifiers (so raw names never reach anything
+downstream, splink included); attach rows with a usable key; parse and normalise the
+addresses of the rest; score them against the register with splink; apply the two
+thresholds and any clerical decisions; build golden records; measure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskengine.errors import RiskEngineError
+from riskengine.link._exact import KeyIndex
+from riskengine.link._metrics import PROVENANCE, link_metrics
+from riskengine.link._normalise import PARTS, normalise_parts, parse_addresses
+from riskengine.link._probabilistic import COMPARISONS, MatchModel, match_records
+from riskengine.link._pseudonymise import load_key, person_columns, pseudonymise
+from riskengine.link._quality import quality_report
+from riskengine.link._survivorship import golden_records
+from riskengine.spec import LinkSpec
+
+DECISIONS = {"match", "no match"}
+MAX_LABELS = 20_000  # keyed rows sampled to measure how true pairs agree
+
+
+@dataclass
+class LinkResult:
+    """What link() returns; `paths` lists every file it wrote."""
+
+    sources: dict[str, pd.DataFrame]  # each source with entity_id, match_provenance, match_probability
+    review: pd.DataFrame  # clerical-review pairs side by side, with the match weights
+    golden: pd.DataFrame  # one row per entity
+    rules: dict[str, dict]  # survivorship rule and contributing sources per golden field
+    metrics: dict
+    quality: dict
+    model: MatchModel | None = None
+    key_origin: str = ""
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[dim]link:[/] {message}", highlight=False)
+
+
+def _check_inputs(entities: pd.DataFrame, sources: dict[str, pd.DataFrame]) -> None:
+    if "entity_id" not in entities.columns:
+        raise RiskEngineError(f"entities: missing column 'entity_id'; found {list(entities.columns)}")
+    for name, df in sources.items():
+        missing = [c for c in ("line",) if c not in df.columns]
+        if "entity_id" not in df.columns and "address" not in df.columns:
+            missing.append("entity_id or address")
+        if missing:
+            raise RiskEngineError(f"source '{name}': missing column {', '.join(repr(m) for m in missing)}; "
+                                  f"found {list(df.columns)}")
+
+
+def _unique_register(entities: pd.DataFrame) -> pd.DataFrame:
+    """One row per entity id (ids trimmed); a repeated id keeps its first row, as ingest does."""
+    ids = entities["entity_id"].astype("string").str.strip()
+    keep = ids.notna() & (ids != "") & ~ids.duplicated(keep="first")
+    return entities.assign(entity_id=ids)[keep.to_numpy()].reset_index(drop=True)
+
+
+def entity_parts(entities: pd.DataFrame) -> pd.DataFrame:
+    """The register's address parts: its own columns where it has them, parsed from `address` otherwise."""
+    towns = entities["town"].dropna().unique() if "town" in entities.columns else []
+    has_parts = [p for p in PARTS if p in entities.columns]
+    parts = normalise_parts(entities)
+    if len(has_parts) < len(PARTS) and "address" in entities.columns:
+        parsed = parse_addresses(entities["address"], entities.get("postcode"), towns)
+        for p in PARTS:
+            if p not in has_parts:
+                parts[p] = parsed[p]
+    elif not has_parts:
+        raise RiskEngineError("entities: no address columns to match on; expected 'address' or "
+                              f"some of {PARTS}")
+    return pd.concat([entities[["entity_id"]].astype("string"), parts], axis=1)
+
+
+def _review_id(parts: pd.DataFrame) -> pd.Series:
+    """A stable id for a normalised address, so clerical decisions carry over between runs."""
+    cols = parts[PARTS].astype("string").fillna("")
+    joined = cols[PARTS[0]].str.cat([cols[p] for p in PARTS[1:]], sep="|")
+    distinct = pd.unique(joined.to_numpy())
+    ids = pd.Series([hashlib.sha1(s.encode()).hexdigest()[:12] for s in distinct], index=distinct)
+    return pd.Series(ids.reindex(joined.to_numpy()).to_numpy(), index=parts.index, dtype="string")
+
+
+def _read_decisions(path: Path | None) -> pd.DataFrame:
+    if path is None:
+        return pd.DataFrame(columns=["review_id", "entity_id", "decision"])
+    path = Path(path)
+    if not path.is_file():
+        raise RiskEngineError(f"{path}: clerical-review decisions file not found (link.review_decisions)")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in ("review_id", "entity_id", "decision") if c not in df.columns]
+    if missing:
+        raise RiskEngineError(f"{path}: missing column {', '.join(missing)}; the review file's columns "
+                              "review_id, entity_id and decision are needed")
+    df["decision"] = df["decision"].str.strip().str.lower()
+    df = df[df["decision"] != ""]
+    bad = df[~df["decision"].isin(DECISIONS)]
+    if len(bad):
+        row = int(bad.index[0]) + 2
+        raise RiskEngineError(f"{path}: line {row}, column 'decision': expected 'match' or 'no match' "
+                              f"(or empty), got {bad['decision'].iloc[0]!r}")
+    return df[["review_id", "entity_id", "decision"]]
+
+
+def link(
+    entities: pd.DataFrame,
+    sources: dict[str, pd.DataFrame],
+    spec: LinkSpec | None = None,
+    out_dir: Path | None = None,
+    progress: bool = False,
+    *,
+    truth: pd.DataFrame | None = None,
+    allow_ephemeral_key: bool = False,
+    seed: int = 0,
+) -> LinkResult:
+    """Resolve every source row to an entity of the register, or say why not.
+
+    `sources` maps a source name to its rows (columns line, entity_id, address, postcode,
+    date, type, value and any others). `truth` (source, line, true_entity_id) adds precision
+    and recall to the metrics. With `out_dir`, the linked sources, review file, golden table,
+    splink charts and the link and quality reports are written there.
+    """
+    spec = spec or LinkSpec()
+    started = time.perf_counter()
+    _check_inputs(entities, sources)
+    key = load_key(spec, allow_ephemeral_key)
+    decisions = _read_decisions(spec.review_decisions)
+
+    _say(progress, "pseudonymising person identifiers")
+    entities = pseudonymise(entities, person_columns(entities, spec), key)
+    raw_entities = entities
+    entities = _unique_register(entities)
+    frames = {name: pseudonymise(df, person_columns(df, spec), key).reset_index(drop=True) for name, df in sources.items()}
+
+    _say(progress, "attaching rows with a usable key")
+    states, resolved = {}, {}
+    keys = KeyIndex(entities["entity_id"])
+    for name, df in frames.items():
+        ids = df["entity_id"] if "entity_id" in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
+        ex = keys.resolve(ids)
+        states[name], resolved[name] = ex["key_state"], ex["entity_id"]
+
+    _say(progress, "normalising addresses")
+    towns = entities["town"].dropna().unique() if "town" in entities.columns else []
+    todo = []
+    for name, df in frames.items():
+        need = resolved[name].isna()
+        if "address" not in df.columns or not need.any():
+            continue
+        sub = df[need]
+        parts = parse_addresses(sub["address"], sub["postcode"] if "postcode" in sub.columns else None, towns)
+        todo.append(parts.assign(source=name, row=sub.index.to_numpy()))
+    records = pd.concat(todo, ignore_index=True) if todo else pd.DataFrame(columns=[*PARTS, "source", "row"])
+    labelled = _labelled_addresses(frames, resolved, towns, seed)
+    usable = records[PARTS].notna().any(axis=1) & (records["house_number"].notna() | records["street"].notna())
+    records = records[usable].reset_index(drop=True)
+    records["review_id"] = _review_id(records) if len(records) else pd.Series(dtype="string")
+    distinct = records.drop_duplicates("review_id")[["review_id", *PARTS]].reset_index(drop=True)
+    distinct["record_id"] = distinct["review_id"]
+
+    model = None
+    best = pd.DataFrame(columns=["record_id", "entity_id", "match_probability", "match_weight"])
+    candidates = ent_parts = None
+    if len(distinct):
+        _say(progress, f"matching {len(distinct):,} distinct addresses ({len(records):,} rows) with splink")
+        ent_parts = entity_parts(entities)
+        chart_dir = Path(out_dir) / "charts" if out_dir is not None else None
+        candidates, model = match_records(ent_parts, distinct, labelled=labelled, chart_dir=chart_dir, seed=seed)
+        best = candidates[candidates["rank"] == 1]
+        model.best_probabilities = best["match_probability"].tolist()
+
+    band = best.set_index("record_id")
+    prob = pd.Series(band["match_probability"].reindex(records["review_id"].to_numpy()).to_numpy(), index=records.index)
+    cand = pd.Series(band["entity_id"].reindex(records["review_id"].to_numpy()).to_numpy(), index=records.index, dtype="string")
+    decision = _apply_decisions(records["review_id"], cand, decisions)
+    prov, linked_id = decide(prob, cand, decision, spec)
+
+    _say(progress, "assembling linked sources")
+    out_sources = {name: _assemble(df, name, resolved[name], records, prov, prob, linked_id) for name, df in frames.items()}
+
+    review = _review_table(candidates, records, prov, ent_parts) if candidates is not None else _empty_review()
+
+    _say(progress, "building golden records")
+    golden, rules = golden_records(entities, out_sources, spec)
+    quality = quality_report(entities, out_sources, states, raw_entities=raw_entities)
+    proposals = _proposals(records, prov, cand, out_sources)
+    metrics = link_metrics(out_sources, truth, records, prov, model, proposals)
+    metrics["seconds"] = round(time.perf_counter() - started, 1)
+    metrics["pseudonymisation_key"] = key.origin
+    metrics["pseudonymised_columns"] = sorted({c for df in sources.values() for c in person_columns(df, spec)}
+                                              | set(person_columns(raw_entities, spec)))
+    result = LinkResult(out_sources, review, golden, rules, metrics, quality, model, key.origin)
+    if out_dir is not None:
+        from riskengine.link._report import write_outputs
+
+        _say(progress, f"writing outputs to {out_dir}")
+        result.paths = write_outputs(result, Path(out_dir), spec)
+    return result
+
+
+def decide(prob: pd.Series, cand: pd.Series, decision: pd.Series, spec: LinkSpec) -> tuple[pd.Series, pd.Series]:
+    """Provenance and linked entity per record from its best candidate's probability.
+
+    At or above `upper`: probabilistic; from `lower`: reviewed (no entity until a clerk
+    says 'match'); below: unmatched. A clerk's decision wins over the band either way.
+    """
+    band = np.select([prob >= spec.upper, prob >= spec.lower], ["probabilistic", "reviewed"], default="unmatched")
+    prov = pd.Series(band, index=prob.index)
+    prov[decision.eq("match")] = "reviewed"
+    prov[decision.eq("no match")] = "unmatched"
+    linked = prov.eq("probabilistic") | decision.eq("match")
+    return prov, cand.where(linked)
+
+
+def _assemble(df: pd.DataFrame, name: str, resolved: pd.Series, records: pd.DataFrame, prov: pd.Series,
+              prob: pd.Series, linked_id: pd.Series) -> pd.DataFrame:
+    """One source's rows with entity_id, match_provenance, match_probability and review_id."""
+    res = df.copy()
+    res["entity_id"] = resolved
+    res["match_provenance"] = pd.Series(np.where(resolved.notna(), "exact", "unmatched"), index=df.index)
+    res["match_probability"] = np.where(resolved.notna(), 1.0, np.nan)
+    res["review_id"] = pd.Series(pd.NA, index=df.index, dtype="string")
+    mine = records["source"] == name
+    rows = records.loc[mine, "row"].to_numpy()
+    res.loc[rows, "entity_id"] = linked_id[mine].to_numpy()
+    res.loc[rows, "match_provenance"] = prov[mine].to_numpy()
+    res.loc[rows, "match_probability"] = prob[mine].to_numpy()
+    in_review = mine & prov.eq("reviewed")
+    res.loc[records.loc[in_review, "row"].to_numpy(), "review_id"] = records.loc[in_review, "review_id"].to_numpy()
+    res["match_provenance"] = pd.Categorical(res["match_provenance"], categories=PROVENANCE)
+    return res
+
+
+def _proposals(records: pd.DataFrame, prov: pd.Series, cand: pd.Series, sources: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The candidate each reviewed row would get if a clerk said 'match' (to measure the review band)."""
+    pending = records[prov.eq("reviewed") & cand.notna()]
+    lines = [sources[name].at[row, "line"] for name, row in zip(pending["source"], pending["row"])]
+    return pd.DataFrame({"source": pending["source"].to_numpy(), "line": lines,
+                         "entity_id": cand[pending.index].to_numpy()})
+
+
+def _labelled_addresses(frames: dict[str, pd.DataFrame], resolved: dict[str, pd.Series], towns,
+                        seed: int, limit: int = MAX_LABELS) -> pd.DataFrame:
+    """Addresses of rows whose key resolved, with that entity: known matches for EM's start."""
+    counts = {name: int((resolved[name].notna() & df["address"].notna()).sum())
+              for name, df in frames.items() if "address" in df.columns}
+    total = sum(counts.values())
+    if not total:
+        return pd.DataFrame(columns=["record_id", *PARTS, "entity_id"])
+    rng = np.random.default_rng(seed)
+    keyed = []
+    for name, n in counts.items():
+        df = frames[name]
+        ok = np.flatnonzero((resolved[name].notna() & df["address"].notna()).to_numpy())
+        take = ok if total <= limit else rng.choice(ok, size=round(limit * n / total), replace=False)
+        keyed.append(pd.DataFrame({
+            "address": df["address"].to_numpy()[take],
+            "postcode": df["postcode"].to_numpy()[take] if "postcode" in df.columns else pd.NA,
+            "entity_id": resolved[name].to_numpy()[take],
+        }))
+    rows = pd.concat(keyed, ignore_index=True).drop_duplicates()
+    parts = parse_addresses(rows["address"], rows["postcode"], towns)
+    return parts.assign(entity_id=rows["entity_id"].astype("string").to_numpy(),
+                        record_id=[f"label{i}" for i in range(len(rows))]).reset_index(drop=True)
+
+
+def _apply_decisions(review_ids: pd.Series, cand: pd.Series, decisions: pd.DataFrame) -> pd.Series:
+    """Each record's clerical decision about its best candidate ('' when there is none)."""
+    if decisions.empty:
+        return pd.Series("", index=review_ids.index)
+    d = decisions.drop_duplicates(["review_id", "entity_id"], keep="last")
+    key = pd.Series(d["decision"].to_numpy(), index=pd.MultiIndex.from_arrays([d["review_id"], d["entity_id"]]))
+    pairs = pd.MultiIndex.from_arrays([review_ids.astype(str).to_numpy(), cand.astype(str).fillna("").to_numpy()])
+    return pd.Series(key.reindex(pairs).fillna("").to_numpy(), index=review_ids.index)
+
+
+def _empty_review() -> pd.DataFrame:
+    return pd.DataFrame(columns=["review_id", "rows", "sources", "match_probability", "match_weight", "entity_id"])
+
+
+def _review_table(candidates: pd.DataFrame, records: pd.DataFrame, prov: pd.Series,
+                  ent_parts: pd.DataFrame) -> pd.DataFrame:
+    """One line per address in the review band: the record's parts beside the candidate's, with weights."""
+    in_band = records[prov.eq("reviewed")]
+    if in_band.empty:
+        return _empty_review()
+    counts = in_band.groupby("review_id").agg(rows=("row", "size"),
+                                               sources=("source", lambda s: "; ".join(sorted(set(s)))))
+    best = candidates[(candidates["rank"] == 1) & candidates["record_id"].isin(counts.index)].set_index("record_id")
+    rec = in_band.drop_duplicates("review_id").set_index("review_id")[PARTS]
+    ent = ent_parts.set_index("entity_id")
+    out = pd.DataFrame(index=best.index)
+    out.index.name = "review_id"
+    out["rows"] = counts["rows"]
+    out["sources"] = counts["sources"]
+    out["match_probability"] = best["match_probability"].round(4)
+    out["runner_up_probability"] = best["runner_up_probability"].round(4)
+    out["match_weight"] = best["match_weight"].round(2)
+    for p in PARTS:
+        out[f"record_{p}"] = rec[p]
+    out["entity_id"] = best["entity_id"]
+    ent_rows = ent.reindex(best["entity_id"].to_numpy())
+    for p in PARTS:
+        out[f"entity_{p}"] = ent_rows[p].to_numpy()
+    for c in COMPARISONS:
+        if f"mw_{c}" in best.columns:
+            out[f"weight_{c}"] = best[f"mw_{c}"].round(2)
+    out["decision"] = ""  # for the clerk: 'match' or 'no match'
+    return out.reset_index().sort_values(["rows", "match_probability"], ascending=[False, False]).reset_index(drop=True)
