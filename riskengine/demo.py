@@ -70,7 +70,12 @@ def run_demo(properties: int = 50_000, seed: int = 0, out: Path = Path("out")) -
     print_training_summary(trained.summary)
     link = trained.summary.get("link") or {}
     if link:
-        console.print(f"Linkage: {link.get('provenance')}; clerical-review share {link.get('review_share', 0):.2%}.")
+        prov = link.get("provenance", {})
+        console.print("Linkage: " + ", ".join(f"{n:,} {k}" for k, n in prov.items())
+                      + f"; clerical-review share {link.get('review_share', 0):.2%}.")
+        acc = (link.get("accuracy") or {}).get("overall")
+        if acc:
+            console.print(f"Against the synthetic truth: linkage precision {acc['precision']:.4f}, recall {acc['recall']:.4f}.")
 
     console.print(Rule("4. This week's list"))
     listing = score("scoring/hmo.toml")

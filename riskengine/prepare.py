@@ -23,7 +23,8 @@ def link_sources(data: Dataset, spec: LinkSpec, out_dir: Path | None = None, pro
         return {}
     from riskengine.link import link
 
-    result = link(data.entities, data.sources, spec, out_dir=out_dir, progress=progress)
+    truth = pd.read_parquet(spec.truth) if spec.truth is not None and Path(spec.truth).exists() else None
+    result = link(data.entities, data.sources, spec, out_dir=out_dir, progress=progress, truth=truth)
     data.sources = result.sources
     return result.metrics
 

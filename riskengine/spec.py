@@ -278,6 +278,7 @@ class LinkSpec:
     key_file: Path | None = None  # or a file holding it; never written to outputs
     survivorship: dict[str, str] = field(default_factory=dict)  # field -> most_recent | most_frequent | most_trusted
     trusted_sources: list[str] = field(default_factory=list)  # order of trust for most_trusted
+    truth: Path | None = None  # synthetic data only: the true entity of every source row, to measure linkage
     review_decisions: Path | None = None  # the review file with its 'decision' column filled by a clerk
 
     def __post_init__(self) -> None:

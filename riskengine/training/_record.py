@@ -82,6 +82,12 @@ def record_run(result, oof: pd.DataFrame, splits, fingerprints: list[dict], log_
                 mlflow.log_artifact(str(f))
         for path in plots.values():
             mlflow.log_artifact(str(path), artifact_path="plots")
+        link_dir = result.out_dir / "link"
+        for name in ("link_report.html", "link_report.json", "quality_report.html", "quality_report.json"):
+            if (link_dir / name).exists():  # aggregates only: linked rows and the review file stay on disk
+                mlflow.log_artifact(str(link_dir / name), artifact_path="link")
+        if (link_dir / "charts").is_dir():
+            mlflow.log_artifacts(str(link_dir / "charts"), artifact_path="link/charts")
         mlflow.log_artifact(str(result.out_dir / "metrics_per_split.csv"))
         champ = result.summary["candidates"][result.summary["champion"]]
         mlflow.log_metrics({"champion_precision_at_k": champ["precision_at_k"] or 0.0,
