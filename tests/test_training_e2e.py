@@ -95,3 +95,49 @@ def test_no_personal_identifiers_reach_outputs_or_mlflow(trained):
     assert (root / "artifacts").is_dir()  # MLflow's artefacts sit beside its database
     leaks = pseudonymisation_scan([root / "out", root / "artifacts"], holders.unique().tolist())
     assert leaks == []
+
+
+def test_backtest_trains_on_the_past_only_and_writes_its_summary(trained, tmp_path):
+    from riskengine.evaluation import backtest
+
+    root, result = trained
+    s = backtest(root / "training" / "hmo.toml", "2025-01-01", "2026-01-01", out_dir=tmp_path)
+    assert s["n"] > 0 and 0 < s["positives"] <= s["n"]
+    assert {"mean", "median", "sd", "p_value"} <= set(s["days_earlier"])
+    assert {"actual", "model"} <= set(s["first_half"]) and s["roc_auc"] is not None
+    rows = pd.read_csv(tmp_path / "inspections.csv")
+    assert len(rows) == s["n"] and sorted(rows["date"]) == sorted(rows["model_date"])
+    assert (tmp_path / "summary.json").is_file() and (tmp_path / "found_over_time.png").is_file()
+
+
+def test_a_ready_feature_table_trains_without_events(trained, tmp_path):
+    """The spec's other path: features given as a table keyed by entity_id and as_of."""
+    from riskengine.features import build_features
+    from riskengine.ingest import load_data
+    from riskengine.prepare import feature_events
+    from riskengine.spec import load_spec
+    from riskengine.training import train
+    from riskengine.training._rows import as_of_dates
+
+    root, _ = trained
+    spec = load_spec(root / "training" / "hmo.toml")
+    data = load_data(spec.data)
+    dates = as_of_dates(spec.labels, data.outcomes)
+    fs = build_features(data.entities, feature_events(data, spec.features), dates, spec.features)
+    keep = ["complaints__noise__count_365d", "council_tax__account_change__count_1095d",
+            "electoral_register__surnames__last", "housing_benefit__claim__count_365d"]
+    table = fs.table[["entity_id", "as_of", *keep]]
+    table.to_parquet(tmp_path / "given.parquet")
+    text = (root / "training" / "hmo.toml").read_text()
+    text = text.replace('windows = [90, 365, 1095]', f'windows = [90, 365, 1095]\ntable = "{tmp_path / "given.parquet"}"\n'
+                        'from_events = false\noutcomes_as_events = false')
+    text = text.replace('business_as_usual = ["complaints__noise__count_365d", "complaints__waste__count_365d", '
+                        '"complaints__pest__count_365d"]', 'business_as_usual = ["complaints__noise__count_365d"]')
+    spec_path = tmp_path / "training" / "given.toml"
+    spec_path.parent.mkdir()
+    spec_path.write_text(text)
+    result = train(spec_path, out=tmp_path / "out", log_mlflow=False, quiet=True)
+    given = set(result.feature_info.loc[result.feature_info["stat"] == "given", "name"])
+    assert given == set(keep)
+    assert set(result.feature_info["stat"]) <= {"given", "static"}
+    assert result.summary["candidates"][result.summary["champion"]]["roc_auc"] > 0.55
