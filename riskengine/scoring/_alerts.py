@@ -1,0 +1,102 @@
+"""Alerts: what changed since the previous list of the same pipeline.
+
+Three kinds, one row each: `new` (on this list, not on the previous one), `jump` (the
+probability rose by more than the spec's jump since the previous scoring) and `threshold`
+(the probability crossed the spec's threshold from below). Only entities that may be
+listed (not excluded) can alert: the others are not for action this round.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskengine.errors import RiskEngineError
+
+KINDS = ["new", "jump", "threshold"]
+ALERT_COLUMNS = ["alert", "entity_id", "rank", "probability", "previous_probability", "change", "detail"]
+
+
+def find_previous(folder: Path, as_of: pd.Timestamp) -> Path | None:
+    """The latest list.csv in a sibling folder named by an earlier as-of date (YYYY-MM-DD)."""
+    root = Path(folder).parent
+    if not root.is_dir():
+        return None
+    best = None
+    for d in root.iterdir():
+        try:
+            day = dt.date.fromisoformat(d.name)
+        except ValueError:
+            continue
+        if day < pd.Timestamp(as_of).date() and (d / "list.csv").is_file() and (best is None or day > best[0]):
+            best = (day, d / "list.csv")
+    return best[1] if best else None
+
+
+def read_previous(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The previous list (entity_id, rank) and the previous probabilities (entity_id, probability).
+
+    Probabilities come from the scores.parquet beside the list (every entity) when it is
+    there, else from the list itself.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RiskEngineError(f"{path}: previous list not found (alerts.previous or --previous)")
+    prev = pd.read_csv(path, dtype={"entity_id": str})
+    missing = [c for c in ("entity_id", "rank", "probability") if c not in prev.columns]
+    if missing:
+        raise RiskEngineError(f"{path}: not a list.csv from `riskengine score`: missing column(s) {', '.join(missing)}")
+    scores_path = path.with_name("scores.parquet")
+    if scores_path.is_file():
+        probs = pd.read_parquet(scores_path, columns=["entity_id", "probability"])
+        probs["entity_id"] = probs["entity_id"].astype(str)
+    else:
+        probs = prev[["entity_id", "probability"]]
+    return prev[["entity_id", "rank"]], probs
+
+
+def find_alerts(current: pd.DataFrame, scores: pd.DataFrame, previous_list: pd.DataFrame | None,
+                previous_probs: pd.DataFrame | None, jump: float, threshold: float | None) -> pd.DataFrame:
+    """Alert rows against the previous list, ordered by kind, then rank, then probability.
+
+    `current` is this list (entity_id, rank, ...), `scores` every entity (entity_id,
+    probability, excluded). With no previous list there is nothing to compare: no rows.
+    """
+    if previous_list is None:
+        return pd.DataFrame(columns=ALERT_COLUMNS)
+    now = scores[["entity_id", "probability", "excluded"]].copy()
+    now["entity_id"] = now["entity_id"].astype(str)
+    now = now[now["excluded"].fillna("").astype(str) == ""].drop(columns="excluded")
+    rank = current[["entity_id", "rank"]].astype({"entity_id": str})
+    prev = previous_probs.rename(columns={"probability": "previous_probability"}).astype({"entity_id": str})
+    df = now.merge(prev, on="entity_id", how="left").merge(rank, on="entity_id", how="left")
+    df["change"] = df["probability"] - df["previous_probability"]
+    prev_ids = set(previous_list["entity_id"].astype(str))
+    parts = []
+
+    new = df[df["rank"].notna() & ~df["entity_id"].isin(prev_ids)]
+    parts.append(new.assign(alert="new", detail=[f"new to the list at rank {int(r)}" for r in new["rank"]]))
+
+    rose = df[df["change"] > jump]
+    parts.append(rose.assign(alert="jump", detail=[
+        f"probability rose from {p0:.1%} to {p1:.1%} (+{c * 100:.1f} points)"
+        for p0, p1, c in zip(rose["previous_probability"], rose["probability"], rose["change"])]))
+
+    if threshold is not None:
+        crossed = df[(df["previous_probability"] < threshold) & (df["probability"] >= threshold)]
+        parts.append(crossed.assign(alert="threshold", detail=[
+            f"probability crossed {threshold:.0%}: {p0:.1%} -> {p1:.1%}"
+            for p0, p1 in zip(crossed["previous_probability"], crossed["probability"])]))
+
+    out = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=ALERT_COLUMNS)], ignore_index=True)
+    if not len(out):
+        return pd.DataFrame(columns=ALERT_COLUMNS)
+    out["_kind"] = out["alert"].map(KINDS.index)
+    out["_rank"] = out["rank"].fillna(np.inf)
+    out = out.sort_values(["_kind", "_rank", "probability", "entity_id"], ascending=[True, True, False, True],
+                          kind="stable")
+    out["rank"] = out["rank"].astype("Int64")
+    return out[ALERT_COLUMNS].reset_index(drop=True)

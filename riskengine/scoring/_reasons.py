@@ -1,0 +1,71 @@
+"""Reasons: the SHAP contributions that raised each listed entity's score, in plain English.
+
+Contributions come from `riskengine.model.contributions`: exact TreeSHAP for LightGBM
+(its `pred_contrib`, which tests show equals `shap.TreeExplainer` and brute-force Shapley
+values), and the exact linear decomposition for logistic regression (what
+`shap.LinearExplainer` gives). Contributions plus the base value equal the raw score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from riskengine.model import RiskModel, contributions
+
+__all__ = ["explain", "top_reasons", "phrase"]
+
+
+def explain(model: RiskModel, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(n x features) contributions to the raw score (log-odds) and the base value per row."""
+    return contributions(model, X)
+
+
+def _describe() -> Callable:
+    from riskengine.features import describe
+
+    return describe
+
+
+def phrase(info_row: dict | None, feature: str, value, contribution: float, describe: Callable | None = None) -> str:
+    """'9 noise complaints in the last 12 months (+0.42 log-odds)': the value, then how far it raised the score."""
+    if info_row is None:
+        text = f"{feature}: {value}"
+    else:
+        text = (describe or _describe())(info_row, value)
+    return f"{text} ({contribution:+.2f} log-odds)"
+
+
+def top_reasons(contrib: np.ndarray, X: pd.DataFrame, features: list[str], info: pd.DataFrame | None,
+                n: int = 3, describe: Callable | None = None) -> pd.DataFrame:
+    """The n largest positive contributions per row, as phrases with their feature and size.
+
+    Returns columns reason_1..n, reason_1_feature.., reason_1_contribution..; a row with
+    fewer than n positive contributions leaves the rest empty. Ties go to the earlier feature.
+    """
+    describe = describe or _describe()
+    rows = info.set_index("name").to_dict("index") if info is not None and len(info) else {}
+    for name, r in rows.items():
+        r.setdefault("name", name)
+    order = np.argsort(-contrib, axis=1, kind="stable")[:, :n]
+    values = X[features]
+    out: dict[str, list] = {}
+    for i in range(n):
+        out[f"reason_{i + 1}"], out[f"reason_{i + 1}_feature"], out[f"reason_{i + 1}_contribution"] = [], [], []
+    for r in range(contrib.shape[0]):
+        for i in range(n):
+            j = order[r, i] if i < order.shape[1] else None
+            c = contrib[r, j] if j is not None else 0.0
+            if j is None or not c > 0:
+                out[f"reason_{i + 1}"].append("")
+                out[f"reason_{i + 1}_feature"].append("")
+                out[f"reason_{i + 1}_contribution"].append(np.nan)
+                continue
+            name = features[j]
+            value = values.iat[r, j]
+            out[f"reason_{i + 1}"].append(phrase(rows.get(name), name, value, float(c), describe))
+            out[f"reason_{i + 1}_feature"].append(name)
+            out[f"reason_{i + 1}_contribution"].append(float(c))
+    return pd.DataFrame(out, index=X.index)

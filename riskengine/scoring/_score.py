@@ -1,0 +1,263 @@
+"""`score`: from a scoring spec to the week's list, with reasons, alerts, a map and a record.
+
+Scoring reads the training spec for the data and feature settings and calls the same
+functions training calls (`prepare.link_sources`, `prepare.feature_events`,
+`features.build_features`), so the model sees features built by one implementation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from riskengine.errors import RiskEngineError
+from riskengine.spec import ScoringSpec, TrainingSpec, load_spec
+from riskengine.scoring._alerts import find_alerts, find_previous, read_previous
+from riskengine.scoring._list import exclusions, make_list
+from riskengine.scoring._model import LoadedModel, check_features, check_sources, load_model, raw_scores
+from riskengine.scoring._outputs import write_outputs
+from riskengine.scoring._reasons import explain, top_reasons
+
+
+@dataclass
+class ScoringResult:
+    """What a scoring run produced; the files are in `out_dir`."""
+
+    spec: ScoringSpec
+    as_of: pd.Timestamp
+    out_dir: Path
+    listed: pd.DataFrame  # the list, rank order, with reasons
+    scores: pd.DataFrame  # every entity: score, probability, exclusion reason
+    alerts: pd.DataFrame
+    model: LoadedModel
+    previous: Path | None
+    paths: dict[str, Path] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    fingerprint: str = ""
+    run_id: str | None = None
+
+
+# ---------------------------------------------------------------------------------------
+# Specs, dates and fingerprints
+# ---------------------------------------------------------------------------------------
+
+
+def load_scoring_spec(spec: ScoringSpec | str | Path) -> ScoringSpec:
+    """A ScoringSpec from a path (kind taken from the file or its scoring/ folder)."""
+    if isinstance(spec, ScoringSpec):
+        return spec
+    loaded = load_spec(spec, kind="scoring")
+    if not isinstance(loaded, ScoringSpec):
+        raise RiskEngineError(f"{spec}: this is a '{loaded.kind}' spec, not a scoring spec")
+    return loaded
+
+
+def training_spec_for(spec: ScoringSpec, spec_path: str | Path | None = None) -> TrainingSpec:
+    """The training spec a scoring spec belongs to: `training = ...`, else training/<pipeline>.toml."""
+    if spec.training is not None:
+        candidates = [Path(spec.training)]
+    else:
+        candidates = [Path("training") / f"{spec.pipeline}.toml"]
+        if spec_path is not None:
+            candidates.append(Path(spec_path).resolve().parent.parent / "training" / f"{spec.pipeline}.toml")
+    for path in candidates:
+        if path.is_file():
+            loaded = load_spec(path, kind="training")
+            if not isinstance(loaded, TrainingSpec):
+                raise RiskEngineError(f"{path}: the scoring spec's training spec is a '{loaded.kind}' spec")
+            if loaded.name != spec.pipeline:
+                raise RiskEngineError(
+                    f"{path}: training spec is named '{loaded.name}' but the scoring spec's pipeline is '{spec.pipeline}'"
+                )
+            return loaded
+    raise RiskEngineError(
+        f"training spec for pipeline '{spec.pipeline}' not found (looked for {', '.join(str(p) for p in candidates)}); "
+        "set `training = \"path/to/spec.toml\"` in the scoring spec"
+    )
+
+
+def default_as_of(data, today: dt.date | None = None) -> pd.Timestamp:
+    """Today, or the day after the data's last dated row when the data stops earlier."""
+    today_ts = pd.Timestamp(today or dt.date.today())
+    last = [df["date"].max() for df in data.sources.values() if len(df)]
+    if data.outcomes is not None and len(data.outcomes):
+        last.append(data.outcomes["date"].max())
+    last = [d for d in last if pd.notna(d)]
+    if not last:
+        return today_ts
+    return min(today_ts, pd.Timestamp(max(last)).normalize() + pd.Timedelta(days=1))
+
+
+def fingerprint_of(fingerprints: list[dict]) -> str:
+    """One hash for all inputs (each file's sha256 and row count): what the list was made from."""
+    text = json.dumps(sorted(fingerprints, key=lambda f: str(f.get("table"))), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------
+
+
+class _Steps:
+    def __init__(self, console: Console, quiet: bool):
+        self.console, self.quiet, self.t0, self.last = console, quiet, time.perf_counter(), time.perf_counter()
+        self.timings: dict[str, float] = {}
+        self.name: str | None = None
+
+    def __call__(self, name: str, text: str) -> None:
+        self.close()
+        self.name = name
+        if not self.quiet:
+            self.console.print(f"[dim]{time.perf_counter() - self.t0:6.1f}s[/] {text}")
+
+    def close(self) -> None:
+        now = time.perf_counter()
+        if self.name:
+            self.timings[self.name] = round(now - self.last, 4)
+        self.last, self.name = now, None
+
+
+def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, out: str | Path | None = None,
+          previous: str | Path | None = None, log_mlflow: bool = True, quiet: bool = False,
+          today: dt.date | None = None, model: LoadedModel | None = None) -> ScoringResult:
+    """Score every entity as of a date and write the list, its reasons, alerts, page and record.
+
+    `model` skips the registry (a LoadedModel you built); otherwise the spec's registered
+    alias is loaded. `previous` names the list to compare with (default: the latest earlier
+    list beside this one).
+    """
+    from riskengine.features import build_features
+    from riskengine.ingest import load_data
+    from riskengine.prepare import feature_events, given_features, link_sources
+
+    spec_path = None if isinstance(spec, ScoringSpec) else spec
+    spec = load_scoring_spec(spec)
+    step = _Steps(Console(stderr=True), quiet)
+
+    step("load", f"loading the training spec and the model {spec.pipeline}@{spec.model_alias}")
+    tspec = training_spec_for(spec, spec_path)
+    loaded = model or load_model(spec.pipeline, spec.model_alias)
+
+    step("data", "reading and validating the data")
+    data = load_data(tspec.data, today=today)
+    link_sources(data, tspec.link)
+    when = pd.Timestamp(as_of or spec.as_of) if (as_of or spec.as_of) else default_as_of(data, today)
+    out_dir = Path(out) if out else Path(spec.outputs or Path("out") / spec.pipeline) / str(when.date())
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    step("features", f"building features as of {when.date()} for {len(data.entities):,} entities")
+    events = feature_events(data, tspec.features)
+    check_sources(loaded, events)
+    # With the model's own feature metadata as the reference, the table has exactly the columns
+    # and categories it was trained on, even when an event type has no rows this time.
+    fs = build_features(data.entities, events, [when], tspec.features, given=given_features(tspec.features),
+                        reference=loaded.info)
+    result = score_frames(spec, fs.table, data.entities, events, data.outcomes, when, loaded, out_dir,
+                          previous=previous, purpose=asdict(spec.purpose or tspec.purpose),
+                          fingerprint=fingerprint_of(data.fingerprints), info=fs.info, step=step)
+    if log_mlflow:
+        from riskengine.scoring._record import record_scoring_run
+
+        result.run_id = record_scoring_run(result, data.fingerprints)
+    _write_run_json(result)
+    return result
+
+
+def score_frames(spec: ScoringSpec, table: pd.DataFrame, entities: pd.DataFrame, events: pd.DataFrame,
+                 outcomes: pd.DataFrame | None, as_of: pd.Timestamp, loaded: LoadedModel, out_dir: Path,
+                 previous: str | Path | None = None, purpose: dict | None = None, fingerprint: str = "",
+                 info: pd.DataFrame | None = None, step: "_Steps | None" = None) -> ScoringResult:
+    """The list from a feature table already built: score, exclude, rank, alert, explain, write.
+
+    `table` has entity_id and the model's feature columns (one row per entity); `entities`
+    the entity attributes (ward, lat, lon, quota columns); `events` and `outcomes` are what
+    the exclusions read. Writes every output file into `out_dir`.
+    """
+    step = step or _Steps(Console(stderr=True), quiet=True)
+    when = pd.Timestamp(as_of)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = table.reset_index(drop=True)
+    check_features(table, loaded)
+
+    step("scoring", f"scoring {len(table):,} entities")
+    raw = raw_scores(loaded.model, table)
+    prob = loaded.model.probability_from_raw(raw)
+
+    step("list", "applying the exclusions and making the list")
+    scores = _scores_frame(table, raw, prob, entities, spec)
+    scores["excluded"] = exclusions(scores["entity_id"], events, outcomes, when, spec.exclusions).to_numpy()
+    listed = make_list(scores, spec.capacity, when, spec.quotas, spec.exploration.share, spec.exploration.seed)
+
+    step("alerts", "comparing with the previous list")
+    prev_path = Path(previous) if previous else (spec.alerts.previous or find_previous(out_dir, when))
+    prev_list, prev_probs = read_previous(prev_path) if prev_path else (None, None)
+    alerts = find_alerts(listed, scores, prev_list, prev_probs, spec.alerts.jump, spec.alerts.threshold)
+
+    step("reasons", f"explaining {len(listed):,} listed entities (exact SHAP)")
+    ids = pd.Index(listed["entity_id"]).append(pd.Index(alerts["entity_id"].astype(str))).unique()
+    pos = pd.Index(table["entity_id"].astype(str)).get_indexer(ids)
+    X = table.iloc[pos].reset_index(drop=True)
+    contrib, _ = explain(loaded.model, X)
+    why = top_reasons(contrib, X, loaded.model.features_, loaded.info if loaded.info is not None else info, spec.reasons)
+    why.insert(0, "entity_id", X["entity_id"].astype(str).to_numpy())
+    reason_cols = [f"reason_{i}" for i in range(1, spec.reasons + 1)]
+    listed = listed.merge(why[["entity_id", *reason_cols]], on="entity_id", how="left", validate="one_to_one")
+    n_list = len(listed)
+
+    step("outputs", f"writing the list to {out_dir}")
+    purpose = purpose or {"problem": "", "insight": "", "datasets": "", "action": ""}
+    result = ScoringResult(spec, when, out_dir, listed, scores, alerts, loaded, prev_path, fingerprint=fingerprint)
+    result.paths = write_outputs(result, why, contrib[:n_list], X.iloc[:n_list], purpose)
+    step.close()
+    result.timings = dict(step.timings)
+    return result
+
+
+def _scores_frame(table: pd.DataFrame, raw: np.ndarray, prob: np.ndarray, ents: pd.DataFrame,
+                  spec: ScoringSpec) -> pd.DataFrame:
+    """One row per entity: entity_id, score, probability, and the entity columns the list shows."""
+    keep = [c for c in dict.fromkeys(["ward", *spec.quotas, "lat", "lon"]) if c in ents.columns]
+    missing = [c for c in spec.quotas if c not in ents.columns]
+    if missing:
+        raise RiskEngineError(
+            f"scoring spec [quotas] names column(s) the entities table does not have: {', '.join(missing)}; "
+            f"entity columns: {', '.join(map(str, ents.columns))}"
+        )
+    ids = table["entity_id"].astype(str).reset_index(drop=True)
+    scores = pd.DataFrame({"entity_id": ids, "score": raw, "probability": prob})
+    if keep:
+        ent_ids = ents["entity_id"].astype(str).reset_index(drop=True)
+        if ids.equals(ent_ids):  # features keep the entities' order: no join needed
+            attrs = ents[keep].reset_index(drop=True)
+        else:
+            pos = pd.Index(ent_ids).get_indexer(ids)
+            if (pos < 0).any():
+                raise RiskEngineError(f"{int((pos < 0).sum())} scored entity id(s) are not in the entities table, "
+                                      f"e.g. {ids[pos < 0].iloc[0]!r}")
+            attrs = ents[keep].iloc[pos].reset_index(drop=True)
+        scores = pd.concat([scores, attrs], axis=1)
+    return scores
+
+
+def _write_run_json(result: ScoringResult) -> None:
+    """run.json: where the list came from (model version, training run, data fingerprint, scoring run)."""
+    m = result.model
+    doc = {"pipeline": result.spec.pipeline, "as_of": str(result.as_of.date()), "model_uri": m.uri,
+           "model_version": m.version, "model_run_id": m.run_id, "scoring_run_id": result.run_id,
+           "data_fingerprint": result.fingerprint, "previous_list": str(result.previous) if result.previous else None,
+           "entities_scored": int(len(result.scores)), "listed": int(len(result.listed)),
+           "alerts": int(len(result.alerts)), "timings_seconds": result.timings,
+           "files": {k: str(v) for k, v in result.paths.items()}}
+    path = result.out_dir / "run.json"
+    path.write_text(json.dumps(doc, indent=2))
+    result.paths["run"] = path
