@@ -7,6 +7,7 @@ codes whatever the input's dtypes (an MLflow input example arrives as plain stri
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import lightgbm as lgb
@@ -21,6 +22,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from riskengine.errors import RiskEngineError
+
+# MLflow asks for type hints on `predict` to infer a signature; ours is given explicitly.
+warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method.*")
 
 
 def _signed_log(x: np.ndarray) -> np.ndarray:
@@ -107,9 +111,10 @@ class RiskModel:
         owner = list(numeric)
         if imputer.indicator_ is not None:
             owner += [numeric[i] for i in imputer.indicator_.features_]
-        encoder = prep.named_transformers_["cat"].named_steps["onehotencoder"]
-        for name, cats in zip(self.categories, encoder.categories_):
-            owner += [name] * len(cats)
+        if self.categories:
+            encoder = prep.named_transformers_["cat"].named_steps["onehotencoder"]
+            for name, cats in zip(self.categories, encoder.categories_):
+                owner += [name] * len(cats)
         Z = prep.transform(M)
         Z = Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z)
         self.column_owner_ = owner

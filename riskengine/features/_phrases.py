@@ -128,13 +128,23 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
+def ago(days: float) -> str:
+    """A gap in days as a person says it: "23 days ago", "about 5 months ago", "about 6 years ago"."""
+    d = int(round(days))
+    if d < 61:
+        return f"{d} day{'' if d == 1 else 's'} ago"
+    if d < 730:
+        return f"about {round(d / 30.44)} months ago"
+    return f"about {round(d / 365.25)} years ago"
+
+
 def describe(info_row: Mapping[str, Any] | pd.Series, value: Any) -> str:
     """One feature's value in plain English, for a non-specialist reading a list of reasons.
 
     `info_row` is a row of `FeatureSet.info` (a Series or a dict); `value` the feature's value.
     Examples: "9 noise complaints in the last 12 months", "1 noise complaint in the last
     3 months", "council-tax account changes: 3 in the last 3 years", "last pest complaint
-    23 days before", "no housing-benefit claims on record", "total housing-benefit claim
+    23 days ago", "no housing-benefit claims on record", "total housing-benefit claim
     value in the last 12 months: 1,240", "latest electoral-register adults: 6",
     "property type: terraced".
     """
@@ -159,8 +169,7 @@ def describe(info_row: Mapping[str, Any] | pd.Series, value: Any) -> str:
     if stat == "days_since":
         if _missing(value):
             return f"no {label} on record"
-        days = int(round(float(value)))
-        return f"last {singular(label)} {days:,} day{'' if days == 1 else 's'} before"
+        return f"last {singular(label)} {ago(float(value))}"
     if _missing(value):
         return f"{label}: not recorded"
     return f"{label}: {_plain(value)}"

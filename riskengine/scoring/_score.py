@@ -10,14 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rich.console import Console
 
+from riskengine.progress import Steps
 from riskengine.errors import RiskEngineError
 from riskengine.spec import ScoringSpec, TrainingSpec, load_spec
 from riskengine.scoring._alerts import find_alerts, find_previous, read_previous
@@ -107,25 +106,6 @@ def fingerprint_of(fingerprints: list[dict]) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-class _Steps:
-    def __init__(self, console: Console, quiet: bool):
-        self.console, self.quiet, self.t0, self.last = console, quiet, time.perf_counter(), time.perf_counter()
-        self.timings: dict[str, float] = {}
-        self.name: str | None = None
-
-    def __call__(self, name: str, text: str) -> None:
-        self.close()
-        self.name = name
-        if not self.quiet:
-            self.console.print(f"[dim]{time.perf_counter() - self.t0:6.1f}s[/] {text}")
-
-    def close(self) -> None:
-        now = time.perf_counter()
-        if self.name:
-            self.timings[self.name] = round(now - self.last, 4)
-        self.last, self.name = now, None
-
-
 def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, out: str | Path | None = None,
           previous: str | Path | None = None, log_mlflow: bool = True, quiet: bool = False,
           today: dt.date | None = None, model: LoadedModel | None = None) -> ScoringResult:
@@ -141,20 +121,20 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
 
     spec_path = None if isinstance(spec, ScoringSpec) else spec
     spec = load_scoring_spec(spec)
-    step = _Steps(Console(stderr=True), quiet)
+    step = Steps(quiet)
 
-    step("load", f"loading the training spec and the model {spec.pipeline}@{spec.model_alias}")
+    step(f"loading the training spec and the model {spec.pipeline}@{spec.model_alias}", "load")
     tspec = training_spec_for(spec, spec_path)
     loaded = model or load_model(spec.pipeline, spec.model_alias)
 
-    step("data", "reading and validating the data")
+    step("reading and validating the data", "data")
     data = load_data(tspec.data, today=today)
     link_sources(data, tspec.link)
     when = pd.Timestamp(as_of or spec.as_of) if (as_of or spec.as_of) else default_as_of(data, today)
     out_dir = Path(out) if out else Path(spec.outputs or Path("out") / spec.pipeline) / str(when.date())
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    step("features", f"building features as of {when.date()} for {len(data.entities):,} entities")
+    step(f"building features as of {when.date()} for {len(data.entities):,} entities", "features")
     events = feature_events(data, tspec.features)
     check_sources(loaded, events)
     # With the model's own feature metadata as the reference, the table has exactly the columns
@@ -175,35 +155,35 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
 def score_frames(spec: ScoringSpec, table: pd.DataFrame, entities: pd.DataFrame, events: pd.DataFrame,
                  outcomes: pd.DataFrame | None, as_of: pd.Timestamp, loaded: LoadedModel, out_dir: Path,
                  previous: str | Path | None = None, purpose: dict | None = None, fingerprint: str = "",
-                 info: pd.DataFrame | None = None, step: "_Steps | None" = None) -> ScoringResult:
+                 info: pd.DataFrame | None = None, step: Steps | None = None) -> ScoringResult:
     """The list from a feature table already built: score, exclude, rank, alert, explain, write.
 
     `table` has entity_id and the model's feature columns (one row per entity); `entities`
     the entity attributes (ward, lat, lon, quota columns); `events` and `outcomes` are what
     the exclusions read. Writes every output file into `out_dir`.
     """
-    step = step or _Steps(Console(stderr=True), quiet=True)
+    step = step or Steps(quiet=True)
     when = pd.Timestamp(as_of)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = table.reset_index(drop=True)
     check_features(table, loaded)
 
-    step("scoring", f"scoring {len(table):,} entities")
+    step(f"scoring {len(table):,} entities", "scoring")
     raw = raw_scores(loaded.model, table)
     prob = loaded.model.probability_from_raw(raw)
 
-    step("list", "applying the exclusions and making the list")
+    step("applying the exclusions and making the list", "list")
     scores = _scores_frame(table, raw, prob, entities, spec)
     scores["excluded"] = exclusions(scores["entity_id"], events, outcomes, when, spec.exclusions).to_numpy()
     listed = make_list(scores, spec.capacity, when, spec.quotas, spec.exploration.share, spec.exploration.seed)
 
-    step("alerts", "comparing with the previous list")
+    step("comparing with the previous list", "alerts")
     prev_path = Path(previous) if previous else (spec.alerts.previous or find_previous(out_dir, when))
     prev_list, prev_probs = read_previous(prev_path) if prev_path else (None, None)
     alerts = find_alerts(listed, scores, prev_list, prev_probs, spec.alerts.jump, spec.alerts.threshold)
 
-    step("reasons", f"explaining {len(listed):,} listed entities (exact SHAP)")
+    step(f"explaining {len(listed):,} listed entities (exact SHAP)", "reasons")
     ids = pd.Index(listed["entity_id"]).append(pd.Index(alerts["entity_id"].astype(str))).unique()
     pos = pd.Index(table["entity_id"].astype(str)).get_indexer(ids)
     X = table.iloc[pos].reset_index(drop=True)
@@ -214,7 +194,7 @@ def score_frames(spec: ScoringSpec, table: pd.DataFrame, entities: pd.DataFrame,
     listed = listed.merge(why[["entity_id", *reason_cols]], on="entity_id", how="left", validate="one_to_one")
     n_list = len(listed)
 
-    step("outputs", f"writing the list to {out_dir}")
+    step(f"writing the list to {out_dir}", "outputs")
     purpose = purpose or {"problem": "", "insight": "", "datasets": "", "action": ""}
     result = ScoringResult(spec, when, out_dir, listed, scores, alerts, loaded, prev_path, fingerprint=fingerprint)
     result.paths = write_outputs(result, why, contrib[:n_list], X.iloc[:n_list], purpose)

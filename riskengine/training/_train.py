@@ -5,19 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rich.console import Console
 from rich.progress import Progress
 
 from riskengine.errors import RiskEngineError
 from riskengine.features import build_features
 from riskengine.ingest import load_data, read_table, write_rejects
 from riskengine.model import RiskModel, contributions
+from riskengine.progress import Steps
 from riskengine.prepare import feature_events, given_features, link_sources
 from riskengine.spec import TrainingSpec, load_spec
 from riskengine.training._candidates import Candidate, baseline_scores, expand_grid
@@ -44,18 +43,6 @@ class TrainingResult:
     model_uri: str | None = None
 
 
-class _Steps:
-    """Numbered progress lines with timings, so a long run shows where it is."""
-
-    def __init__(self, console: Console, total: int, quiet: bool):
-        self.console, self.total, self.quiet, self.i, self.t0 = console, total, quiet, 0, time.perf_counter()
-
-    def __call__(self, text: str) -> None:
-        self.i += 1
-        if not self.quiet:
-            self.console.print(f"[dim]{time.perf_counter() - self.t0:6.1f}s[/] [{self.i}/{self.total}] {text}")
-
-
 def _load(spec: TrainingSpec | str | Path) -> TrainingSpec:
     if isinstance(spec, TrainingSpec):
         return spec
@@ -79,10 +66,9 @@ def train(spec: TrainingSpec | str | Path, out: str | Path | None = None, today:
           log_mlflow: bool = True, quiet: bool = False) -> TrainingResult:
     """Train, compare over time, choose and register the champion for one pipeline."""
     spec = _load(spec)
-    console = Console(stderr=True)
     out_dir = Path(out) if out else Path("out") / spec.name / "train"
     out_dir.mkdir(parents=True, exist_ok=True)
-    step = _Steps(console, 8, quiet)
+    step = Steps(quiet, total=8)
 
     step("reading and validating the data")
     data = load_data(spec.data, today=today)
