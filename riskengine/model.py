@@ -7,7 +7,6 @@ codes whatever the input's dtypes (an MLflow input example arrives as plain stri
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import lightgbm as lgb
@@ -22,9 +21,6 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from riskengine.errors import RiskEngineError
-
-# MLflow asks for type hints on `predict` to infer a signature; ours is given explicitly.
-warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method.*")
 
 
 def _signed_log(x: np.ndarray) -> np.ndarray:
@@ -174,7 +170,7 @@ class RiskModelPyfunc(mlflow.pyfunc.PythonModel):
         self.model = model
         self.info = info  # feature metadata, so scoring can phrase reasons
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001 (MLflow's signature)
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
         raw = self.model.raw_score(model_input)
         prob = self.model.predict_proba(model_input)[:, 1]
         return pd.DataFrame({"probability": prob, "raw_score": raw})
