@@ -103,8 +103,10 @@ def test_layout_and_manifest_row_counts(borough, manifest, entities, events, out
     assert "account_holder" in events["council_tax"].columns
     assert list(outcomes.columns) == ["entity_id", "date", "outcome"]
     probs = pd.read_parquet(borough / "truth" / "probabilities.parquet")
-    assert list(probs.columns) == ["entity_id", "date", "p_unlicensed_hmo", "is_unlicensed_hmo"]
+    assert list(probs.columns) == ["entity_id", "date", "p_unlicensed_hmo", "p_posterior", "is_unlicensed_hmo"]
     assert probs["p_unlicensed_hmo"].dtype == np.float32 and probs["is_unlicensed_hmo"].dtype == np.int8
+    assert probs["p_posterior"].dtype == np.float32
+    assert "p_posterior" in manifest["truth"]["posterior_definition"]
     assert len(probs) == N * 26  # quarter starts 2020-01-01 .. 2026-04-01
     assert manifest["files"]["truth/probabilities.parquet"]["rows"] == len(probs)
 
@@ -187,6 +189,154 @@ def test_true_probability_is_calibrated(borough, truth):
     assert 0.85 < ratio < 1.15
     top = p >= p.quantile(0.95)
     assert probs.loc[top, "is_unlicensed_hmo"].mean() > 5 * probs["is_unlicensed_hmo"].mean()
+
+
+# --- the Bayes ceiling: p_posterior ----------------------------------------------------------
+
+CEILING_SEEDS = range(100, 110)
+CEILING_N = 4000
+
+
+@pytest.fixture(scope="module")
+def world(period):
+    """The borough of the `borough` fixture, in memory (same seed, same draws)."""
+    from riskengine.synth._world import simulate
+
+    start, end = (int(np.datetime64(d.date(), "D").astype(np.int64)) for d in period)
+    return simulate(N, SEED, start, end)
+
+
+def _quarters(world) -> list[int]:
+    from riskengine.synth._tables import quarter_starts
+
+    return quarter_starts(world.start, world.end)
+
+
+@pytest.fixture(scope="module")
+def ceiling_runs() -> list[dict]:
+    """Boroughs of other seeds, each with both probabilities, the truth and what a list may hold."""
+    from riskengine.synth._world import simulate
+
+    start, end = (int(np.datetime64(d, "D").astype(np.int64)) for d in ("2020-01-01", "2026-06-30"))
+    runs = []
+    for seed in CEILING_SEEDS:
+        w = simulate(CEILING_N, seed, start, end)
+        days = _quarters(w)
+        homes = np.arange(CEILING_N)
+        y = np.stack([w.truth.is_unlicensed_hmo(homes, d) for d in days]).astype(np.int8)
+        runs.append({"world": w, "days": days, "posterior": w.posterior(days),
+                     "attributes": w.finding_probabilities(days), "y": y})
+    return runs
+
+
+def test_posterior_file_column_is_what_the_model_computes(borough, world):
+    probs = pd.read_parquet(borough / "truth" / "probabilities.parquet")
+    days = _quarters(world)
+    expected = world.posterior(days).T.ravel()  # rows are home by home, then date
+    assert np.array_equal(probs["p_posterior"].to_numpy(), expected)
+
+
+def test_posterior_is_zero_where_no_unlicensed_hmo_can_be_and_the_prior_before_any_record(borough, truth):
+    probs = pd.read_parquet(borough / "truth" / "probabilities.parquet")
+    probs["entity_id"] = probs["entity_id"].astype(str)
+    p = probs["p_posterior"].astype(float)
+    assert p.notna().all() and p.between(0, 1).all()
+    private = probs["entity_id"].map(truth["is_private_rented_true"])
+    assert (p[~private] == 0).all()
+    licensed = probs["entity_id"].map(truth["licensed_date"]) <= probs["date"]
+    assert licensed.any() and (p[licensed] == 0).all()
+    # on the first day nothing is on record yet: the posterior is the attributes-only probability
+    first = probs["date"] == probs["date"].min()
+    assert np.abs(p[first] - probs.loc[first, "p_unlicensed_hmo"]).max() < 1e-4
+    # later the records move it a long way, both ways
+    later = probs["date"] > probs["date"].min()
+    moved = (p[later] - probs.loc[later, "p_unlicensed_hmo"]).abs()
+    assert (moved > 0.3).sum() > 50
+
+
+def test_posterior_matches_a_day_by_day_computation(world):
+    """Month buckets against every conversion day, for homes whose records make it hard:
+    positive inspections (licence pending or a recording error), letting EPCs and planning
+    applications near the date, benefit amounts, and a random sample of the rest."""
+    from riskengine.synth._reference import reference_posterior
+
+    days = _quarters(world)
+    fast = world.posterior(days)
+    rng = np.random.default_rng(0)
+    w, t = world, world.truth
+    private = t.tenure == 1
+    windows = np.r_[w.events["epc"].prop, w.events["planning"].prop[w.events["planning"].type == 0]]
+    groups = [windows, w.events["housing_benefit"].prop, np.flatnonzero((fast.max(0) > 0.05) & private)]
+    pairs = []
+    for group in groups:
+        homes = np.unique(group[private[group]])
+        for home in rng.choice(homes, size=min(12, len(homes)), replace=False):
+            open_days = [q for q, d in enumerate(days) if t.licensed_day[home] > d]
+            pairs += [(home, q) for q in rng.choice(open_days, size=min(3, len(open_days)), replace=False)]
+    # dates after a positive record, still without a licence: pending, or a recording error
+    positive = w.insp.outcome == 1
+    after_positive = [(home, q, d - day) for home, day in zip(w.insp.prop[positive], w.insp.day[positive])
+                      for q, d in enumerate(days) if private[home] and day < d < t.licensed_day[home]]
+    pending = [(home, q) for home, q, gap in after_positive if 21 <= gap <= 70]  # licence due any day
+    assert len(pending) >= 3
+    pairs += pending[:10] + [after_positive[i][:2] for i in rng.choice(len(after_positive), size=10, replace=False)]
+    checked = []
+    for home, q in pairs:
+        ref = reference_posterior(home, days[q], t, w.factors, w.props.bedrooms, w.household, w.events, w.insp,
+                                  w.start, w.end)
+        checked.append((fast[q, home], ref))
+    fast_p, ref_p = np.array(checked).T
+    assert len(checked) >= 100 and (ref_p > 0.05).sum() >= 30
+    assert np.abs(fast_p - ref_p).max() < 0.005
+    assert np.abs(fast_p - ref_p).mean() < 5e-4
+
+
+def _clustered_gap(p: np.ndarray, y: np.ndarray, cluster: np.ndarray) -> tuple[float, float]:
+    """Realised minus predicted share, and its standard error with rows of one home correlated."""
+    resid = y - p
+    _, inv = np.unique(cluster, return_inverse=True)
+    per_home = np.bincount(inv, resid)
+    return resid.mean(), np.sqrt((per_home**2).sum()) / len(resid)
+
+
+def test_posterior_is_calibrated_over_seeds(ceiling_runs):
+    """Among (home, quarter) pairs with p_posterior in a bin, the realised share matches."""
+    p, y, cluster = [], [], []
+    for i, run in enumerate(ceiling_runs):
+        post = run["posterior"][1:]  # the first date is the prior, checked above
+        p.append(post.ravel())
+        y.append(run["y"][1:].ravel())
+        cluster.append(i * CEILING_N + np.tile(np.arange(CEILING_N), len(post)))
+    p, y, cluster = np.concatenate(p).astype(float), np.concatenate(y).astype(float), np.concatenate(cluster)
+    gap, se = _clustered_gap(p, y, cluster)
+    assert abs(gap) < 4 * se + 0.001
+    edges = [0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.98, 1.0]
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (p >= lo) & (p < hi) if hi < 1 else (p >= lo)
+        assert inside.sum() > 1000, (lo, hi)
+        gap, se = _clustered_gap(p[inside], y[inside], cluster[inside])
+        assert abs(gap) < 4 * se + 0.01, (lo, hi, gap, se)
+
+
+def test_ranking_by_posterior_beats_the_attributes_only_probability(ceiling_runs):
+    """Top 1% of homes on the list (not licensed, not inspected in the last year): realised precision."""
+    k = CEILING_N // 100
+    by_posterior, by_attributes, expected = [], [], []
+    for run in ceiling_runs:
+        w = run["world"]
+        for date in ("2022-01-01", "2024-01-01", "2025-10-01"):
+            day = int(np.datetime64(date, "D").astype(np.int64))
+            q = run["days"].index(day)
+            recent = w.insp.prop[(w.insp.day >= day - 365) & (w.insp.day < day)]
+            pool = np.setdiff1d(np.flatnonzero(w.truth.licensed_day > day), recent)
+            top_post = pool[np.argsort(-run["posterior"][q, pool], kind="stable")[:k]]
+            top_attr = pool[np.argsort(-run["attributes"][q, pool], kind="stable")[:k]]
+            by_posterior.append(run["y"][q, top_post].mean())
+            by_attributes.append(run["y"][q, top_attr].mean())
+            expected.append(run["posterior"][q, top_post].mean())
+    assert np.mean(by_posterior) > np.mean(by_attributes) + 0.1
+    assert np.mean(by_posterior) > 0.9
+    assert abs(np.mean(by_posterior) - np.mean(expected)) < 0.03  # it realises what it expects
 
 
 def test_event_rates_rise_after_conversion(events, truth, period):

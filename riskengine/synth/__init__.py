@@ -2,14 +2,21 @@
 
 `synth(out_dir, properties, seed)` writes a borough of homes in the data contract
 (entities.csv, events/<source>.csv, outcomes.csv) together with the hidden truth that real
-data never has (truth/*.parquet): which homes are unlicensed HMOs and when, the true
-probability a perfect model would output, and the true entity of every event row.
-The generator is deterministic for a seed and vectorised (a million homes in minutes).
+data never has (truth/*.parquet): which homes are unlicensed HMOs and when, the true entity
+of every event row, and per home and quarter two probabilities (truth/probabilities.parquet):
+
+- `p_unlicensed_hmo`: given what the home *is* (attributes, latent factor, licence status),
+  no records; a model that reads the records beats it, so it is no ceiling;
+- `p_posterior`: given that and every record before the date as well (all sources, past
+  inspection results): the Bayes-optimal score, the ceiling for precision at k.
+
+The generator is deterministic for a seed and vectorised (a million homes in under a minute).
 
 Parts: _areas (wards, LSOAs, deprivation), _streets (streets, buildings, homes, postcodes),
 _addresses (spellings), _conversion (the hidden truth), _events (what each council system
-records), _inspections (past visits under a business-as-usual policy), _mess (planted
-problems), _write (files), _synth (the whole run).
+records), _inspections (past visits under a business-as-usual policy), _world (all of that
+in memory), _evidence and _posterior (the Bayes ceiling), _reference (a slow day-by-day
+check of it), _mess (planted problems), _write (files), _synth (the whole run).
 """
 
 from riskengine.synth._synth import SynthSummary, synth

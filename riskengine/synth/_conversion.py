@@ -25,7 +25,8 @@ dU/dt = h exp(-h t) - (mu + lambda(t)) U, where lambda(t) is the expected monthl
 that the business-as-usual policy visits and confirms this home while it is an HMO (see
 _inspections). p is 0 for licensed and for not truly private-rented homes. It uses no event
 data and no inspection results: it is the probability given what the home *is*, the
-quantity a perfect model of attributes alone would output.
+quantity a perfect model of attributes alone would output. A model that reads the records
+can beat it; the Bayes ceiling given the records too is p_posterior (_posterior).
 """
 
 from __future__ import annotations

@@ -203,14 +203,22 @@ def complaints(rng: np.random.Generator, f: HomeFactors, start: int, end: int) -
     return Rows.concat(parts)
 
 
-def council_tax(rng: np.random.Generator, f: HomeFactors, start: int, end: int) -> Rows:
+def council_tax_rates(f: HomeFactors) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Yearly (before, after conversion) rates per home for account changes and discount claims.
+
+    The rise shows only where tenants, not the landlord, hold the account.
+    """
     change = np.select([f.tenure == OWNER, f.tenure == PRIVATE], [0.10, 0.35], 0.12) * f.turnover
     change = change * np.where(f.student & (f.tenure == PRIVATE), 1.8, 1.0)
     discount = np.select([f.tenure == OWNER, f.tenure == PRIVATE], [0.025, 0.05], 0.05)
     tenants_pay = ~f.landlord_pays
+    return [(base, base * np.where(tenants_pay, rise * np.sqrt(f.visibility), 1.0))
+            for base, rise in [(change, 2.0), (discount, 2.0)]]
+
+
+def council_tax(rng: np.random.Generator, f: HomeFactors, start: int, end: int) -> Rows:
     parts = []
-    for code, (base, rise) in enumerate([(change, 2.0), (discount, 2.0)]):
-        post = base * np.where(tenants_pay, rise * np.sqrt(f.visibility), 1.0)
+    for code, (base, post) in enumerate(council_tax_rates(f)):
         prop, day = poisson_days(rng, base, post, f.conv, start, end)
         parts.append(_rows(prop, day, code))
     rows = Rows.concat(parts)
@@ -227,28 +235,64 @@ def council_tax(rng: np.random.Generator, f: HomeFactors, start: int, end: int) 
     return rows
 
 
-def housing_benefit(rng: np.random.Generator, f: HomeFactors, props: Properties, start: int, end: int) -> Rows:
+# housing-benefit amounts (weekly): the local housing allowance by bedrooms (1..5) with a spread,
+# the shared-accommodation rate, social rents, and partial awards
+LHA = np.array([0, 230, 290, 350, 450, 520])
+LHA_SPREAD = 0.12  # relative standard deviation around the allowance
+SOCIAL_RENT = (105, 165)
+SHARED_RATE = (92, 135)
+SHARED_SHARE = {"hmo": 0.6, "private": 0.15, "other": 0.03}  # claims paid at the shared rate
+PARTIAL_SHARE = 0.2
+PARTIAL = (0.3, 0.9)
+
+
+def housing_benefit_rates(f: HomeFactors) -> tuple[np.ndarray, np.ndarray]:
+    """Yearly (before, after conversion) claim rates per home."""
     base = np.select([f.tenure == OWNER, f.tenure == PRIVATE], [0.004, 0.08 * (1 + f.dep)], 0.2 * (1 + 0.5 * f.dep))
-    prop, day = poisson_days(rng, base, 0.08 * (1 + f.dep) * 2.5 * f.visibility, f.conv, start, end)
+    return base, 0.08 * (1 + f.dep) * 2.5 * f.visibility
+
+
+def housing_benefit(rng: np.random.Generator, f: HomeFactors, props: Properties, start: int, end: int) -> Rows:
+    prop, day = poisson_days(rng, *housing_benefit_rates(f), f.conv, start, end)
     beds = props.bedrooms[prop].astype(np.float64)
     hmo = f.conv[prop] <= day
     social = f.tenure[prop] == SOCIAL
-    lha = np.array([0, 230, 290, 350, 450, 520])[np.clip(beds.astype(int), 1, 5)]
-    weekly = np.where(social, rng.uniform(105, 165, len(prop)), lha * rng.normal(1.0, 0.12, len(prop)))
+    lha = LHA[np.clip(beds.astype(int), 1, 5)]
+    weekly = np.where(social, rng.uniform(*SOCIAL_RENT, len(prop)), lha * rng.normal(1.0, LHA_SPREAD, len(prop)))
     # the shared-accommodation rate: most HMO tenants, but also lodgers and young single renters
     private = f.tenure[prop] == PRIVATE
-    shared = rng.random(len(prop)) < np.where(hmo, 0.6, np.where(private, 0.15, 0.03))
-    weekly = np.where(shared, rng.uniform(92, 135, len(prop)), weekly)
-    weekly = np.where(rng.random(len(prop)) < 0.2, weekly * rng.uniform(0.3, 0.9, len(prop)), weekly)  # partial
+    shared = rng.random(len(prop)) < np.where(hmo, SHARED_SHARE["hmo"],
+                                              np.where(private, SHARED_SHARE["private"], SHARED_SHARE["other"]))
+    weekly = np.where(shared, rng.uniform(*SHARED_RATE, len(prop)), weekly)
+    partial = rng.random(len(prop)) < PARTIAL_SHARE
+    weekly = np.where(partial, weekly * rng.uniform(*PARTIAL, len(prop)), weekly)
     return _rows(prop, day, 0, np.round(np.maximum(weekly, 5.0), 2))
 
 
+# an HMO often gets a certificate when it is let out: with this chance, on a day drawn evenly
+# from the conversion day plus LETTING_EPC_SHIFT (inclusive)
+LETTING_EPC_SHARE = 0.6
+LETTING_EPC_SHIFT = (-90, 119)
+# a minority of landlords apply for a change of use around the conversion
+CHANGE_OF_USE_SHARE = 0.2
+CHANGE_OF_USE_SHIFT = (-120, 59)
+
+
+def epc_rate(f: HomeFactors) -> np.ndarray:
+    """Yearly rate of ordinary EPC lodgements per home (the same before and after converting)."""
+    return np.select([f.tenure == OWNER, f.tenure == PRIVATE], [0.06, 0.12], 0.05)
+
+
+def planning_rate(f: HomeFactors) -> np.ndarray:
+    """Yearly rate of ordinary planning applications per home (the same before and after converting)."""
+    return np.select([f.tenure == OWNER, f.tenure == PRIVATE], [0.03, 0.015], 0.002)
+
+
 def epc(rng: np.random.Generator, f: HomeFactors, props: Properties, start: int, end: int) -> Rows:
-    base = np.select([f.tenure == OWNER, f.tenure == PRIVATE], [0.06, 0.12], 0.05)
+    base = epc_rate(f)
     prop, day = poisson_days(rng, base, base, f.conv, start, end)
-    # an HMO often gets a certificate when it is let out
-    letting = (f.conv != NEVER) & (rng.random(len(f.dep)) < 0.6)
-    shift = rng.integers(-90, 120, size=len(f.dep))
+    letting = (f.conv != NEVER) & (rng.random(len(f.dep)) < LETTING_EPC_SHARE)
+    shift = rng.integers(LETTING_EPC_SHIFT[0], LETTING_EPC_SHIFT[1] + 1, size=len(f.dep))
     lday = f.conv + shift
     ok = letting & (lday >= start) & (lday <= end)
     prop = np.concatenate([prop, np.flatnonzero(ok)])
@@ -260,12 +304,11 @@ def epc(rng: np.random.Generator, f: HomeFactors, props: Properties, start: int,
 
 
 def planning(rng: np.random.Generator, f: HomeFactors, truth: Truth, start: int, end: int) -> Rows:
-    base = np.select([f.tenure == OWNER, f.tenure == PRIVATE], [0.03, 0.015], 0.002)
+    base = planning_rate(f)
     prop, day = poisson_days(rng, base, base, f.conv, start, end)
     parts = [_rows(prop, day, 0)]
-    # a change of use applied for around the conversion (a minority of landlords bother)
-    apply = (f.conv != NEVER) & (rng.random(len(f.dep)) < 0.2)
-    cday = f.conv + rng.integers(-120, 60, size=len(f.dep))
+    apply = (f.conv != NEVER) & (rng.random(len(f.dep)) < CHANGE_OF_USE_SHARE)
+    cday = f.conv + rng.integers(CHANGE_OF_USE_SHIFT[0], CHANGE_OF_USE_SHIFT[1] + 1, size=len(f.dep))
     ok = apply & (cday >= start) & (cday <= end)
     parts.append(_rows(np.flatnonzero(ok), cday[ok], 0))
     # licence applications: on licensing, and renewals every five years
@@ -285,22 +328,46 @@ def canvass_days(start: int, end: int) -> list[int]:
     return [d for d in days if start <= d <= end]
 
 
-def electoral_register(rng: np.random.Generator, f: HomeFactors, props: Properties, start: int, end: int) -> Rows:
+# the electoral register at each canvass (1 December)
+HOUSEHOLD = (0.35, 0.3)  # settled households: 1 + min(Poisson(a + b x bedrooms), MAX_EXTRA)
+RENTER_HOUSEHOLD = (0.25, 0.25)  # private renters: drawn afresh at each canvass
+MAX_EXTRA = 4
+EXTENDED_EXTRA = 2  # a large household of several families
+HMO_EXTRA = 2  # an HMO: bedrooms + Binomial(HMO_EXTRA, 1/2) occupants
+EMPTY_AT_CANVASS = 0.03
+REGISTERED = {"hmo": 0.5, "private": 0.72, "social": 0.82, "owner": 0.92}  # chance each adult registers
+SURNAME_SHARE = {"hmo": 0.75, "extended": 0.4, "private": 0.4, "other": 0.12}  # chance of another surname
+
+
+def households(rng: np.random.Generator, f: HomeFactors, props: Properties) -> np.ndarray:
+    """Settled household size per home (the first draw of the register's stream)."""
+    beds = props.bedrooms.astype(np.int64)
+    household = 1 + np.minimum(rng.poisson(HOUSEHOLD[0] + HOUSEHOLD[1] * beds), MAX_EXTRA)
+    return np.where(f.extended, household + EXTENDED_EXTRA, household)
+
+
+def electoral_register(rng: np.random.Generator, f: HomeFactors, props: Properties, start: int, end: int,
+                       household: np.ndarray | None = None) -> Rows:
+    """Adults and distinct surnames per home at each canvass; `household` from `households` (same rng)."""
     n = len(f.dep)
     beds = props.bedrooms.astype(np.int64)
-    household = 1 + np.minimum(rng.poisson(0.35 + 0.3 * beds), 4)  # settled households persist
-    household = np.where(f.extended, household + 2, household)
+    if household is None:
+        household = households(rng, f, props)
     parts = []
     for day in canvass_days(start, end):
         hmo = f.conv <= day
         renter = f.tenure == PRIVATE
-        size = np.where(renter & ~f.extended, 1 + np.minimum(rng.poisson(0.25 + 0.25 * beds), 4), household)
-        size = np.where(hmo, beds + rng.binomial(2, 0.5, n), size)
-        empty = rng.random(n) < 0.03
-        p_reg = np.select([hmo, renter, f.tenure == SOCIAL], [0.5, 0.72, 0.82], 0.92)
+        fresh = 1 + np.minimum(rng.poisson(RENTER_HOUSEHOLD[0] + RENTER_HOUSEHOLD[1] * beds), MAX_EXTRA)
+        size = np.where(renter & ~f.extended, fresh, household)
+        size = np.where(hmo, beds + rng.binomial(HMO_EXTRA, 0.5, n), size)
+        empty = rng.random(n) < EMPTY_AT_CANVASS
+        p_reg = np.select([hmo, renter, f.tenure == SOCIAL],
+                          [REGISTERED["hmo"], REGISTERED["private"], REGISTERED["social"]], REGISTERED["owner"])
         adults = np.where(empty, 0, rng.binomial(size, p_reg))
         # distinct surnames: sharers and extended families also bring several
-        share = np.select([hmo, f.extended, renter], [0.75, 0.4, 0.4], 0.12)
+        share = np.select([hmo, f.extended, renter],
+                          [SURNAME_SHARE["hmo"], SURNAME_SHARE["extended"], SURNAME_SHARE["private"]],
+                          SURNAME_SHARE["other"])
         surnames = np.where(adults > 0, 1 + rng.binomial(np.maximum(adults - 1, 0), share), 0)
         on = np.flatnonzero(adults > 0)
         d = np.full(len(on), day)

@@ -23,6 +23,7 @@ RANDOM_SHARE = 0.12
 RECORDING_ERROR = 0.025
 DEPRIVATION_SLOPE = 0.17  # log visit-rate multiplier per decile more deprived
 COOL_OFF_DAYS = 182
+LICENCE_DELAY = (21, 70)  # days from a visit that confirms an HMO to its licence, inclusive
 
 
 @dataclass
@@ -103,7 +104,7 @@ def simulate(
         found = truth.is_unlicensed_hmo(visits, days)
         recorded = found ^ (rng.random(len(visits)) < RECORDING_ERROR)
         confirm = found & recorded
-        licence = days[confirm] + rng.integers(21, 71, size=confirm.sum())
+        licence = days[confirm] + rng.integers(LICENCE_DELAY[0], LICENCE_DELAY[1] + 1, size=confirm.sum())
         lic_prop = visits[confirm]
         in_period = licence <= end
         truth.licensed_day[lic_prop[in_period]] = np.minimum(

@@ -12,10 +12,9 @@ import numpy as np
 import pyarrow as pa
 
 from riskengine.errors import RiskEngineError
-from riskengine.synth import _areas, _conversion, _events, _inspections, _streets, _tables, _write
-from riskengine.synth._addresses import THE_NAMES, AddressBook, street_stems
+from riskengine.synth import _tables, _world, _write
 from riskengine.synth._conversion import NEVER, PRIVATE
-from riskengine.synth._events import SOURCES, HomeFactors, Rows
+from riskengine.synth._events import SOURCES
 
 MIN_PROPERTIES = 1_000
 DESCRIPTION = (
@@ -26,8 +25,10 @@ DESCRIPTION = (
     "with their own address spellings and some rows lacking a UPRN; outcomes.csv are past "
     "inspections chosen by a complaint-driven business-as-usual policy that over-targets "
     "deprived areas. truth/ holds what no council knows: true tenure, the unobserved factor, "
-    "conversion and licence dates, the true probability per home and quarter, and the true "
-    "entity of every event row. Planted problems are counted under each file's 'planted'."
+    "conversion and licence dates, per home and quarter the probability from attributes alone "
+    "(p_unlicensed_hmo) and given every record before the date too (p_posterior, the Bayes "
+    "ceiling), and the true entity of every event row. Planted problems are counted under each "
+    "file's 'planted'."
 )
 
 
@@ -51,13 +52,6 @@ def _parse_date(value: str | dt.date, name: str) -> int:
         return int(np.datetime64(dt.date.fromisoformat(str(value)), "D").astype(np.int64))
     except ValueError:
         raise RiskEngineError(f"synth: '{name}' expected a date YYYY-MM-DD, got {value!r}") from None
-
-
-def _streams(seed: int) -> dict[str, np.random.Generator]:
-    """One independent generator per part, so changing one part leaves the others' draws alone."""
-    names = ["geography", "truth", "factors", "inspections", "mess", "format"] + list(SOURCES)
-    children = np.random.SeedSequence(seed).spawn(len(names))
-    return {n: np.random.default_rng(c) for n, c in zip(names, children)}
 
 
 @contextmanager
@@ -107,35 +101,13 @@ def synth(
     if out.exists() and not out.is_dir():
         raise RiskEngineError(f"synth: output '{out}' exists and is not a folder")
     n = int(properties)
-    rng = _streams(int(seed))
-    with _progress(progress, total=8 + len(SOURCES)) as step:
-        step("laying out streets and homes", 0)
-        g = rng["geography"]
-        hoods = _areas.make_neighbourhoods(g)
-        stems, typos = street_stems(g)
-        props, streets, borough = _streets.make_properties(g, hoods, n, len(stems), len(THE_NAMES))
-        book = AddressBook(
-            stem_id=streets.stem_id[props.street], suffix_id=streets.suffix_id[props.street],
-            number=props.number, flat_kind=props.flat_kind, flat_no=props.flat_no,
-            town_id=streets.town[props.street], postcode=pa.array(props.postcode),
-            stems=stems, typos=typos, towns=borough.towns,
-        )
-        step("drawing the hidden truth")
-        truth = _conversion.draw_truth(rng["truth"], props, streets, borough, start_day, end_day)
-        factors = HomeFactors.build(rng["factors"], props, streets, borough, truth)
-        step("complaints")
-        events: dict[str, Rows] = {"complaints": _events.complaints(rng["complaints"], factors, start_day, end_day)}
-        step("past inspections")
-        decile = borough.lsoa_decile[props.lsoa]
-        insp = _inspections.simulate(rng["inspections"], truth, decile, events["complaints"].prop,
-                                     events["complaints"].day, start_day, end_day)
-        step("other event sources")
-        period = (start_day, end_day)
-        events["council_tax"] = _events.council_tax(rng["council_tax"], factors, *period)
-        events["electoral_register"] = _events.electoral_register(rng["electoral_register"], factors, props, *period)
-        events["housing_benefit"] = _events.housing_benefit(rng["housing_benefit"], factors, props, *period)
-        events["epc"] = _events.epc(rng["epc"], factors, props, *period)
-        events["planning"] = _events.planning(rng["planning"], factors, truth, *period)
+    with _progress(progress, total=9 + len(SOURCES)) as step:
+        world = _world.simulate(n, int(seed), start_day, end_day, step)
+        props, borough, book, truth, insp = world.props, world.borough, world.book, world.truth, world.insp
+        events, rng = world.events, world.rng
+        step("the Bayes ceiling (p_posterior)")
+        quarters = _tables.quarter_starts(start_day, end_day)
+        p_post = world.posterior(quarters)
 
         uprn_text = pa.array(props.uprn).cast(pa.string())
         files: dict[str, dict] = {}
@@ -163,10 +135,10 @@ def synth(
 
         step("writing the truth")
         files["truth/properties.parquet"] = {"rows": _tables.write_truth_properties(out, props, truth, uprn_text)}
-        hmo_rate = sum(post for _, post in _events.complaint_rates(factors))
-        quarters = _tables.quarter_starts(start_day, end_day)
-        p = truth.probabilities(quarters, insp.months, lambda month: insp.finding_hazard(month, hmo_rate))
-        files["truth/probabilities.parquet"] = {"rows": _tables.write_probabilities(out, truth, p, quarters, uprn_text)}
+        p = world.finding_probabilities(quarters)
+        files["truth/probabilities.parquet"] = {
+            "rows": _tables.write_probabilities(out, truth, p, p_post, quarters, uprn_text)
+        }
         files["truth/links.parquet"] = {"rows": links.rows}
 
         idx = np.arange(n)
@@ -198,7 +170,16 @@ def synth(
                     "p_unlicensed_hmo: P(unlicensed HMO at the date | true attributes and latent factor, "
                     "and whether a licence is held at the date), from the generative model: conversion "
                     "hazard, voluntary licensing and the expected chance that past inspections found it; "
-                    "it uses no event data and no inspection results"
+                    "it uses no event data and no inspection results, so a model that reads the records "
+                    "can beat it: it is not a ceiling"
+                ),
+                "posterior_definition": (
+                    "p_posterior: P(unlicensed HMO at the date | everything the generator knows except the "
+                    "conversion and licensing draws: true attributes, latent factor, every per-home rate, "
+                    "visibility and household size, whether a licence is held at the date, every event of "
+                    "every source dated before it as generated (before the planted mess) and the inspections "
+                    "before it with their recorded outcomes), by Bayes' rule over the conversion day under "
+                    "the generative model; the Bayes ceiling for precision at k (use it, not p_unlicensed_hmo)"
                 ),
             },
         }

@@ -167,17 +167,23 @@ def quarter_starts(start: int, end: int) -> list[int]:
         m = m + 1
 
 
-def write_probabilities(out, truth, p, quarters, uprn_text, chunk: int = 40_000) -> int:
-    """One row per home and quarter start, home by home (each row group carries only its own ids)."""
+def write_probabilities(out, truth, p, p_post, quarters, uprn_text, chunk: int = 40_000) -> int:
+    """One row per home and quarter start, home by home (each row group carries only its own ids).
+
+    `p` is p_unlicensed_hmo (attributes only), `p_post` p_posterior (the Bayes ceiling given the
+    records too); both are (quarters x homes).
+    """
     n = len(truth.tenure)
     q = len(quarters)
     p = np.ascontiguousarray(p.T)
+    p_post = np.ascontiguousarray(p_post.T)
     y = np.stack([truth.is_unlicensed_hmo(np.arange(n), day) for day in quarters], axis=1).astype(np.int8)
     dates = (np.array(quarters, dtype=np.int64) * 86400).astype("datetime64[s]")
     writer = PartitionedParquet(
         out / "truth" / "probabilities.parquet",
         pa.schema([("entity_id", pa.dictionary(pa.int32(), pa.string())), ("date", pa.timestamp("s")),
-                   ("p_unlicensed_hmo", pa.float32()), ("is_unlicensed_hmo", pa.int8())]),
+                   ("p_unlicensed_hmo", pa.float32()), ("p_posterior", pa.float32()),
+                   ("is_unlicensed_hmo", pa.int8())]),
     )
     for lo in range(0, n, chunk):
         m = min(chunk, n - lo)
@@ -185,6 +191,7 @@ def write_probabilities(out, truth, p, quarters, uprn_text, chunk: int = 40_000)
             dictionary(np.repeat(np.arange(m), q), uprn_text.slice(lo, m)),
             pa.array(np.tile(dates, m)),
             pa.array(p[lo : lo + m].ravel()),
+            pa.array(p_post[lo : lo + m].ravel()),
             pa.array(y[lo : lo + m].ravel()),
         ])
     writer.close()

@@ -215,17 +215,18 @@ def _population(spec, entities, events, last: Split, model: RiskModel, info: pd.
 
 
 def _oracle(spec, population: pd.DataFrame, last: Split, events: pd.DataFrame, outcomes: pd.DataFrame) -> dict:
-    """On synthetic data: precision at k over all entities the list may hold, against the truth.
+    """On synthetic data: precision at k over all entities the list may hold, against the truth
+    and against the Bayes-optimal ranking by the true posterior probability.
 
     Entities the spec's exclusions take off the list (already licensed, inspected lately)
     are left out for the model, business as usual and the ceiling alike.
     """
-    truth, _ = read_table(spec.truth, ["entity_id", "date", "p_unlicensed_hmo", "is_unlicensed_hmo"])
+    truth, _ = read_table(spec.truth, ["entity_id", "date", "p_posterior", "is_unlicensed_hmo"])
     truth["date"] = pd.to_datetime(truth["date"])
     truth["entity_id"] = truth["entity_id"].astype("string")
     at = truth.loc[truth["date"] <= last.test_as_of, "date"].max()
     truth = truth[truth["date"] == at]
-    scored = population.merge(truth[["entity_id", "p_unlicensed_hmo", "is_unlicensed_hmo"]], on="entity_id", how="inner")
+    scored = population.merge(truth[["entity_id", "p_posterior", "is_unlicensed_hmo"]], on="entity_id", how="inner")
     excluded = 0
     if spec.exclusions is not None:
         from riskengine.scoring._list import exclusions
@@ -236,7 +237,9 @@ def _oracle(spec, population: pd.DataFrame, last: Split, events: pd.DataFrame, o
         scored = scored[keep].reset_index(drop=True)
     k = spec.metric.k
     raw = scored["champion_score"].to_numpy(dtype=float)
-    p_true = scored["p_unlicensed_hmo"].to_numpy(dtype=float)
+    # the posterior given everything the generator knows, the full event history included:
+    # what a perfect model would output, so ranking by it is the ceiling
+    p_true = scored["p_posterior"].to_numpy(dtype=float)
     is_true = scored["is_unlicensed_hmo"].to_numpy(dtype=float)
     real = precision_recall_at_k(is_true, raw, k)
     top_model = np.argsort(-raw, kind="stable")[:k]
