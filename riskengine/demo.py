@@ -7,7 +7,6 @@ where every output went.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from pathlib import Path
@@ -31,19 +30,6 @@ def _ensure_key(console: Console) -> None:
     os.environ["RISKENGINE_PSEUDONYM_KEY"] = KEY_FILE.read_text().strip()
 
 
-def _borough(out: Path, properties: int, seed: int, console: Console) -> None:
-    manifest = out / "manifest.json"
-    if manifest.exists():
-        m = json.loads(manifest.read_text())
-        if m.get("properties") == properties and m.get("seed") == seed:
-            console.print(f"Reusing the synthetic borough in {out} ({properties:,} properties, seed {seed}); "
-                          "delete it to regenerate.")
-            return
-    from riskengine.synth.cli import synth_command
-
-    synth_command(out=out, properties=properties, seed=seed)
-
-
 def run_demo(properties: int = 50_000, seed: int = 0, out: Path = Path("out")) -> dict[str, Path]:
     """Run every stage on the synthetic borough; return the paths a person opens."""
     from riskengine.evaluation import design_trial
@@ -56,7 +42,9 @@ def run_demo(properties: int = 50_000, seed: int = 0, out: Path = Path("out")) -
     console = Console()
     _ensure_key(console)
     console.print(Rule("1. The synthetic borough"))
-    _borough(out / "borough", properties, seed, console)
+    from riskengine.synth.cli import synth_command
+
+    synth_command(out=out / "borough", properties=properties, seed=seed)  # a few seconds: always fresh
 
     console.print(Rule("2. Validating the data against the contract"))
     tspec = load_spec("training/hmo.toml")
