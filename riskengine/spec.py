@@ -617,3 +617,14 @@ class EvaluationSpec:
 
 
 SPEC_KINDS["evaluation"] = EvaluationSpec
+
+
+def load_spec_as(spec: Any, cls: type) -> Any:
+    """`spec` itself if it is already a `cls`, else the file loaded and checked to be that kind."""
+    if isinstance(spec, cls):
+        return spec
+    kind = next(k for k, c in SPEC_KINDS.items() if c is cls)
+    loaded = load_spec(spec, kind=kind)
+    if not isinstance(loaded, cls):
+        raise SpecError(f"{spec}: this is a '{loaded.kind}' spec, not a {kind} spec")
+    return loaded

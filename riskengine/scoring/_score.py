@@ -18,7 +18,7 @@ import pandas as pd
 
 from riskengine.progress import Steps
 from riskengine.errors import RiskEngineError
-from riskengine.spec import ScoringSpec, TrainingSpec, load_spec
+from riskengine.spec import ScoringSpec, TrainingSpec, load_spec, load_spec_as
 from riskengine.scoring._alerts import find_alerts, find_previous, read_previous
 from riskengine.scoring._list import exclusions, make_list
 from riskengine.scoring._model import LoadedModel, check_features, check_sources, load_model, raw_scores
@@ -51,12 +51,7 @@ class ScoringResult:
 
 def load_scoring_spec(spec: ScoringSpec | str | Path) -> ScoringSpec:
     """A ScoringSpec from a path (kind taken from the file or its scoring/ folder)."""
-    if isinstance(spec, ScoringSpec):
-        return spec
-    loaded = load_spec(spec, kind="scoring")
-    if not isinstance(loaded, ScoringSpec):
-        raise RiskEngineError(f"{spec}: this is a '{loaded.kind}' spec, not a scoring spec")
-    return loaded
+    return load_spec_as(spec, ScoringSpec)
 
 
 def training_spec_for(spec: ScoringSpec, spec_path: str | Path | None = None) -> TrainingSpec:

@@ -15,12 +15,12 @@ from rich.progress import Progress
 from riskengine.errors import RiskEngineError
 from riskengine.features import build_features
 from riskengine.ingest import load_data, read_table, write_rejects
-from riskengine.model import RiskModel, contributions
+from riskengine.model import RiskModel
 from riskengine.progress import Steps
 from riskengine.prepare import feature_events, given_features, link_sources
-from riskengine.spec import TrainingSpec, load_spec
+from riskengine.spec import TrainingSpec, load_spec_as
 from riskengine.training._candidates import Candidate, baseline_scores, expand_grid
-from riskengine.training._metrics import calibration_table, precision_recall_at_k, ranking_metrics
+from riskengine.training._metrics import precision_recall_at_k, ranking_metrics
 from riskengine.training._rows import as_of_dates, describe_policy, label_rows
 from riskengine.training._select import choose_champion
 from riskengine.training._splits import Split, temporal_splits
@@ -44,12 +44,7 @@ class TrainingResult:
 
 
 def _load(spec: TrainingSpec | str | Path) -> TrainingSpec:
-    if isinstance(spec, TrainingSpec):
-        return spec
-    loaded = load_spec(spec, kind="training")
-    if not isinstance(loaded, TrainingSpec):
-        raise RiskEngineError(f"{spec}: this is a '{loaded.kind}' spec, not a training spec")
-    return loaded
+    return load_spec_as(spec, TrainingSpec)
 
 
 def build_training_table(spec: TrainingSpec, data, events: pd.DataFrame, dates: list[pd.Timestamp]):
