@@ -89,6 +89,12 @@ def run_demo(properties: int = 50_000, seed: int = 0, out: Path = Path("out")) -
     list_df = pd.read_csv(listing.out_dir / "list.csv", dtype={"entity_id": str})
     report = design_trial(espec, list_df, out / tspec.name / "trial", list_name=str(listing.out_dir / "list.csv"))
     paths["trial_design"] = Path(report.files.get("html", out / tspec.name / "trial" / "trial_design.html"))
+    d, pw = report.data, report.data["power"]
+    arms = ", ".join(f"{n} to {arm}" for arm, n in d["n_by_arm"].items())
+    console.print(f"This week's {d['n_units']} listed homes randomised ({arms}) within risk bands and wards "
+                  f"(seed {d['seed']}). Detecting {pw['baseline_rate']:.0%} -> {pw['target_rate']:.0%} needs "
+                  f"{pw['units_needed']:,} inspections: one week gives {pw['power_with_available']:.0%} power, so run "
+                  "the trial over many weeks: `riskengine trial design evaluation/hmo.toml` plans it over officer-weeks.")
     paths["backtest"] = paths_bt
 
     for name, path in (trained.summary.get("governance") or {}).items():
