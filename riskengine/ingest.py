@@ -143,15 +143,16 @@ def _as_id(col: pd.Series) -> pd.Series:
     return out.mask(out == "")
 
 
-def _as_date(col: pd.Series) -> pd.Series:
-    return pd.to_datetime(col, errors="coerce", format="ISO8601").dt.normalize().astype("datetime64[ns]")
+def _as_date(col: pd.Series, fmt: str | None = None) -> pd.Series:
+    """Dates from text (ISO 8601 unless the source names a strftime format); unreadable -> NaT."""
+    return pd.to_datetime(col, errors="coerce", format=fmt or "ISO8601").dt.normalize().astype("datetime64[ns]")
 
 
 def _as_number(col: pd.Series) -> pd.Series:
     return pd.to_numeric(col, errors="coerce").astype("float64")
 
 
-def _validate(df: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+def _validate(df: pd.DataFrame, schema: pa.DataFrameSchema, date_format: str = "YYYY-MM-DD") -> pd.DataFrame:
     """Run a pandera schema lazily; return (index, column, reason) for every failure."""
     try:
         schema.validate(df, lazy=True)
@@ -159,7 +160,7 @@ def _validate(df: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
         fc = err.failure_cases
         fc = fc[fc["index"].notna()]
         reasons = [
-            _NOT_NULL.get(col, "missing") if chk == "not_nullable" else chk
+            (_NOT_NULL.get(col, "missing") if chk == "not_nullable" else chk).replace("YYYY-MM-DD", date_format)
             for col, chk in zip(fc["column"].astype(str), fc["check"].astype(str))
         ]
         return pd.DataFrame(
@@ -258,7 +259,7 @@ def validate_entities(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, pd.Da
 
 def validate_events(
     raw: pd.DataFrame, file: str, source: str, known: pd.Index, today: pd.Timestamp,
-    earliest: pd.Timestamp = pd.Timestamp("1950-01-01"),
+    earliest: pd.Timestamp = pd.Timestamp("1950-01-01"), date_format: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Events: parseable past dates, a type, a numeric value if any, a known entity or an address.
 
@@ -266,7 +267,7 @@ def validate_events(
     """
     df = raw.copy()
     df["entity_id"] = _as_id(df["entity_id"])
-    df["date"] = _as_date(raw["date"])
+    df["date"] = _as_date(raw["date"], date_format)
     df["type"] = df["type"].astype("string").str.strip().replace("", pd.NA)
     df["value"] = _as_number(raw["value"]) if "value" in raw.columns else float("nan")
     has_address = df["address"].astype("string").str.strip().fillna("") != "" if "address" in df.columns else pd.Series(False, index=df.index)
@@ -278,7 +279,7 @@ def validate_events(
         },
         strict=False,
     )
-    failures = [_validate(df, schema)]
+    failures = [_validate(df, schema, date_format or "YYYY-MM-DD")]
     if "value" in raw.columns:
         bad_value = raw["value"].notna() & df["value"].isna()
         failures.append(pd.DataFrame({"index": df.index[bad_value], "column": "value", "reason": "not a number"}))
@@ -311,12 +312,12 @@ def events_table(sources: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def validate_outcomes(
     raw: pd.DataFrame, file: str, known: pd.Index, today: pd.Timestamp, kind: str,
-    earliest: pd.Timestamp = pd.Timestamp("1950-01-01"),
+    earliest: pd.Timestamp = pd.Timestamp("1950-01-01"), date_format: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Outcomes: a known entity, a parseable past date, an outcome that is 0/1 (or a number)."""
     df = raw.copy()
     df["entity_id"] = _as_id(df["entity_id"])
-    df["date"] = _as_date(raw["date"])
+    df["date"] = _as_date(raw["date"], date_format)
     df["outcome"] = _as_number(raw["outcome"])
     outcome_checks = [pa.Check.isin([0.0, 1.0], error="outcome must be 0 or 1")] if kind == "binary" else []
     schema = pa.DataFrameSchema(
@@ -328,7 +329,7 @@ def validate_outcomes(
         },
         strict=False,
     )
-    failures = _validate(df, schema)
+    failures = _validate(df, schema, date_format or "YYYY-MM-DD")
     rejects = _reject_rows(raw, failures, file, raw)
     good = df.drop(index=failures["index"].unique())
     return good[["entity_id", "date", "outcome"]].reset_index(drop=True), rejects
@@ -355,7 +356,7 @@ def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
     sources = {}
     for source, src in spec.events.items():
         raw, fp = read_table(src, EVENT_REQUIRED)
-        good, rej = validate_events(raw, fp["name"], source, known, today_ts, earliest)
+        good, rej = validate_events(raw, fp["name"], source, known, today_ts, earliest, src.date_format)
         _check_share(fp["name"], len(raw), rej, spec.max_reject_share)
         fingerprints.append({**fp, "table": f"events.{source}", **_date_range(good)})
         all_rejects.append(rej)
@@ -364,7 +365,8 @@ def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
     outcomes = None
     if spec.outcomes is not None:
         raw, fp = read_table(spec.outcomes, OUTCOME_REQUIRED)
-        outcomes, rej = validate_outcomes(raw, fp["name"], known, today_ts, spec.outcome_kind, earliest)
+        outcomes, rej = validate_outcomes(raw, fp["name"], known, today_ts, spec.outcome_kind, earliest,
+                                          spec.outcomes.date_format)
         _check_share(fp["name"], len(raw), rej, spec.max_reject_share)
         fingerprints.append({**fp, "table": "outcomes", **_date_range(outcomes)})
         all_rejects.append(rej)

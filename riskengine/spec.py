@@ -191,12 +191,14 @@ class Purpose:
 class Source:
     """Where a table comes from: a CSV or Parquet file, or a SQL query over a SQLAlchemy URL.
 
-    In TOML a plain string is a file path; a table `{ sql = "...", url = "..." }` is a query.
+    In TOML a plain string is a file path; a table `{ sql = "...", url = "..." }` is a query;
+    `{ path = "...", date_format = "%d/%m/%Y" }` reads dates written another way.
     """
 
     path: Path | None = None
     sql: str | None = None
     url: str | None = None
+    date_format: str | None = None  # strftime format of its dates, e.g. "%m/%d/%Y"; default ISO 8601
 
     def __post_init__(self) -> None:
         if (self.path is None) == (self.sql is None):
@@ -280,6 +282,9 @@ class LinkSpec:
     trusted_sources: list[str] = field(default_factory=list)  # order of trust for most_trusted
     truth: Path | None = None  # synthetic data only: the true entity of every source row, to measure linkage
     review_decisions: Path | None = None  # the review file with its 'decision' column filled by a clerk
+    match_on: Literal["address", "person"] = "address"  # what rows without a key are matched on
+    person_name_columns: list[str] = field(default_factory=lambda: ["first_name", "surname"])  # first, last; or one full name
+    dob_column: str = "dob"  # date of birth, for match_on = "person"
 
     def __post_init__(self) -> None:
         if not 0 <= self.lower <= self.upper <= 1:

@@ -185,3 +185,13 @@ def test_rejects_file_redacts_person_identifiers(tmp_path):
     path = write_rejects(data.rejects, tmp_path / "o", redact=["account_holder"])
     text = path.read_text()
     assert "Jane" not in text and "(redacted)" in text and "2021-02-30" in text
+
+
+def test_a_source_can_name_its_date_format(tmp_path):
+    (tmp_path / "entities.csv").write_text(ENTITIES)
+    (tmp_path / "c.csv").write_text("entity_id,date,type\n100000000001,01/31/2021,noise\n100000000001,31/01/2021,noise\n")
+    spec = DataSpec(entities=Source(tmp_path / "entities.csv"),
+                    events={"complaints": Source(tmp_path / "c.csv", date_format="%m/%d/%Y")}, max_reject_share=1)
+    data = load_data(spec, today=TODAY)
+    assert list(data.events["date"]) == [pd.Timestamp("2021-01-31")]
+    assert "expected %m/%d/%Y" in data.rejects["reason"].iloc[0]
