@@ -300,6 +300,7 @@ class LabelSpec:
     every_months: int = 3
     window_days: int = 182  # outcomes dated as_of <= date < as_of + window_days label the row
     unlabelled: Literal["exclude", "negative"] = "exclude"  # entities with no outcome in the window
+    positive_above: float = 0.0  # an outcome above this is a positive case (0/1 outcomes: 1; amounts: set a level)
 
     def __post_init__(self) -> None:
         if self.every_months < 1 or self.window_days < 1:

@@ -74,3 +74,11 @@ def test_no_training_row_has_a_label_window_reaching_its_test_period():
         assert s.test_as_of not in s.train_as_of
         # the row just before the test date is excluded: its window runs into the test period
         assert dates[list(dates).index(s.test_as_of) - 1] not in s.train_as_of
+
+
+def test_numeric_outcomes_are_positive_above_the_spec_level():
+    outcomes = pd.DataFrame({"entity_id": ["a", "b", "c"], "date": pd.to_datetime(["2021-01-05"] * 3),
+                             "outcome": [0.0, 2.0, 7.0]})
+    spec = LabelSpec(first_as_of=pd.Timestamp("2021-01-01").date(), positive_above=3.0)
+    rows = label_rows(outcomes, [pd.Timestamp("2021-01-01")], spec)
+    assert dict(zip(rows["entity_id"], rows["label"])) == {"a": 0, "b": 0, "c": 1}

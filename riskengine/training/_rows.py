@@ -33,7 +33,8 @@ def label_rows(outcomes: pd.DataFrame, dates: list[pd.Timestamp], labels: LabelS
                entity_ids: pd.Series | None = None) -> pd.DataFrame:
     """entity_id, as_of, label for every pair with an outcome in [as_of, as_of + window).
 
-    Several outcomes in one window count as positive if any is. Entities with none are left
+    An outcome above `positive_above` is a positive case (for 0/1 outcomes, a 1; for amounts,
+    the spec sets the level). Several outcomes in one window count as positive if any is. Entities with none are left
     out ("exclude", the default) or, if the spec opts in, labelled 0 ("negative"); then
     `entity_ids` lists every entity.
     """
@@ -41,7 +42,7 @@ def label_rows(outcomes: pd.DataFrame, dates: list[pd.Timestamp], labels: LabelS
     parts = []
     for t in dates:
         inside = outcomes[(outcomes["date"] >= t) & (outcomes["date"] < t + window)]
-        lab = inside.groupby("entity_id", sort=True)["outcome"].max().astype(int)
+        lab = (inside.groupby("entity_id", sort=True)["outcome"].max() > labels.positive_above).astype(int)
         part = lab.rename("label").reset_index()
         if labels.unlabelled == "negative":
             if entity_ids is None:
