@@ -28,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
+START, FLOW, CHECK = "Start here", "The flow: data to list", "Governance and evaluation"
 
 
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,15 +49,15 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 # --- foundation commands ---
 from riskengine.synth.cli import synth_command  # noqa: E402
 
-app.command("synth")(user_errors(synth_command))
+app.command("synth", rich_help_panel=START)(user_errors(synth_command))
 # --- link commands ---
 from riskengine.link.cli import link_command  # noqa: E402
 
-app.command("link")(user_errors(link_command))
+app.command("link", rich_help_panel=FLOW)(user_errors(link_command))
 # --- training commands ---
 
 
-@app.command("validate")
+@app.command("validate", rich_help_panel=START)
 @user_errors
 def validate_command(
     spec: Path = typer.Argument(..., help="A spec file whose [data] section names the tables to check."),
@@ -76,7 +77,7 @@ def validate_command(
     print_data_summary(data.summary(), str(path))
 
 
-@app.command("train")
+@app.command("train", rich_help_panel=FLOW)
 @user_errors
 def train_command(
     spec: Path = typer.Argument(..., help="A training spec, e.g. training/hmo.toml."),
@@ -93,7 +94,7 @@ def train_command(
     typer.echo(f"Summary: {result.out_dir / 'summary.json'}")
 
 
-@app.command("backtest")
+@app.command("backtest", rich_help_panel=CHECK)
 @user_errors
 def backtest_command(
     spec: Path = typer.Argument(..., help="A training spec, e.g. training/hmo.toml."),
@@ -118,7 +119,7 @@ def backtest_command(
     typer.echo(f"Results: {s['out_dir']}")
 
 
-@app.command("demo")
+@app.command("demo", rich_help_panel=START)
 @user_errors
 def demo_command(
     properties: int = typer.Option(50_000, help="Homes in the synthetic borough."),
@@ -133,11 +134,11 @@ def demo_command(
 # --- scoring commands ---
 from riskengine.scoring.cli import score_command  # noqa: E402
 
-app.command("score")(user_errors(score_command))
+app.command("score", rich_help_panel=FLOW)(user_errors(score_command))
 # --- audit commands ---
 from riskengine.audit.cli import audit_command  # noqa: E402
 
-app.command("audit")(user_errors(audit_command))
+app.command("audit", rich_help_panel=CHECK)(user_errors(audit_command))
 # --- evaluation commands ---
 from riskengine.evaluation.cli import register as register_evaluation  # noqa: E402
 

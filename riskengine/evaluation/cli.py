@@ -204,5 +204,5 @@ def register(app: typer.Typer, wrap: Callable[[Callable[..., Any]], Callable[...
     trial.command("design")(wrap(trial_design))
     trial.command("analyse")(wrap(trial_analyse))
     trial.command("did")(wrap(trial_did))
-    app.add_typer(trial, name="trial")
-    app.command("profile")(wrap(profile_command))
+    app.add_typer(trial, name="trial", rich_help_panel="Governance and evaluation")
+    app.command("profile", rich_help_panel="Governance and evaluation")(wrap(profile_command))
