@@ -90,9 +90,17 @@ def _facts(result, fingerprints, model_audit, bau_audit) -> RunFacts:
     base = dict(
         pipeline=spec.name,
         purpose=spec.purpose,
-        intended_use=extra.pop("intended_use", spec.purpose.action),
+        intended_use=extra.pop("intended_use", (
+            f"Ordering which entities the team looks at first, up to its capacity ({spec.metric.k} per list). "
+            "Officers decide what to do at each visit; the list prioritises, it decides nothing about anyone.")),
         users=extra.pop("users", ["inspection team", "service manager"]),
-        datasets=fingerprints,
+        out_of_scope=extra.pop("out_of_scope", [
+            "Enforcement, sanctions or any decision about an entity without an inspection by an officer.",
+            "Scoring people, or any use beyond the purpose stated above.",
+            "Other areas or periods without re-training, re-validation and a new fairness audit.",
+        ]),
+        datasets=[{**f, "period": f"{f['first_date']} to {f['last_date']}" if f.get("first_date") else None}
+                  for f in fingerprints],
         features={r.name: f"{r.stat} of {r.label}" + (f" over {int(r.window_days)} days" if pd.notna(r.window_days) else "")
                   for r in result.feature_info.itertuples()},
         metrics=metrics,
