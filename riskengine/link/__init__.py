@@ -1,7 +1,8 @@
 """Golden records: data quality and record linkage (the `link` stage).
 
 Rows that carry a usable UPRN attach to it; the rest are matched on normalised address
-parts with splink; person identifiers are pseudonymised first; a golden record per entity
+parts with splink (or, with `match_on = "person"`, on name, date of birth and postcode:
+_people.py); person identifiers are pseudonymised before anything leaves; a golden record per entity
 states which source won each field; a quality report describes every source.
 """
 

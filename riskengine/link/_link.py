@@ -131,11 +131,17 @@ def link(
     """Resolve every source row to an entity of the register, or say why not.
 
     `sources` maps a source name to its rows (columns line, entity_id, address, postcode,
-    date, type, value and any others). `truth` (source, line, true_entity_id) adds precision
-    and recall to the metrics. With `out_dir`, the linked sources, review file, golden table,
+    date, type, value and any others). With `spec.match_on = "person"` the entities are people
+    and rows without a key are matched on name, date of birth and postcode instead (_people.py).
+    `truth` (source, line, true_entity_id) adds precision and recall to the metrics. With `out_dir`, the linked sources, review file, golden table,
     splink charts and the link and quality reports are written there.
     """
     spec = spec or LinkSpec()
+    if spec.match_on == "person":  # people: matched on raw names first, pseudonymised before anything leaves
+        from riskengine.link._people import link_people
+
+        return link_people(entities, sources, spec, out_dir, progress, truth=truth,
+                           allow_ephemeral_key=allow_ephemeral_key, seed=seed)
     started = time.perf_counter()
     _check_inputs(entities, sources)
     key = load_key(spec, allow_ephemeral_key)

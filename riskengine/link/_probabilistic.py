@@ -86,6 +86,7 @@ class MatchModel:
     n_entities: int
     chart_paths: list[Path] = field(default_factory=list)
     best_probabilities: list[float] = field(default_factory=list)  # per distinct address with a candidate
+    blocking_rules: list[str] = field(default_factory=lambda: list(BLOCKING_WORDS))  # in words, for reports
 
 
 def _comparisons():
@@ -225,7 +226,7 @@ def match_records(
     return scored, model
 
 
-def _pairs_table(con: duckdb.DuckDBPyConnection, table: str) -> int:
+def _pairs_table(con: duckdb.DuckDBPyConnection, table: str, comparisons: list[str] = COMPARISONS) -> int:
     """The candidate pairs with their comparison levels and term-frequency weights, as `pairs`."""
     cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
     tf = [c for c in cols if c.startswith("mw_tf_adj_")]
@@ -235,8 +236,8 @@ def _pairs_table(con: duckdb.DuckDBPyConnection, table: str) -> int:
         SELECT
             CASE WHEN source_dataset_l = 'a_entities' THEN uid_l ELSE uid_r END AS entity_id,
             CASE WHEN source_dataset_l = 'a_entities' THEN uid_r ELSE uid_l END AS record_id,
-            {', '.join(f'gamma_{c}' for c in COMPARISONS)},
-            {', '.join(f'coalesce(mw_tf_adj_{c}, 0) AS tf_{c}' if f'mw_tf_adj_{c}' in cols else f'0.0 AS tf_{c}' for c in COMPARISONS)},
+            {', '.join(f'gamma_{c}' for c in comparisons)},
+            {', '.join(f'coalesce(mw_tf_adj_{c}, 0) AS tf_{c}' if f'mw_tf_adj_{c}' in cols else f'0.0 AS tf_{c}' for c in comparisons)},
             {tf_sum} AS tf
         FROM {table}
     """)

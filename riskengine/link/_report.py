@@ -147,7 +147,7 @@ def link_figures(result, spec: LinkSpec) -> tuple[dict, dict]:
             "em_iterations": result.model.em_iterations if result.model else None,
             "candidate_pairs": result.model.n_pairs if result.model else 0,
             "levels": levels,
-            "blocking_rules": BLOCKING_WORDS,
+            "blocking_rules": result.model.blocking_rules if result.model else BLOCKING_WORDS,
         },
         "best_candidate_probability_histogram": hist,
         "survivorship": {f: {**d, "meaning": _RULE_WORDS[d["rule"]]} for f, d in result.rules.items()},
