@@ -54,3 +54,14 @@ class KeyIndex:
 def exact_keys(ids: pd.Series, entity_ids: pd.Series) -> pd.DataFrame:
     """Resolve each row's key against the register (see KeyIndex.resolve)."""
     return KeyIndex(entity_ids).resolve(ids)
+
+
+def attach_keys(frames: dict[str, pd.DataFrame], entity_ids: pd.Series) -> tuple[dict, dict]:
+    """Per source, each row's key state and the entity its own key resolves to (or <NA>)."""
+    keys = KeyIndex(entity_ids)
+    states, resolved = {}, {}
+    for name, df in frames.items():
+        ids = df["entity_id"] if "entity_id" in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
+        ex = keys.resolve(ids)
+        states[name], resolved[name] = ex["key_state"], ex["entity_id"]
+    return states, resolved

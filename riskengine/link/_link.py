@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
-from riskengine.link._exact import KeyIndex
+from riskengine.link._exact import attach_keys
 from riskengine.link._metrics import PROVENANCE, link_metrics
 from riskengine.link._normalise import PARTS, normalise_parts, parse_addresses
 from riskengine.link._probabilistic import COMPARISONS, MatchModel, match_records
@@ -154,12 +154,7 @@ def link(
     frames = {name: pseudonymise(df, person_columns(df, spec), key).reset_index(drop=True) for name, df in sources.items()}
 
     _say(progress, "attaching rows with a usable key")
-    states, resolved = {}, {}
-    keys = KeyIndex(entities["entity_id"])
-    for name, df in frames.items():
-        ids = df["entity_id"] if "entity_id" in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
-        ex = keys.resolve(ids)
-        states[name], resolved[name] = ex["key_state"], ex["entity_id"]
+    states, resolved = attach_keys(frames, entities["entity_id"])
 
     _say(progress, "normalising addresses")
     towns = entities["town"].dropna().unique() if "town" in entities.columns else []

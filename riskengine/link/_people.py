@@ -305,7 +305,7 @@ def match_people(register: pd.DataFrame, records: pd.DataFrame, *, seed: int = 0
 def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: LinkSpec, out_dir: Path | None,
                 progress: bool, *, truth: pd.DataFrame | None, allow_ephemeral_key: bool, seed: int):
     """link() for people: keys first, then name and date of birth; pseudonymise; assemble as the address path does."""
-    from riskengine.link._exact import KeyIndex
+    from riskengine.link._exact import attach_keys
     from riskengine.link._link import (LinkResult, _apply_decisions, _assemble, _empty_review, _proposals,
                                        _read_decisions, _say, _unique_register, decide)
     from riskengine.link._metrics import link_metrics
@@ -322,12 +322,7 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
     raw_register = _unique_register(entities)
     frames = {name: df.reset_index(drop=True) for name, df in sources.items()}
     _say(progress, "attaching rows with a usable key")
-    states, resolved = {}, {}
-    keys = KeyIndex(raw_register["entity_id"])
-    for name, df in frames.items():
-        ids = df["entity_id"] if "entity_id" in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
-        ex = keys.resolve(ids)
-        states[name], resolved[name] = ex["key_state"], ex["entity_id"]
+    states, resolved = attach_keys(frames, raw_register["entity_id"])
 
     _say(progress, "normalising names and dates of birth")
     todo = []
