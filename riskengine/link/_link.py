@@ -290,6 +290,22 @@ def _apply_decisions(review_ids: pd.Series, cand: pd.Series, decisions: pd.DataF
     return pd.Series(key.reindex(pairs).fillna("").to_numpy(), index=review_ids.index)
 
 
+def _review_head(in_band: pd.DataFrame, candidates: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The review table's first columns, one row per record in the band: how many source rows
+    share it, from which sources, and the best candidate's probability, runner-up and weight."""
+    counts = in_band.groupby("review_id").agg(rows=("row", "size"),
+                                               sources=("source", lambda s: "; ".join(sorted(set(s)))))
+    best = candidates[(candidates["rank"] == 1) & candidates["record_id"].isin(counts.index)].set_index("record_id")
+    out = pd.DataFrame(index=best.index)
+    out.index.name = "review_id"
+    out["rows"] = counts["rows"]
+    out["sources"] = counts["sources"]
+    out["match_probability"] = best["match_probability"].round(4)
+    out["runner_up_probability"] = best["runner_up_probability"].round(4)
+    out["match_weight"] = best["match_weight"].round(2)
+    return out, best
+
+
 def _empty_review() -> pd.DataFrame:
     return pd.DataFrame(columns=["review_id", "rows", "sources", "match_probability", "match_weight", "entity_id"])
 
@@ -300,18 +316,9 @@ def _review_table(candidates: pd.DataFrame, records: pd.DataFrame, prov: pd.Seri
     in_band = records[prov.eq("reviewed")]
     if in_band.empty:
         return _empty_review()
-    counts = in_band.groupby("review_id").agg(rows=("row", "size"),
-                                               sources=("source", lambda s: "; ".join(sorted(set(s)))))
-    best = candidates[(candidates["rank"] == 1) & candidates["record_id"].isin(counts.index)].set_index("record_id")
+    out, best = _review_head(in_band, candidates)
     rec = in_band.drop_duplicates("review_id").set_index("review_id")[PARTS]
     ent = ent_parts.set_index("entity_id")
-    out = pd.DataFrame(index=best.index)
-    out.index.name = "review_id"
-    out["rows"] = counts["rows"]
-    out["sources"] = counts["sources"]
-    out["match_probability"] = best["match_probability"].round(4)
-    out["runner_up_probability"] = best["runner_up_probability"].round(4)
-    out["match_weight"] = best["match_weight"].round(2)
     for p in PARTS:
         out[f"record_{p}"] = rec[p]
     out["entity_id"] = best["entity_id"]

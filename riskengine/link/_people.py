@@ -387,23 +387,14 @@ def _review_table(candidates: pd.DataFrame, gammas: pd.DataFrame, records: pd.Da
                   spec: LinkSpec) -> pd.DataFrame:
     """One line per person in the review band: the row's tokens beside the candidate's, with the
     match weight and the agreement level of each field, so a clerk judges without raw names."""
-    from riskengine.link._link import _empty_review
+    from riskengine.link._link import _empty_review, _review_head
 
     in_band = records[prov.eq("reviewed")]
     if in_band.empty:
         return _empty_review()
-    counts = in_band.groupby("review_id").agg(rows=("row", "size"),
-                                               sources=("source", lambda s: "; ".join(sorted(set(s)))))
-    best = candidates[(candidates["rank"] == 1) & candidates["record_id"].isin(counts.index)].set_index("record_id")
+    out, best = _review_head(in_band, candidates)
     first = in_band.drop_duplicates("review_id").set_index("review_id")
     shown = [*spec.person_name_columns, spec.dob_column, "postcode"]  # postcode stays raw, as on the address path
-    out = pd.DataFrame(index=best.index)
-    out.index.name = "review_id"
-    out["rows"] = counts["rows"]
-    out["sources"] = counts["sources"]
-    out["match_probability"] = best["match_probability"].round(4)
-    out["runner_up_probability"] = best["runner_up_probability"].round(4)
-    out["match_weight"] = best["match_weight"].round(2)
     for c in shown:  # the first row's (pseudonymised) values, as they appear in its linked source
         vals = [frames[s].at[r, c] if c in frames[s].columns else pd.NA
                 for s, r in zip(first.loc[best.index, "source"], first.loc[best.index, "row"])]
