@@ -220,3 +220,17 @@ def test_data_missing_an_event_source_the_model_learned_from_is_named(store, tmp
     res = _score(_scoring_spec(tmp_path, training), "--no-mlflow", "--as-of", WEEK1)
     assert res.exit_code == 2, res.output
     assert "no events from source(s) epc" in res.output and "Traceback" not in res.output
+
+
+def test_the_list_is_audited_by_group_against_the_population(world):
+    folder = world / "out" / "hmo" / WEEK1
+    doc = json.loads((folder / "bias_report.json").read_text())
+    assert doc["audit"]["overall"]["flagged"] == 50  # everyone on the list, exploration included
+    attributes = {g["attribute"] for g in doc["audit"]["groups"]}
+    assert {"imd_decile", "ward"} <= attributes
+    published = [g for g in doc["audit"]["groups"] if g["attribute"] == "ward" and not g["suppressed"]]
+    listed = _list(world, WEEK1)
+    by_ward = listed["ward"].value_counts()
+    for g in published:
+        assert g["flagged"] == by_ward.get(g["group"], 0)
+    assert (folder / "bias_report.html").is_file()

@@ -6,7 +6,7 @@ JSON twin. `write_model_card` and `write_transparency_record` (from `governance`
 governance pack from a run's facts.
 """
 
-from riskengine.audit._audit import AuditResult, audit
+from riskengine.audit._audit import AuditResult, audit, audit_with_fallback
 from riskengine.audit._flagging import OperatingPoint, flag
 from riskengine.audit._report import report_dict, write_audit_report
 from riskengine.audit.governance import (
@@ -18,6 +18,7 @@ from riskengine.audit.governance import (
 )
 
 __all__ = [
+    "audit_with_fallback",
     "AuditResult",
     "DatasetFacts",
     "OperatingPoint",

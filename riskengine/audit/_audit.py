@@ -374,3 +374,16 @@ def _attribute_rows(
             }
         rows.append(row)
     return rows, (attr.groups[ref] if ref is not None else None)
+
+
+def audit_with_fallback(df: pd.DataFrame, score_col: str, label_col: str | None = None, **kwargs) -> AuditResult:
+    """`audit`, but where a named reference group is too small to publish, the largest group
+    stands in and the report says so (pipelines run unattended; the standalone command errs)."""
+    try:
+        return audit(df, score_col, label_col, **kwargs)
+    except RiskEngineError as exc:
+        if not kwargs.get("reference") or "reference group" not in str(exc):
+            raise
+        result = audit(df, score_col, label_col, **{**kwargs, "reference": None})
+        result.notes.append(f"The spec's reference group could not be used ({exc}); the largest group is the reference instead.")
+        return result

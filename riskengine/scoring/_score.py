@@ -139,6 +139,10 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
     result = score_frames(spec, fs.table, data.entities, events, data.outcomes, when, loaded, out_dir,
                           previous=previous, purpose=asdict(spec.purpose or tspec.purpose),
                           fingerprint=fingerprint_of(data.fingerprints), info=fs.info, step=step)
+    from riskengine.scoring._audit import audit_list
+
+    result.paths.update(audit_list(result.listed, result.scores, data.entities, tspec, out_dir,
+                                   purpose=spec.purpose or tspec.purpose))
     if log_mlflow:
         from riskengine.scoring._record import record_scoring_run
 

@@ -14,10 +14,9 @@ import dataclasses
 
 import pandas as pd
 
-from riskengine.audit import audit as run_audit
-from riskengine.audit import write_audit_report
+from riskengine.audit import audit_with_fallback, write_audit_report
 from riskengine.audit.governance import RunFacts, write_governance_pack
-from riskengine.errors import RiskEngineError, SpecError
+from riskengine.errors import SpecError
 
 MODEL_TYPES = {"lightgbm": "LightGBM gradient-boosted trees", "logistic_regression": "logistic regression"}
 
@@ -33,7 +32,7 @@ def governance_pack(result, population: pd.DataFrame, outcomes: pd.DataFrame, fi
                   reference=spec.audit.reference or None, seed=spec.seed)
     rows = result.last_split.dropna(subset=["champion_score"])
     k = spec.metric.k
-    audit = _audit_with_fallback
+    audit = audit_with_fallback
     model_audit = audit(rows, "champion_score", "label", top_k=k, name="the model", **common)
     paths = {}
     bau_audit = None
@@ -61,18 +60,6 @@ def governance_pack(result, population: pd.DataFrame, outcomes: pd.DataFrame, fi
     for name, path in write_governance_pack(facts, out).items():
         paths[name] = path
     return paths
-
-
-def _audit_with_fallback(df, score_col, label_col, **kwargs):
-    """The spec's reference groups, or the largest groups where a named one is too small to publish."""
-    try:
-        return run_audit(df, score_col, label_col, **kwargs)
-    except RiskEngineError as exc:
-        if not kwargs.get("reference") or "reference group" not in str(exc):
-            raise
-        result = run_audit(df, score_col, label_col, **{**kwargs, "reference": None})
-        result.notes.append(f"The spec's reference group could not be used ({exc}); the largest group is the reference instead.")
-        return result
 
 
 def _facts(result, fingerprints, model_audit, bau_audit) -> RunFacts:
