@@ -567,3 +567,22 @@ def test_business_as_usual_on_the_synthetic_borough_over_targets_deprived_areas(
                for s in result.findings)
     without_truth = audit(df, "inspected", None, ["imd_decile"], threshold=1, reference="10")
     assert "1" in set(without_truth.disparities.query("status == 'disparity'")["group"])
+
+
+def test_intersection_cells_cannot_be_recovered_from_the_published_margins():
+    # a=x, b=p holds 3 homes: hiding it alone, its count would be margin p (63) minus (y, p) (60)
+    from riskengine.audit import audit
+
+    rows = [("x", "p")] * 3 + [("x", "q")] * 50 + [("y", "p")] * 60 + [("y", "q")] * 70
+    df = pd.DataFrame(rows, columns=["a", "b"])
+    df["score"] = np.arange(len(df)) % 7
+    result = audit(df, "score", None, group_cols=["a", "b"], threshold=3, intersections=True, n_boot=50)
+    cells = result.groups[result.groups["attribute"] == "a × b"].set_index("group")
+    hidden = cells["suppressed"]
+    n = {"x × p": 3, "x × q": 50, "y × p": 60, "y × q": 70}
+    assert hidden["x × p"]
+    for line in (["x × p", "x × q"], ["y × p", "y × q"], ["x × p", "y × p"], ["x × q", "y × q"]):
+        total_hidden = sum(n[c] for c in line if hidden[c])
+        assert total_hidden == 0 or total_hidden >= 10, line
+    margins = result.groups[result.groups["attribute"].isin(["a", "b"])]
+    assert not margins["suppressed"].any()  # the margins are published, which is why the cells needed care

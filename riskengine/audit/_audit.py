@@ -20,6 +20,7 @@ from riskengine.audit._metrics import (
     bootstrap_counts,
     count_band,
     suppress,
+    suppress_table,
     denominators,
     exact_interval,
     group_counts,
@@ -322,7 +323,7 @@ def _attribute_rows(
     counts = group_counts(y, flags, attr.codes, len(attr.groups))
     sizes = counts.sum(axis=1)
     dens = denominators(counts)
-    reasons = suppress(sizes, min_group_size)
+    reasons = suppress_table(sizes, attr.parts, min_group_size) if attr.parts else suppress(sizes, min_group_size)
     shown = np.array([not r for r in reasons], dtype=bool)
     ref = _reference_for(attr, sizes, reasons, reference)
     boot_rates = rates_from_counts(boot)

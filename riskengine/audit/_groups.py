@@ -26,6 +26,7 @@ class Attribute:
     groups: list[str]  # group labels in display order
     codes: np.ndarray  # int code per row, index into `groups`
     unknown: str | None = None  # the label given to missing values, if any were missing
+    parts: list[tuple[int, int]] | None = None  # for "a × b": each group's (a, b) group indices
 
 
 def _format_value(value: object) -> str:
@@ -66,7 +67,8 @@ def intersect(a: Attribute, b: Attribute) -> Attribute:
     present = np.unique(pair)  # sorted: a's order first, then b's
     groups = [f"{a.groups[p // len(b.groups)]}{CROSS}{b.groups[p % len(b.groups)]}" for p in present]
     codes = np.searchsorted(present, pair)
-    return Attribute(name=f"{a.name}{CROSS}{b.name}", groups=groups, codes=codes)
+    parts = [(int(p // len(b.groups)), int(p % len(b.groups))) for p in present]
+    return Attribute(name=f"{a.name}{CROSS}{b.name}", groups=groups, codes=codes, parts=parts)
 
 
 def build_attributes(df: pd.DataFrame, group_cols: list[str], intersections: bool) -> list[Attribute]:

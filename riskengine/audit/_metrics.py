@@ -227,6 +227,27 @@ def suppress(sizes: np.ndarray, minimum: int) -> list[str]:
     return reasons
 
 
+def suppress_table(sizes: np.ndarray, parts: list[tuple[int, int]], minimum: int) -> list[str]:
+    """`suppress` for the cells of a two-way table ("a × b"), whose margins are published as the
+    single-attribute tables: within every row and every column too, hidden cells must hold
+    none or at least `minimum` entities, or one could be recovered as margin minus the rest."""
+    reasons = suppress(sizes, minimum)
+    changed = True
+    while changed:
+        changed = False
+        for axis in (0, 1):
+            lines: dict[int, list[int]] = {}
+            for i, p in enumerate(parts):
+                lines.setdefault(p[axis], []).append(i)
+            for members in lines.values():
+                hidden = sum(sizes[i] for i in members if reasons[i])
+                shown = [i for i in members if not reasons[i]]
+                if 0 < hidden < minimum and shown:
+                    reasons[min(shown, key=lambda i: (sizes[i], -i))] = "secondary"
+                    changed = True
+    return reasons
+
+
 def count_band(n: int, minimum: int) -> str:
     """A published band for a suppressed count: "1-4", "5-9", ... below `minimum`, else "10 or more"."""
     if n >= minimum:
