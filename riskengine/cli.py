@@ -142,7 +142,7 @@ app.command("audit", rich_help_panel=CHECK)(user_errors(audit_command))
 # --- evaluation commands ---
 from riskengine.evaluation.cli import register as register_evaluation  # noqa: E402
 
-register_evaluation(app, user_errors)
+register_evaluation(app, user_errors, panel=CHECK)
 
 
 def main() -> None:

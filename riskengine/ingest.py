@@ -135,7 +135,7 @@ def _file_sha256(path: Path) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def _as_id(col: pd.Series) -> pd.Series:
+def as_id(col: pd.Series) -> pd.Series:
     """Entity ids are strings; integer-valued numbers from Parquet/SQL become their digits."""
     if pd.api.types.is_float_dtype(col):
         col = col.astype("Int64")
@@ -143,12 +143,12 @@ def _as_id(col: pd.Series) -> pd.Series:
     return out.mask(out == "")
 
 
-def _as_date(col: pd.Series, fmt: str | None = None) -> pd.Series:
+def as_date(col: pd.Series, fmt: str | None = None) -> pd.Series:
     """Dates from text (ISO 8601 unless the source names a strftime format); unreadable -> NaT."""
     return pd.to_datetime(col, errors="coerce", format=fmt or "ISO8601").dt.normalize().astype("datetime64[ns]")
 
 
-def _as_number(col: pd.Series) -> pd.Series:
+def as_number(col: pd.Series) -> pd.Series:
     return pd.to_numeric(col, errors="coerce").astype("float64")
 
 
@@ -240,11 +240,11 @@ def _check_share(file: str, n: int, rejects: pd.DataFrame, max_share: float) -> 
 def validate_entities(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Entities: a non-empty, unique entity_id; coordinates, if given, in range."""
     df = raw.copy()
-    df["entity_id"] = _as_id(df["entity_id"])
+    df["entity_id"] = as_id(df["entity_id"])
     columns = {"entity_id": pa.Column("string", nullable=False)}
     for c, lim in (("lat", 90), ("lon", 180)):
         if c in df.columns:
-            df[c] = _as_number(df[c])
+            df[c] = as_number(df[c])
             columns[c] = pa.Column(
                 "float64", nullable=True,
                 checks=pa.Check(lambda s, lim=lim: s.abs() <= lim, error=f"outside -{lim}..{lim}"),
@@ -266,10 +266,10 @@ def validate_events(
     Returns (the good rows with every column and their data row as `line`, rejects).
     """
     df = raw.copy()
-    df["entity_id"] = _as_id(df["entity_id"])
-    df["date"] = _as_date(raw["date"], date_format)
+    df["entity_id"] = as_id(df["entity_id"])
+    df["date"] = as_date(raw["date"], date_format)
     df["type"] = df["type"].astype("string").str.strip().replace("", pd.NA)
-    df["value"] = _as_number(raw["value"]) if "value" in raw.columns else float("nan")
+    df["value"] = as_number(raw["value"]) if "value" in raw.columns else float("nan")
     has_address = df["address"].astype("string").str.strip().fillna("") != "" if "address" in df.columns else pd.Series(False, index=df.index)
     schema = pa.DataFrameSchema(
         {
@@ -316,9 +316,9 @@ def validate_outcomes(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Outcomes: a known entity, a parseable past date, an outcome that is 0/1 (or a number)."""
     df = raw.copy()
-    df["entity_id"] = _as_id(df["entity_id"])
-    df["date"] = _as_date(raw["date"], date_format)
-    df["outcome"] = _as_number(raw["outcome"])
+    df["entity_id"] = as_id(df["entity_id"])
+    df["date"] = as_date(raw["date"], date_format)
+    df["outcome"] = as_number(raw["outcome"])
     outcome_checks = [pa.Check.isin([0.0, 1.0], error="outcome must be 0 or 1")] if kind == "binary" else []
     schema = pa.DataFrameSchema(
         {

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskengine.errors import DataError
-from riskengine.ingest import Dataset, _as_date, _as_id, events_table, read_table
+from riskengine.ingest import Dataset, as_date, as_id, events_table, read_table
 from riskengine.spec import FeaturesSpec, LinkSpec
 
 
@@ -47,8 +47,8 @@ def given_features(spec: FeaturesSpec) -> pd.DataFrame | None:
         return None
     df, fp = read_table(spec.table, ["entity_id", "as_of"])
     df = df.drop(columns=["_row", "_line"])
-    df["entity_id"] = _as_id(df["entity_id"])
-    df["as_of"] = _as_date(df["as_of"])
+    df["entity_id"] = as_id(df["entity_id"])
+    df["as_of"] = as_date(df["as_of"])
     bad = df["as_of"].isna() | df["entity_id"].isna()
     if bad.any():
         raise DataError(f"{fp['name']}: {int(bad.sum())} row(s) with a missing entity_id or an unreadable as_of date")
