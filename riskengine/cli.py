@@ -144,6 +144,12 @@ from riskengine.evaluation.cli import register as register_evaluation  # noqa: E
 
 register_evaluation(app, user_errors, panel=CHECK)
 
+# --- information governance commands ---
+from riskengine.infogov.cli import clean_command, governance_command  # noqa: E402
+
+app.command("governance", rich_help_panel=CHECK)(user_errors(governance_command))
+app.command("clean", rich_help_panel=CHECK)(user_errors(clean_command))
+
 
 def main() -> None:
     """Console-script entry point."""

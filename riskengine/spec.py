@@ -368,6 +368,64 @@ class AuditSpec:
 
 
 @dataclass
+class InformationGovernance:
+    """The data-protection facts in a spec's [governance] table (issue: information governance).
+
+    What the engine cannot know is left empty and shown as a question for the data protection
+    officer in the draft DPIA and data-sharing agreement (`riskengine governance SPEC`). The
+    other keys of [governance] (owner, contact ...) feed the model card and transparency record.
+    """
+
+    require_dpia: bool = False  # training stops unless a signed DPIA is recorded below
+    dpia_reference: str | None = None  # e.g. "DPIA-2026-014"; with signed_by and signed_on, the signed DPIA
+    dpia_signed_by: str | None = None  # the role that signed it (not a personal name is needed)
+    dpia_signed_on: dt.date | None = None
+    controller: str | None = None  # the organisation that decides why and how the data are used
+    operator: str | None = None  # who runs the engine (team or organisation)
+    location: str | None = None  # where the files and outputs live, e.g. "council data platform, UK"
+    lawful_basis: str | None = None  # e.g. "UK GDPR Art 6(1)(e) public task; Housing Act 2004 s.61"
+    necessity: str | None = None  # why the processing is necessary and proportionate
+    owners: dict[str, str] = field(default_factory=dict)  # source -> team or organisation that owns it
+    data_subjects: dict[str, str] = field(default_factory=dict)  # source -> whose data it is
+    personal_columns: dict[str, list[str]] = field(default_factory=dict)  # source -> columns the scan may miss
+    special_category: dict[str, list[str]] = field(default_factory=dict)  # source -> special-category or criminal-offence columns
+    retention_days: dict[str, int] = field(default_factory=dict)  # lists | training | link | rejects | backtest -> days kept
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.retention_days) - set(RETENTION_KINDS))
+        if unknown:
+            raise ValueError(f"governance.retention_days: unknown output kind(s) {unknown}; expected some of "
+                             f"{list(RETENTION_KINDS)}")
+        bad = {k: v for k, v in self.retention_days.items() if v < 1}
+        if bad:
+            raise ValueError(f"governance.retention_days must be at least 1 day, got {bad}")
+
+    @property
+    def dpia_signed(self) -> bool:
+        return bool(self.dpia_reference and self.dpia_signed_by and self.dpia_signed_on)
+
+
+# Output kinds a retention period can be set for: the folder under out/<pipeline>/ that holds each.
+RETENTION_KINDS = {
+    "lists": "the weekly lists (out/<pipeline>/<as-of>/): entity ids, addresses, reasons",
+    "training": "training outputs (out/<pipeline>/train/ less its link/ folder): aggregates and plots",
+    "link": "linkage outputs (out/<pipeline>/train/link/): links, golden records, the review file",
+    "rejects": "rejected rows (out/<pipeline>/validate/ and rejects.csv of a run): raw records",
+    "backtest": "backtests (out/<pipeline>/backtest/): aggregates",
+}
+IG_KEYS = {f.name for f in dataclasses.fields(InformationGovernance)}
+
+
+def information_governance(governance: dict[str, Any]) -> InformationGovernance:
+    """The data-protection keys of a [governance] table, checked; the other keys are left alone."""
+    picked = {k: v for k, v in governance.items() if k in IG_KEYS}
+    try:
+        return from_mapping(InformationGovernance, picked, file="", prefix="governance")
+    except SpecError as exc:  # re-raised so the spec loader names the file
+        raise ValueError(str(exc).removeprefix(": ")) from None
+
+
+@dataclass
 class TrainingSpec:
     """A training pipeline: training/NAME.toml."""
 
@@ -390,6 +448,7 @@ class TrainingSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        information_governance(self.governance)  # checked on load; read with the same function
         if not self.models:
             raise ValueError("'models' needs at least one candidate")
         names = [m.name for m in self.models]
@@ -487,6 +546,10 @@ class DataOnlySpec:
     purpose: Purpose
     data: DataSpec
     kind: Literal["data"] = "data"
+    governance: dict[str, Any] = field(default_factory=dict)  # data-protection facts (InformationGovernance)
+
+    def __post_init__(self) -> None:
+        information_governance(self.governance)
 
 
 SPEC_KINDS: dict[str, type] = {"data": DataOnlySpec, "training": TrainingSpec, "scoring": ScoringSpec}

@@ -17,6 +17,7 @@ import pandas as pd
 from riskengine.audit import audit_with_fallback, write_audit_report
 from riskengine.audit.governance import RunFacts, write_governance_pack
 from riskengine.errors import SpecError
+from riskengine.spec import IG_KEYS
 
 MODEL_TYPES = {"lightgbm": "LightGBM gradient-boosted trees", "logistic_regression": "logistic regression"}
 
@@ -25,9 +26,9 @@ def governance_pack(result, population: pd.DataFrame, outcomes: pd.DataFrame, fi
     """Write the reports under out_dir/governance; return {name: path}."""
     spec = result.spec
     attrs = [a for a in spec.audit.attributes if a in result.last_split.columns]
-    if not attrs:
-        return {}
     out = result.out_dir / "governance"
+    if not attrs:
+        return _information_governance(result, out, [])
     common = dict(group_cols=attrs, min_group_size=spec.audit.min_group_size, burden=spec.audit.burden,
                   reference=spec.audit.reference or None, seed=spec.seed)
     rows = result.last_split.dropna(subset=["champion_score"])
@@ -59,7 +60,15 @@ def governance_pack(result, population: pd.DataFrame, outcomes: pd.DataFrame, fi
     facts = _facts(result, fingerprints, model_audit, bau_audit)
     for name, path in write_governance_pack(facts, out).items():
         paths[name] = path
+    paths |= _information_governance(result, out, [model_audit, bau_audit])
     return paths
+
+
+def _information_governance(result, out, audits: list) -> dict:
+    """The draft DPIA and data-sharing agreement, with what this run measured (linkage, bias findings)."""
+    from riskengine.infogov import information_governance_pack, measured_from_summary
+
+    return information_governance_pack(result.spec, out, measured_from_summary(result.summary, audits))
 
 
 def _facts(result, fingerprints, model_audit, bau_audit) -> RunFacts:
@@ -69,7 +78,7 @@ def _facts(result, fingerprints, model_audit, bau_audit) -> RunFacts:
     metrics = result.metrics[result.metrics["candidate"] == champion]
     metrics = metrics[["test_as_of", "n", "positives", "precision_at_k", "recall_at_k", "roc_auc", "average_precision"]]
     kind = next(m.type for m in spec.models if champion.startswith(m.name))
-    extra = dict(spec.governance)
+    extra = {k: v for k, v in spec.governance.items() if k not in IG_KEYS}  # the rest are DPIA facts
     known = {f.name for f in dataclasses.fields(RunFacts)}
     unknown = sorted(set(extra) - known)
     if unknown:

@@ -17,6 +17,7 @@ from riskengine.features import build_features
 from riskengine.ingest import load_data, read_table, write_rejects
 from riskengine.model import RiskModel
 from riskengine.progress import Steps
+from riskengine.infogov import check_dpia
 from riskengine.prepare import feature_events, given_features, link_sources
 from riskengine.spec import TrainingSpec, load_spec_as
 from riskengine.training._candidates import Candidate, baseline_scores, expand_grid
@@ -61,6 +62,7 @@ def train(spec: TrainingSpec | str | Path, out: str | Path | None = None, today:
           log_mlflow: bool = True, quiet: bool = False) -> TrainingResult:
     """Train, compare over time, choose and register the champion for one pipeline."""
     spec = _load(spec)
+    check_dpia(spec)  # a required, unsigned DPIA stops the run before any work
     out_dir = Path(out) if out else Path("out") / spec.name / "train"
     out_dir.mkdir(parents=True, exist_ok=True)
     step = Steps(quiet, total=8)
