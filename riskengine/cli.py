@@ -144,6 +144,14 @@ from riskengine.evaluation.cli import register as register_evaluation  # noqa: E
 
 register_evaluation(app, user_errors, panel=CHECK)
 
+# --- outcomes back in, the dashboard and the simulation of use ---
+from riskengine.outcomes.cli import register as register_outcomes  # noqa: E402
+
+register_outcomes(app, user_errors, panel=FLOW)
+from riskengine.dashboard.cli import dashboard_command  # noqa: E402
+
+app.command("dashboard", rich_help_panel=FLOW)(user_errors(dashboard_command))
+
 
 def main() -> None:
     """Console-script entry point."""
