@@ -151,6 +151,9 @@ register_outcomes(app, user_errors, panel=FLOW)
 from riskengine.dashboard.cli import dashboard_command  # noqa: E402
 
 app.command("dashboard", rich_help_panel=FLOW)(user_errors(dashboard_command))
+from riskengine.simulate.cli import simulate_command  # noqa: E402
+
+app.command("simulate", rich_help_panel=CHECK)(user_errors(simulate_command))
 
 
 def main() -> None:

@@ -8,10 +8,10 @@ plain-English verdict following the scoring spec's [dashboard] rules.
 
 from riskengine.dashboard._dashboard import figures, write_dashboard
 from riskengine.dashboard._figures import Rules
-from riskengine.dashboard._stats import ipw_prevalence, psi, rate, rate_ratio
+from riskengine.dashboard._stats import ipw_arrays, ipw_prevalence, psi, rate, rate_ratio
 from riskengine.dashboard._watch import Watch, group_counts, list_frame, read_watch
 
-__all__ = ["Rules", "Watch", "dashboard", "figures", "group_counts", "ipw_prevalence", "list_frame", "psi", "rate",
+__all__ = ["Rules", "Watch", "dashboard", "figures", "group_counts", "ipw_arrays", "ipw_prevalence", "list_frame", "psi", "rate",
            "rate_ratio", "read_watch", "write_dashboard"]
 
 

@@ -62,7 +62,7 @@ def calibration_chart(cal: pd.DataFrame) -> str | None:
     fig = Figure(figsize=(4.6, 4.2))
     ax = fig.subplots()
     for sl, part in cal.groupby("slice", sort=False):
-        err = np.vstack([part["observed"] - part["low"], part["high"] - part["observed"]])
+        err = np.clip(np.vstack([part["observed"] - part["low"], part["high"] - part["observed"]]).astype(float), 0, None)
         ax.errorbar(part["predicted"], part["observed"], yerr=err, fmt="o", capsize=3, color=COLOURS.get(sl), label=sl)
     top = float(max(cal["high"].max(), cal["predicted"].max(), 0.1))
     ax.plot([0, top], [0, top], color="#999", lw=1, ls=":")
@@ -81,7 +81,7 @@ def prevalence_chart(weekly: pd.DataFrame) -> str | None:
     fig = Figure(figsize=(7.5, 3.0))
     ax = fig.subplots()
     x = pd.to_datetime(w["week"])
-    ax.errorbar(x, w["estimate"], yerr=np.vstack([w["estimate"] - w["low"], w["high"] - w["estimate"]]), fmt="o",
+    ax.errorbar(x, w["estimate"], yerr=np.clip(np.vstack([w["estimate"] - w["low"], w["high"] - w["estimate"]]).astype(float), 0, None), fmt="o",
                 capsize=2, color=COLOURS["exploration"], label="from the exploration slice")
     ax.plot(pd.to_datetime(weekly["week"]), weekly["model_estimate"], color=COLOURS["list"], label="the model's own estimate")
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")

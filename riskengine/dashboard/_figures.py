@@ -76,10 +76,10 @@ def calibration(res: pd.DataFrame) -> pd.DataFrame:
     rows = res[res["slice"].isin(["list", "exploration"]) & res["probability"].notna()]
     out = []
     for sl, part in rows.groupby("slice", sort=False):
-        band = pd.cut(part["probability"], BANDS, include_lowest=True)
-        for b, grp in part.groupby(band, observed=True):
+        band = np.clip(np.searchsorted(BANDS, part["probability"].to_numpy(), side="left") - 1, 0, len(BANDS) - 2)
+        for b, grp in part.groupby(band):
             r, lo, hi = rate(grp["outcome"].sum(), len(grp))
-            out.append({"slice": sl, "band": f"{b.left:.0%}-{b.right:.0%}", "n": len(grp),
+            out.append({"slice": sl, "band": f"{BANDS[b]:.0%}-{BANDS[b + 1]:.0%}", "n": len(grp),
                         "predicted": float(grp["probability"].mean()), "observed": r, "low": lo, "high": hi})
     return pd.DataFrame(out, columns=["slice", "band", "n", "predicted", "observed", "low", "high"])
 
@@ -170,7 +170,7 @@ def verdict(figures: dict, rules: Rules, entity_word: str) -> list[str]:
     if n_list < rules.min_inspections:
         says.append(f"Too early to judge: {n_list} results from the list so far (at least {rules.min_inspections} needed).")
     elif bau["ratio"] is not None:
-        says.append(f"The list found {bau['ratio']:.1f} times as many {entity_word} per inspection as business as usual "
+        says.append(f"The list found {bau['ratio']:.1f} times as many cases per inspection as business as usual "
                     f"over {weeks} week{'s' if weeks != 1 else ''} ({bau['low']:.1f}-{bau['high']:.1f}); {bau['list_positives']} found where "
                     f"business as usual would have found about {bau['bau_would_have_found']:.0f}.")
     else:

@@ -38,16 +38,31 @@ def ipw_prevalence(strata: pd.DataFrame, alpha: float = 0.05) -> dict:
     (its inverse inclusion probability), so the estimate is the population-weighted mean of
     the lists' hit rates; the interval is Wilson's at the Kish effective sample size.
     """
-    s = strata[strata["inspected"] > 0]
-    if s.empty:
+    est, lo, hi, n_eff = ipw_arrays(strata["population"].to_numpy(float)[None, :], strata["inspected"].to_numpy(float)[None, :],
+                                    strata["positives"].to_numpy(float)[None, :], alpha)
+    if est.size == 0 or np.isnan(est[0, -1]):
         return {"estimate": None, "low": None, "high": None, "inspected": 0, "effective_n": 0.0}
-    w_row = s["population"] / s["inspected"]  # weight of each inspected draw in its list
-    total = float(s["population"].sum())
-    estimate = float((w_row * s["positives"]).sum() / total)
-    n_eff = float(total ** 2 / (w_row ** 2 * s["inspected"]).sum())
-    lo, hi = proportion_confint(estimate * n_eff, n_eff, alpha=alpha, method="wilson")
-    return {"estimate": estimate, "low": float(lo), "high": float(hi), "inspected": int(s["inspected"].sum()),
-            "effective_n": n_eff}
+    return {"estimate": float(est[0, -1]), "low": float(lo[0, -1]), "high": float(hi[0, -1]),
+            "inspected": int(strata["inspected"].sum()), "effective_n": float(n_eff[0, -1])}
+
+
+def ipw_arrays(population: np.ndarray, inspected: np.ndarray, positives: np.ndarray, alpha: float = 0.05):
+    """`ipw_prevalence` on all weeks so far, for many replicates at once: arrays (replicates x weeks) in,
+    (estimate, low, high, effective n) after each week out; NaN where nothing was inspected yet."""
+    population, inspected, positives = np.broadcast_arrays(population, inspected, positives)
+    seen = inspected > 0
+    safe = np.where(seen, inspected, 1.0)
+    num = np.cumsum(np.where(seen, population * positives / safe, 0.0), axis=1)
+    den = np.cumsum(np.where(seen, population, 0.0), axis=1)
+    w2 = np.cumsum(np.where(seen, population ** 2 / safe, 0.0), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        est = num / den
+        n_eff = den ** 2 / w2
+    ok = den > 0
+    lo, hi = np.full(est.shape, np.nan), np.full(est.shape, np.nan)
+    if ok.any():
+        lo[ok], hi[ok] = proportion_confint(est[ok] * n_eff[ok], n_eff[ok], alpha=alpha, method="wilson")
+    return est, lo, hi, n_eff
 
 
 def psi(reference: pd.Series, current: pd.Series, bins: int = 10) -> float:

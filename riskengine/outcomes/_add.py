@@ -116,18 +116,22 @@ def _against(rows: pd.DataFrame, other: pd.DataFrame, where: str) -> pd.Series:
 def add_outcomes(file: str | Path, store: str | Path, entities: Source, lists_root: str | Path,
                  known_outcomes: pd.DataFrame | None = None, outcome_kind: str = "binary",
                  today: dt.date | None = None, earliest: dt.date = dt.date(1950, 1, 1),
-                 date_format: str | None = None) -> AddResult:
-    """Validate `file` and append its good rows to the store; the rest go to the batch's rejects file."""
+                 date_format: str | None = None, known_entities: pd.Index | None = None) -> AddResult:
+    """Validate `file` and append its good rows to the store; the rest go to the batch's rejects file.
+
+    `known_entities` (the entity ids, when the caller has them) saves reading the entities table.
+    """
     path = Path(file)
     if not path.is_file():
         raise RiskEngineError(f"{path}: file not found")
     now = dt.datetime.now()
     batch = _batch_id(path, now)
     raw, fp = read_table(Source(path=path, date_format=date_format), OUTCOME_REQUIRED)
-    ent_raw, ent_fp = read_table(entities, ["entity_id"])
-    ents, _ = validate_entities(ent_raw, ent_fp["name"])
+    if known_entities is None:
+        ent_raw, ent_fp = read_table(entities, ["entity_id"])
+        known_entities = pd.Index(validate_entities(ent_raw, ent_fp["name"])[0]["entity_id"])
     today_ts = pd.Timestamp(today or dt.date.today())
-    good, rejects = validate_outcomes(raw, fp["name"], pd.Index(ents["entity_id"]), today_ts, outcome_kind,
+    good, rejects = validate_outcomes(raw, fp["name"], known_entities, today_ts, outcome_kind,
                                       pd.Timestamp(earliest), date_format)
     kept = raw[~raw["_row"].isin(rejects["row"])].reset_index(drop=True)
     good = good.assign(_row=kept["_row"].to_numpy(), _line=kept["_line"].to_numpy())
