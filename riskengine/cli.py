@@ -149,6 +149,16 @@ from riskengine.infogov.cli import clean_command, governance_command  # noqa: E4
 
 app.command("governance", rich_help_panel=CHECK)(user_errors(governance_command))
 app.command("clean", rich_help_panel=CHECK)(user_errors(clean_command))
+# --- outcomes back in, the dashboard and the simulation of use ---
+from riskengine.outcomes.cli import register as register_outcomes  # noqa: E402
+
+register_outcomes(app, user_errors, panel=FLOW)
+from riskengine.dashboard.cli import dashboard_command  # noqa: E402
+
+app.command("dashboard", rich_help_panel=FLOW)(user_errors(dashboard_command))
+from riskengine.simulate.cli import simulate_command  # noqa: E402
+
+app.command("simulate", rich_help_panel=CHECK)(user_errors(simulate_command))
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from riskengine.errors import DataError
 from riskengine.ingest import Dataset, as_date, as_id, events_table, read_table
-from riskengine.spec import FeaturesSpec, LinkSpec
+from riskengine.spec import DataSpec, FeaturesSpec, LinkSpec
 
 
 def link_sources(data: Dataset, spec: LinkSpec, out_dir: Path | None = None, progress: bool = False) -> dict:
@@ -27,6 +27,27 @@ def link_sources(data: Dataset, spec: LinkSpec, out_dir: Path | None = None, pro
     result = link(data.entities, data.sources, spec, out_dir=out_dir, progress=progress, truth=truth)
     data.sources = result.sources
     return result.metrics
+
+
+def add_stored_outcomes(data: Dataset, spec: DataSpec) -> int:
+    """Add the outcome store's results (riskengine.outcomes) to `data.outcomes`; return how many were added.
+
+    A stored result for an entity and date the outcomes file already holds is not counted twice;
+    results for entities no longer in the entities table are left out.
+    """
+    if spec.outcome_store is None:
+        return 0
+    from riskengine.outcomes import read_store
+
+    stored = read_store(spec.outcome_store)
+    stored = stored[stored["entity_id"].isin(data.entities["entity_id"])][["entity_id", "date", "outcome"]]
+    if stored.empty:
+        return 0
+    base = data.outcomes if data.outcomes is not None else stored.iloc[:0]
+    new = stored.merge(base[["entity_id", "date"]], on=["entity_id", "date"], how="left", indicator=True)
+    new = new[new["_merge"] == "left_only"].drop(columns="_merge")
+    data.outcomes = pd.concat([base, new], ignore_index=True)
+    return len(new)
 
 
 def feature_events(data: Dataset, spec: FeaturesSpec) -> pd.DataFrame:
@@ -58,3 +79,13 @@ def given_features(spec: FeaturesSpec) -> pd.DataFrame | None:
             if converted.notna().sum() == df[c].notna().sum():
                 df[c] = converted
     return df
+
+
+FEATURE_SAMPLE_ROWS = 5_000  # enough for a stable PSI per feature; small enough to keep with every list
+
+
+def write_feature_sample(table: pd.DataFrame, path: Path, rows: int = FEATURE_SAMPLE_ROWS) -> Path:
+    """A seeded sample of a feature table (entity_id, features, probability) for the dashboard's drift check."""
+    sample = table.sample(min(len(table), rows), random_state=0) if len(table) > rows else table
+    sample.drop(columns=["as_of"], errors="ignore").reset_index(drop=True).to_parquet(path, index=False)
+    return path

@@ -228,6 +228,7 @@ class DataSpec:
     max_reject_share: float = 0.05  # stop when a table loses more than this share of rows
     earliest_date: dt.date = dt.date(1950, 1, 1)  # earlier dates are impossible here, or placeholders for "unknown"
     rejects_dir: Path | None = None  # where rejects go; default: beside the run's outputs
+    outcome_store: Path | None = None  # folder of inspectors' results added with `riskengine outcomes add`; read with the outcomes
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_reject_share <= 1:
@@ -504,6 +505,26 @@ class ScoringAlerts:
 
 
 @dataclass
+class DashboardSpec:
+    """[dashboard]: when the dashboard's verdict says what (`riskengine dashboard`, `riskengine simulate`)."""
+
+    min_inspections: int = 30  # fewer results from the list than this: too early to judge
+    psi_watch: float = 0.1  # a feature's population stability index from here: watch it
+    psi_retrain: float = 0.25  # from here: retrain recommended
+    fairness_low: float = 0.8  # a group's selection rate against the overall rate, outside this range
+    fairness_high: float = 1.25  # ... and clear of chance, is reported
+    retrain_every_weeks: int = 13  # the simulation retrains on this schedule
+
+    def __post_init__(self) -> None:
+        if not 0 < self.psi_watch <= self.psi_retrain:
+            raise ValueError("'dashboard.psi_watch' must be positive and at most 'psi_retrain'")
+        if not 0 < self.fairness_low < 1 < self.fairness_high:
+            raise ValueError("'dashboard.fairness_low' must be in (0, 1) and 'fairness_high' above 1")
+        if self.min_inspections < 1 or self.retrain_every_weeks < 1:
+            raise ValueError("'dashboard.min_inspections' and 'retrain_every_weeks' must be at least 1")
+
+
+@dataclass
 class ScoringSpec:
     """A scoring spec (scoring/NAME.toml): which registered model makes the list, how long it is, what it leaves out."""
 
@@ -521,6 +542,7 @@ class ScoringSpec:
     exclusions: ScoringExclusions = field(default_factory=ScoringExclusions)
     exploration: ScoringExploration = field(default_factory=ScoringExploration)
     alerts: ScoringAlerts = field(default_factory=ScoringAlerts)
+    dashboard: DashboardSpec = field(default_factory=DashboardSpec)
 
     def __post_init__(self) -> None:
         self.name = self.name or self.pipeline

@@ -112,7 +112,7 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
     """
     from riskengine.features import build_features
     from riskengine.ingest import load_data
-    from riskengine.prepare import feature_events, given_features, link_sources
+    from riskengine.prepare import add_stored_outcomes, feature_events, given_features, link_sources
 
     spec_path = None if isinstance(spec, ScoringSpec) else spec
     spec = load_scoring_spec(spec)
@@ -124,6 +124,7 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
 
     step("reading and validating the data", "data")
     data = load_data(tspec.data, today=today)
+    add_stored_outcomes(data, tspec.data)  # new results take entities off the list (exclusions)
     link_sources(data, tspec.link)
     when = pd.Timestamp(as_of or spec.as_of) if (as_of or spec.as_of) else default_as_of(data, today)
     out_dir = Path(out) if out else Path(spec.outputs or Path("out") / spec.pipeline) / str(when.date())
@@ -172,6 +173,9 @@ def score_frames(spec: ScoringSpec, table: pd.DataFrame, entities: pd.DataFrame,
     raw = raw_scores(loaded.model, table)
     prob = loaded.model.probability_from_raw(raw)
 
+    from riskengine.prepare import write_feature_sample
+
+    write_feature_sample(table.assign(probability=prob), out_dir / "features_sample.parquet")  # for the dashboard's drift check
     step("applying the exclusions and making the list", "list")
     scores = _scores_frame(table, raw, prob, entities, spec)
     scores["excluded"] = exclusions(scores["entity_id"], events, outcomes, when, spec.exclusions).to_numpy()

@@ -19,6 +19,7 @@ in memory), _evidence and _posterior (the Bayes ceiling), _reference (a slow day
 check of it), _mess (planted problems), _write (files), _synth (the whole run).
 """
 
+from riskengine.synth._inspections import RECORDING_ERROR
 from riskengine.synth._synth import SynthSummary, synth
 
-__all__ = ["SynthSummary", "synth"]
+__all__ = ["RECORDING_ERROR", "SynthSummary", "synth"]

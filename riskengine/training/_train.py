@@ -18,7 +18,7 @@ from riskengine.ingest import load_data, read_table, write_rejects
 from riskengine.model import RiskModel
 from riskengine.progress import Steps
 from riskengine.infogov import check_dpia
-from riskengine.prepare import feature_events, given_features, link_sources
+from riskengine.prepare import add_stored_outcomes, feature_events, given_features, link_sources, write_feature_sample
 from riskengine.spec import TrainingSpec, load_spec_as
 from riskengine.training._candidates import Candidate, baseline_scores, expand_grid
 from riskengine.training._metrics import precision_recall_at_k, ranking_metrics
@@ -69,6 +69,7 @@ def train(spec: TrainingSpec | str | Path, out: str | Path | None = None, today:
 
     step("reading and validating the data")
     data = load_data(spec.data, today=today)
+    add_stored_outcomes(data, spec.data)  # inspectors' results added since (riskengine outcomes add)
     rejects_path = write_rejects(data.rejects, out_dir, redact=spec.link.person_columns)
     step(f"linking source rows without an entity id ({sum(len(d) for d in data.unlinked.values())} rows)")
     link_metrics = link_sources(data, spec.link, out_dir=out_dir / "link")
@@ -91,6 +92,9 @@ def train(spec: TrainingSpec | str | Path, out: str | Path | None = None, today:
         step("no truth table: skipping the oracle view")
 
     summary = _summary(spec, metrics, choice, oracle, data, link_metrics, rejects_path, table, splits)
+    reference = population[["entity_id", *features]]
+    write_feature_sample(reference.assign(probability=champion.predict_proba(reference)[:, 1]),
+                         out_dir / "features_reference.parquet")  # what the dashboard measures drift against
     result = TrainingResult(spec, summary, metrics, champion, fs.info, last_split, out_dir)
     step("writing plots, the summary and the MLflow run")
     from riskengine.training._record import record_run
