@@ -1,14 +1,18 @@
 """riskengine: ranked, explained and audited lists of where to look first.
 
-The Python API mirrors the command line, stage by stage (DESIGN.md's flow):
+The Python API mirrors the command line, stage by stage (the flow in docs/architecture.md).
+Each function is a verb, named apart from the subpackage that holds it (`riskengine.audit` is
+the audit subpackage; `riskengine.audit_scores` the function), so a name means the same
+thing before and after the subpackage is imported:
 
     import riskengine
-    riskengine.synth("out/borough", properties=50_000, seed=0)   # the synthetic borough
-    spec = riskengine.load_spec("training/hmo.toml")             # typed, validated spec
-    data = riskengine.load_data(spec.data)                       # the data contract, with rejects
-    result = riskengine.train(spec)                              # champion in MLflow
-    listing = riskengine.score("scoring/hmo.toml")               # the inspectors' list
-    report = riskengine.audit(df, score_col="score", label_col="label", group_cols=["ward"], top_k=100)
+    riskengine.synthesize("out/borough", properties=50_000, seed=0)  # the synthetic borough
+    spec = riskengine.load_spec("training/hmo.toml")                 # typed, validated spec
+    data = riskengine.load_data(spec.data)                           # the data contract, with rejects
+    linked = riskengine.link_records(entities, sources)              # golden records, one per entity
+    result = riskengine.train(spec)                                  # champion in MLflow
+    listing = riskengine.score("scoring/hmo.toml")                   # the inspectors' list
+    report = riskengine.audit_scores(df, score_col="score", label_col="label", group_cols=["ward"], top_k=100)
 
 Names load on first use, so `riskengine --help` stays quick.
 """
@@ -19,19 +23,20 @@ import importlib
 
 __version__ = "0.1.0"
 
+# public name -> (module, attribute there)
 _API = {
-    "synth": "riskengine.synth",
-    "load_spec": "riskengine.spec",
-    "load_data": "riskengine.ingest",
-    "build_features": "riskengine.features",
-    "link": "riskengine.link",
-    "train": "riskengine.training",
-    "score": "riskengine.scoring",
-    "audit": "riskengine.audit",
-    "design_trial": "riskengine.evaluation",
-    "analyse_trial": "riskengine.evaluation",
-    "backtest": "riskengine.evaluation",
-    "profile": "riskengine.evaluation",
+    "synthesize": ("riskengine.synth", "synth"),
+    "load_spec": ("riskengine.spec", "load_spec"),
+    "load_data": ("riskengine.ingest", "load_data"),
+    "link_records": ("riskengine.link", "link"),
+    "build_features": ("riskengine.features", "build_features"),
+    "train": ("riskengine.training", "train"),
+    "score": ("riskengine.scoring", "score"),
+    "audit_scores": ("riskengine.audit", "audit"),
+    "design_trial": ("riskengine.evaluation", "design_trial"),
+    "analyse_trial": ("riskengine.evaluation", "analyse_trial"),
+    "backtest": ("riskengine.evaluation", "backtest"),
+    "profile": ("riskengine.evaluation", "profile"),
 }
 
 __all__ = sorted(_API)
@@ -39,5 +44,12 @@ __all__ = sorted(_API)
 
 def __getattr__(name: str):
     if name in _API:
-        return getattr(importlib.import_module(_API[name]), name)
+        module, attribute = _API[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value  # later look-ups skip this function
+        return value
     raise AttributeError(f"module 'riskengine' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

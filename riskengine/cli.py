@@ -105,7 +105,7 @@ def backtest_command(
     out: Path = typer.Option(None, help="Folder for the results (default: out/<pipeline>/backtest)."),
 ) -> None:
     """Would the model have found the positive cases earlier? Re-order a past period's inspections."""
-    from riskengine.evaluation._backtest import backtest
+    from riskengine.evaluation import backtest
 
     s = backtest(spec, start, end, model_uri=model, out_dir=out)
     d = s["days_earlier"]

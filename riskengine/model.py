@@ -1,26 +1,52 @@
-"""The model a pipeline registers: features in a fixed order, category codes, estimator, calibration.
+"""The model every stage scores with: its own input matrix, raw scores, calibrated probabilities.
 
-`RiskModel` follows the scikit-learn estimator API (`fit`, `predict_proba`). It keeps the
-category-to-code mapping itself, so training, scoring and the MLflow registry see the same
-codes whatever the input's dtypes (an MLflow input example arrives as plain strings).
+`RiskModel` is a scikit-learn estimator (`fit`, `predict_proba`, `get_params`, `clone`). It
+owns its input: `matrix` is the one place a feature table becomes the numbers the estimator
+sees (features in the fitted order, categories as the model's own codes, everything float64),
+and `raw_score` the one place rows become scores, in slices so a million rows need one
+slice's extra memory. Training, scoring, the backtest and the audit all go through them, so
+an MLflow input example that arrives as plain strings scores exactly as the training table did.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import lightgbm as lgb
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
 from riskengine.errors import RiskEngineError
+
+KINDS = ("lightgbm", "logistic_regression")
+CALIBRATIONS = ("sigmoid", "isotonic", "none")
+# One thread by default: training sets are the labelled rows (thousands), where OpenMP threads
+# cost more than they save and, under load, slow fitting tenfold.
+LIGHTGBM_DEFAULTS: dict[str, Any] = {
+    "n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 20,
+    "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "n_jobs": 1, "verbose": -1,
+}
+CHUNK_ROWS = 250_000  # rows per slice when scoring: bounds the extra memory at any size
+THREADED_ROWS = 20_000  # below this, predicting on one thread is quicker than starting the others
+IGNORED_COLUMNS = ("entity_id", "as_of")
+
+
+def complexity(kind: str, params: dict[str, Any] | None) -> float:
+    """How complex a configuration is (leaves x trees; 0 for a linear model): ties go to the simpler."""
+    if kind == "logistic_regression":
+        return 0.0
+    p = {**LIGHTGBM_DEFAULTS, **(params or {})}
+    return float(p["num_leaves"]) * float(p["n_estimators"])
 
 
 def _signed_log(x: np.ndarray) -> np.ndarray:
@@ -29,138 +55,210 @@ def _signed_log(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
-def _as_text(df: pd.DataFrame) -> pd.DataFrame:
-    """Categories as plain strings for one-hot encoding ("missing" where absent)."""
-    return df.astype(object).where(df.notna(), "missing").astype(str)
+def make_estimator(kind: str, params: dict[str, Any], numeric: list[int], categorical: list[int], seed: int) -> Any:
+    """A fresh, unfitted estimator of the given family, for the float matrix `RiskModel.matrix` builds.
 
-
-def make_estimator(kind: str, params: dict[str, Any], numeric: list[str], categorical: list[str], seed: int) -> Any:
-    """A fresh, unfitted estimator of the given family."""
+    `numeric` and `categorical` are column positions; categorical columns hold the model's
+    category codes (NaN where missing or unknown).
+    """
     if kind == "lightgbm":
-        # One thread by default: training sets are the labelled rows (thousands), where OpenMP
-        # threads cost more than they save and, under load, slow fitting tenfold.
-        defaults = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 20,
-                    "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "n_jobs": 1, "verbose": -1}
-        return lgb.LGBMClassifier(**{**defaults, **params, "random_state": seed})
+        return lgb.LGBMClassifier(**{**LIGHTGBM_DEFAULTS, **params, "random_state": seed})
     if kind == "logistic_regression":
         num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
                             FunctionTransformer(_signed_log), StandardScaler())
-        cat = make_pipeline(FunctionTransformer(_as_text), OneHotEncoder(handle_unknown="ignore"))
+        # a missing or unknown category is its own level (-1), as any other code
+        cat = make_pipeline(SimpleImputer(strategy="constant", fill_value=-1.0, keep_empty_features=True),
+                            OneHotEncoder(handle_unknown="ignore"))
         prep = ColumnTransformer([("num", num, numeric), ("cat", cat, categorical)])
         return Pipeline([("prep", prep), ("lr", LogisticRegression(max_iter=2000, **params))])
-    raise RiskEngineError(f"unknown model type '{kind}'; expected 'lightgbm' or 'logistic_regression'")
+    raise RiskEngineError(f"unknown model type '{kind}'; expected one of: {', '.join(KINDS)}")
 
 
-class RiskModel:
-    """A fitted ranking model with calibrated probabilities.
+def fit_calibrator(method: str, raw_score: np.ndarray, y: np.ndarray) -> Any:
+    """A map from raw scores to probabilities fitted on (raw score, label) pairs; None for "none"
+    or when the labels hold one class only (then the logistic link of the raw score is used)."""
+    raw_score = np.asarray(raw_score, dtype=float)
+    y = np.asarray(y, dtype=int)
+    if method not in CALIBRATIONS:
+        raise RiskEngineError(f"unknown calibration '{method}'; expected one of: {', '.join(CALIBRATIONS)}")
+    if method == "none" or len(np.unique(y)) < 2:
+        return None
+    if method == "isotonic":
+        return IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw_score, y)
+    return LogisticRegression(C=1e6).fit(raw_score.reshape(-1, 1), y)
 
-    Parameters
+
+def apply_calibrator(calibrator: Any, raw_score: np.ndarray) -> np.ndarray:
+    """The probability a calibrator (or, for None, the logistic link) gives each raw score."""
+    raw = np.asarray(raw_score, dtype=float)
+    if calibrator is None:
+        return 1.0 / (1.0 + np.exp(-raw))
+    if isinstance(calibrator, IsotonicRegression):
+        return calibrator.predict(raw)
+    return calibrator.predict_proba(raw.reshape(-1, 1))[:, 1]
+
+
+class RiskModel(ClassifierMixin, BaseEstimator):
+    """A ranking model with calibrated probabilities, in the scikit-learn estimator API.
+
+    Parameters (stored as given, as scikit-learn requires)
     ----------
     kind : "lightgbm" or "logistic_regression"
-    params : estimator parameters
-    categories : categorical feature -> its categories in code order
-    calibration : "sigmoid", "isotonic" or "none"
+    params : estimator parameters (None: the family's defaults)
+    categories : categorical feature -> its categories in code order (None: no categorical features)
+    calibration : "sigmoid", "isotonic" or "none": how `calibrate` maps raw scores to probabilities
     seed : random seed
+
+    Fitted attributes: `features_` (the feature columns, in order), `categories_`,
+    `estimator_`, `calibrator_` (None until `calibrate`), `classes_`, `n_features_in_`,
+    `feature_names_in_`; for the linear model also `column_owner_` and `background_mean_`.
     """
 
     def __init__(self, kind: str = "lightgbm", params: dict[str, Any] | None = None,
                  categories: dict[str, list] | None = None, calibration: str = "sigmoid", seed: int = 0):
         self.kind = kind
-        self.params = params or {}
-        self.categories = categories or {}
+        self.params = params
+        self.categories = categories
         self.calibration = calibration
         self.seed = seed
 
     # -- input -------------------------------------------------------------------------
-    def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
+    def _check_columns(self, X: pd.DataFrame) -> None:
         missing = [c for c in self.features_ if c not in X.columns]
         if missing:
             raise RiskEngineError(
                 f"the model needs feature column(s) the data does not have: {', '.join(missing[:10])}"
                 + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
             )
-        M = X[self.features_].copy()
-        for col, cats in self.categories.items():
-            M[col] = pd.Categorical(M[col].astype(object).where(M[col].notna(), None), categories=cats)
-        for col in self.features_:
-            if col not in self.categories and M[col].dtype != "float64":
-                M[col] = pd.to_numeric(M[col], errors="coerce").astype("float64")
+
+    def matrix(self, X: pd.DataFrame, out: np.ndarray | None = None) -> np.ndarray:
+        """The estimator's input for the rows of X: an (n, features) float64 array.
+
+        Features in the fitted order; numbers as they are (text that is not a number -> NaN);
+        categories as the model's codes (missing or never seen in training -> NaN). The one
+        matrix builder: fitting, scoring and explanations all read what it returns. `out`
+        (Fortran order, at least n rows) is filled instead of allocating.
+        """
+        check_is_fitted(self, "features_")
+        self._check_columns(X)
+        n = len(X)
+        M = out[:n] if out is not None else np.empty((n, len(self.features_)), dtype=np.float64, order="F")
+        for j, col in enumerate(self.features_):
+            M[:, j] = _column(X[col], self.categories_.get(col))
         return M
+
+    def frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        """`matrix` as a DataFrame named by feature, for charts that label features."""
+        return pd.DataFrame(self.matrix(X), columns=self.features_, index=X.index)
 
     # -- fitting -----------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> "RiskModel":
-        """Fit the estimator on the feature columns of X (entity_id and as_of are ignored)."""
-        self.features_ = [c for c in X.columns if c not in ("entity_id", "as_of")]
-        M = self._matrix(X)
-        numeric = [c for c in self.features_ if c not in self.categories]
-        self.estimator_ = make_estimator(self.kind, self.params, numeric, list(self.categories), self.seed)
-        self.estimator_.fit(M, np.asarray(y, dtype=int))
+        """Fit on the feature columns of X (entity_id and as_of are ignored); no calibration yet."""
+        if self.kind not in KINDS:
+            raise RiskEngineError(f"unknown model type '{self.kind}'; expected one of: {', '.join(KINDS)}")
+        self.features_ = [str(c) for c in X.columns if c not in IGNORED_COLUMNS]
+        self.categories_ = {str(k): list(v) for k, v in (self.categories or {}).items()}
+        unknown = [c for c in self.categories_ if c not in self.features_]
+        if unknown:
+            raise RiskEngineError(f"categorical feature(s) not among the columns to fit on: {', '.join(unknown)}")
+        self.n_features_in_ = len(self.features_)
+        self.feature_names_in_ = np.asarray(self.features_, dtype=object)
+        self.classes_ = np.array([0, 1])
+        M = self.matrix(X)
+        y = np.asarray(y, dtype=int)
+        cat_idx = [j for j, c in enumerate(self.features_) if c in self.categories_]
+        num_idx = [j for j, c in enumerate(self.features_) if c not in self.categories_]
+        self.estimator_ = make_estimator(self.kind, dict(self.params or {}), num_idx, cat_idx, self.seed)
+        if self.kind == "lightgbm":
+            self.estimator_.fit(M, y, feature_name=self.features_, categorical_feature=cat_idx or "auto")
+        else:
+            self.estimator_.fit(M, y)
+            self._record_linear_layout(M, num_idx, cat_idx)
         self.calibrator_ = None
-        if self.kind == "logistic_regression":
-            self._record_linear_layout(M, numeric)
         return self
 
-    def _record_linear_layout(self, M: pd.DataFrame, numeric: list[str]) -> None:
+    def _record_linear_layout(self, M: np.ndarray, numeric: list[int], categorical: list[int]) -> None:
         """Which original feature owns each transformed column, and their training means."""
         prep = self.estimator_.named_steps["prep"]
         imputer = prep.named_transformers_["num"].named_steps["simpleimputer"]
-        owner = list(numeric)
+        names = [self.features_[j] for j in numeric]
+        owner = list(names)
         if imputer.indicator_ is not None:
-            owner += [numeric[i] for i in imputer.indicator_.features_]
-        if self.categories:
+            owner += [names[i] for i in imputer.indicator_.features_]
+        if categorical:
             encoder = prep.named_transformers_["cat"].named_steps["onehotencoder"]
-            for name, cats in zip(self.categories, encoder.categories_):
-                owner += [name] * len(cats)
+            for j, cats in zip(categorical, encoder.categories_):
+                owner += [self.features_[j]] * len(cats)
         Z = prep.transform(M)
         Z = Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z)
         self.column_owner_ = owner
         self.background_mean_ = Z.mean(axis=0)
 
     def calibrate(self, raw_score: np.ndarray, y: np.ndarray) -> "RiskModel":
-        """Map raw scores to probabilities, fitted on out-of-time predictions."""
-        raw_score = np.asarray(raw_score, dtype=float)
-        y = np.asarray(y, dtype=int)
-        if self.calibration == "none" or len(np.unique(y)) < 2:
-            self.calibrator_ = None
-        elif self.calibration == "isotonic":
-            self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw_score, y)
-        else:
-            self.calibrator_ = LogisticRegression(C=1e6).fit(raw_score.reshape(-1, 1), y)
+        """Fit the map from this model's raw scores to probabilities on (raw score, label) pairs.
+
+        The pairs must be scores of this model (or of models trained the same way) on rows it
+        was not fitted on; training cross-fits them (`training.cross_fitted_calibration`).
+        """
+        check_is_fitted(self, "estimator_")
+        self.calibrator_ = fit_calibrator(self.calibration, raw_score, y)
         return self
 
     # -- output ------------------------------------------------------------------------
-    def raw_score(self, X: pd.DataFrame) -> np.ndarray:
-        """The model's own score (log-odds), before calibration: what SHAP values add up to."""
-        M = self._matrix(X)
+    def raw_score(self, X: pd.DataFrame, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+        """The model's own score (log-odds), before calibration: what SHAP values add up to.
+
+        Rows go through `matrix` a slice at a time into one reused buffer, so scoring a
+        million rows costs one slice's memory on top of the table; LightGBM predicts each
+        slice on every core (for large inputs).
+        """
+        check_is_fitted(self, "estimator_")
+        self._check_columns(X)
+        n = len(X)
+        out = np.empty(n, dtype=np.float64)
+        buffer = np.empty((min(chunk_rows, n), len(self.features_)), dtype=np.float64, order="F")
+        threads = (os.cpu_count() or 1) if n >= THREADED_ROWS else 1
+        for lo in range(0, n, chunk_rows):
+            M = self.matrix(X.iloc[lo:lo + chunk_rows], out=buffer)
+            out[lo:lo + len(M)] = self._raw(M, threads)
+        return out
+
+    def _raw(self, M: np.ndarray, threads: int = 1) -> np.ndarray:
+        """Raw scores for a matrix `matrix` built."""
         if self.kind == "lightgbm":
-            return self.estimator_.predict(M, raw_score=True)
+            return self.estimator_.booster_.predict(M, raw_score=True, num_threads=threads)
         return self.estimator_.decision_function(M)
+
+    def probability_from_raw(self, raw: np.ndarray) -> np.ndarray:
+        """The calibrated probability for given raw scores of this model."""
+        check_is_fitted(self, "estimator_")
+        return apply_calibrator(self.calibrator_, raw)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of a positive finding, as an (n, 2) array."""
         p = self.probability_from_raw(self.raw_score(X))
         return np.column_stack([1 - p, p])
 
-    def probability_from_raw(self, raw: np.ndarray) -> np.ndarray:
-        """The calibrated probability for given raw scores."""
-        raw = np.asarray(raw, dtype=float)
-        if self.calibrator_ is None:
-            return 1.0 / (1.0 + np.exp(-raw))
-        if isinstance(self.calibrator_, IsotonicRegression):
-            return self.calibrator_.predict(raw)
-        return self.calibrator_.predict_proba(raw.reshape(-1, 1))[:, 1]
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where the calibrated probability is at least one half (lists rank; this is for the API)."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     @property
     def is_tree(self) -> bool:
         return self.kind == "lightgbm"
 
-    @property
-    def complexity(self) -> float:
-        """Used to break ties toward the simpler model."""
-        if self.kind == "logistic_regression":
-            return 0.0
-        p = {**self.estimator_.get_params(), **self.params} if hasattr(self, "estimator_") else self.params
-        return float(p.get("num_leaves", 31)) * float(p.get("n_estimators", 100))
+
+def _column(values: pd.Series, categories: list | None) -> np.ndarray:
+    """One feature as floats: numbers as they are (unreadable -> NaN), categories as codes (unknown -> NaN)."""
+    if categories is not None:
+        if isinstance(values.dtype, pd.CategoricalDtype) and list(values.cat.categories) == list(categories):
+            codes = values.cat.codes.to_numpy()
+        else:
+            codes = pd.Categorical(values.astype(object).where(values.notna(), None), categories=categories).codes
+        return np.where(codes < 0, np.nan, codes.astype(np.float64))
+    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 class RiskModelPyfunc(mlflow.pyfunc.PythonModel):
@@ -172,8 +270,7 @@ class RiskModelPyfunc(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
         raw = self.model.raw_score(model_input)
-        prob = self.model.predict_proba(model_input)[:, 1]
-        return pd.DataFrame({"probability": prob, "raw_score": raw})
+        return pd.DataFrame({"probability": self.model.probability_from_raw(raw), "raw_score": raw})
 
 
 def contributions(model: RiskModel, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -183,7 +280,7 @@ def contributions(model: RiskModel, X: pd.DataFrame) -> tuple[np.ndarray, np.nda
     Logistic regression: coefficient x (value - training mean) in the model's own space,
     summed back over each feature's columns. Contributions + base = raw_score, exactly.
     """
-    M = model._matrix(X)
+    M = model.matrix(X)
     if model.is_tree:
         contrib = model.estimator_.booster_.predict(M, pred_contrib=True)
         return contrib[:, :-1], contrib[:, -1]

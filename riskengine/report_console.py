@@ -44,12 +44,15 @@ def print_training_summary(summary: dict) -> None:
     """Candidates and baselines side by side, the champion marked, the oracle if any."""
     k = summary["k"]
     t = Table(title=f"{summary['pipeline']}: mean over {len(summary['splits'])} temporal splits", header_style="bold")
-    for col in ("candidate", f"precision@{k}", "worst..best", f"recall@{k}", "ROC-AUC", "mean regret"):
+    for col in ("candidate", f"precision@{k}", "lowest..highest split", "ties: worst..best", f"recall@{k}", "ROC-AUC",
+                "mean regret"):
         t.add_column(col, justify="left" if col == "candidate" else "right")
     rows = [(n, m, False) for n, m in summary["candidates"].items()] + [(n, m, True) for n, m in summary["baselines"].items()]
     for name, m, is_base in rows:
         label = ("* " if name == summary["champion"] else "  ") + name + (" (baseline)" if is_base else "")
-        t.add_row(escape(label), _f(m["precision_at_k"]), f"{_f(m['precision_at_k_worst'])}..{_f(m['precision_at_k_best'])}",
+        t.add_row(escape(label), _f(m["precision_at_k"]),
+                  f"{_f(m.get('precision_at_k_lowest_split'))}..{_f(m.get('precision_at_k_highest_split'))}",
+                  f"{_f(m['precision_at_k_worst'])}..{_f(m['precision_at_k_best'])}",
                   _f(m["recall_at_k"]), _f(m["roc_auc"]), _f(m.get("regret_mean")))
     console.print(t)
     console.print(f"Champion: [bold]{summary['champion']}[/] ({summary['selection_rule']}).")

@@ -46,6 +46,20 @@ def use_experiment(name: str) -> str:
     return exp_id
 
 
+TAG_STAGE = "stage"  # training, scoring, evaluation: the same tag names on every run the engine logs
+TAG_PIPELINE = "pipeline"
+TAG_COMMIT = "git_commit"
+
+
+def run_tags(stage: str, pipeline: str | None = None, **extra: object) -> dict[str, str]:
+    """The tags every riskengine MLflow run carries (stage, pipeline, code commit), plus `extra`."""
+    tags = {TAG_STAGE: stage, TAG_COMMIT: git_commit() or "unknown"}
+    if pipeline is not None:
+        tags[TAG_PIPELINE] = pipeline
+    tags.update({k: "" if v is None else str(v) for k, v in extra.items()})
+    return tags
+
+
 def package_versions() -> dict[str, str]:
     """Versions of the packages a result depends on."""
     out = {}

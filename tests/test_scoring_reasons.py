@@ -59,7 +59,7 @@ def test_lightgbm_contributions_equal_shap_tree_explainer(features):
     rows = fs.table.iloc[:80]
     contrib, base = explain(model, rows)
     explainer = shap.TreeExplainer(model.estimator_)  # tree_path_dependent: no background data
-    values = explainer.shap_values(model._matrix(rows))
+    values = explainer.shap_values(model.matrix(rows))
     values = values[1] if isinstance(values, list) else values
     np.testing.assert_allclose(contrib, values, rtol=0, atol=1e-9)
     np.testing.assert_allclose(base, np.ravel(explainer.expected_value)[-1], rtol=0, atol=1e-9)
@@ -99,15 +99,14 @@ def test_lightgbm_contributions_equal_brute_force_shapley_values():
                       {"kind": ["x", "y", "z"]}).fit(X, y)
     rows = X.iloc[:12]
     contrib, base = explain(model, rows)
-    M = model._matrix(rows)
-    M["kind"] = M["kind"].cat.codes.astype(float)
+    M = model.matrix(rows)  # category codes as floats, as the booster sees them
     trees = [t["tree_structure"] for t in model.estimator_.booster_.dump_model()["tree_info"]]
     p = M.shape[1]
 
     def v(x, known):
         return sum(_tree_value(t, x, known) for t in trees)
 
-    for r, x in enumerate(M.to_numpy(dtype=float)):
+    for r, x in enumerate(M):
         phi = np.zeros(p)
         for i in range(p):
             others = [j for j in range(p) if j != i]
@@ -126,7 +125,7 @@ def test_logistic_contributions_are_additive_and_equal_shap_linear_explainer(fea
     contrib, base = explain(model, rows)
     np.testing.assert_allclose(contrib.sum(axis=1) + base, model.raw_score(rows), atol=1e-9)
     prep, lr = model.estimator_.named_steps["prep"], model.estimator_.named_steps["lr"]
-    Z = prep.transform(model._matrix(rows))
+    Z = prep.transform(model.matrix(rows))
     Z = Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z)
     explainer = shap.LinearExplainer(lr, shap.maskers.Independent(model.background_mean_[None, :], max_samples=1))
     per_column = explainer.shap_values(Z)
@@ -173,8 +172,8 @@ def test_a_row_with_no_positive_contribution_has_no_reasons():
 
 
 def test_scoring_in_slices_gives_exactly_the_models_raw_score(features):
-    from riskengine.scoring import raw_scores
-
+    """One matrix builder: slices, text that should be numbers, unknown and missing categories
+    all score as LightGBM's own pandas path scores the same rows."""
     fs, y = features
     model = _fit(fs, y)
     table = fs.table.copy()
@@ -183,8 +182,15 @@ def test_scoring_in_slices_gives_exactly_the_models_raw_score(features):
     table.loc[1, "property_type"] = None
     table["bedrooms"] = table["bedrooms"].astype(str)  # numbers that arrive as text
     table.loc[2, "bedrooms"] = "n/a"
-    expected = model.raw_score(table)
-    np.testing.assert_array_equal(raw_scores(model, table, chunk_rows=97), expected)
-    np.testing.assert_array_equal(raw_scores(model, fs.table), model.raw_score(fs.table))
+    # an independent reference: the booster on a pandas frame with the model's categories
+    ref = table[model.features_].copy()
+    for col, cats in model.categories_.items():
+        ref[col] = pd.Categorical(ref[col].astype(object).where(ref[col].notna(), None), categories=cats).codes
+        ref[col] = ref[col].where(ref[col] >= 0).astype(float)
+    ref["bedrooms"] = pd.to_numeric(ref["bedrooms"], errors="coerce")
+    expected = model.estimator_.booster_.predict(ref.astype(float), raw_score=True)
+    np.testing.assert_array_equal(model.raw_score(table, chunk_rows=97), expected)
+    np.testing.assert_array_equal(model.raw_score(table), expected)
+    assert np.isnan(model.matrix(table.iloc[:2])[:, model.features_.index("property_type")]).all()
     with pytest.raises(Exception, match="complaints__noise__count_90d"):
-        raw_scores(model, fs.table.drop(columns=["complaints__noise__count_90d"]))
+        model.raw_score(fs.table.drop(columns=["complaints__noise__count_90d"]))

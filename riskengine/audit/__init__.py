@@ -6,7 +6,7 @@ JSON twin. `write_model_card` and `write_transparency_record` (from `governance`
 governance pack from a run's facts.
 """
 
-from riskengine.audit._audit import AuditResult, audit, audit_with_fallback
+from riskengine.audit._audit import AuditResult, ReferenceGroupError, audit, audit_with_fallback
 from riskengine.audit._flagging import OperatingPoint, flag
 from riskengine.audit._report import report_dict, write_audit_report
 from riskengine.audit.governance import (
@@ -22,6 +22,7 @@ __all__ = [
     "AuditResult",
     "DatasetFacts",
     "OperatingPoint",
+    "ReferenceGroupError",
     "RunFacts",
     "audit",
     "flag",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,6 +35,13 @@ from riskengine.errors import DataError, RiskEngineError
 CONFIDENCE = 0.95  # the intervals' level; the sentences say "95%"
 
 
+class ReferenceGroupError(RiskEngineError):
+    """The reference group asked for cannot be used: too small to publish, or not in the data.
+
+    A typed signal, so `audit_with_fallback` can stand the largest group in for it (and say
+    so) without reading error messages."""
+
+
 @dataclass
 class AuditResult:
     """Everything an audit found. `groups` holds full-precision figures; suppressed rows are blank.
@@ -61,8 +69,6 @@ class AuditResult:
 
     def to_dict(self) -> dict:
         """The published figures (rounded as on the page), ready for JSON."""
-        from riskengine.audit._report import audit_to_dict
-
         return audit_to_dict(self)
 
     def compare(self, other: "AuditResult") -> tuple[list[dict], list[str]]:
@@ -78,6 +84,55 @@ class AuditResult:
         return compare_disparities(
             self.name, self.disparities, other.name, other.disparities, metrics, self.settings["tolerance"]
         )
+
+
+def _pair(lo: float, hi: float, rounder) -> list | None:
+    lo, hi = rounder(lo), rounder(hi)
+    return None if lo is None or hi is None else [lo, hi]
+
+
+def audit_to_dict(result: "AuditResult") -> dict:
+    """The published figures: rates to 4 decimals, ratios to 3, NaN as None."""
+    point = result.operating_point
+    overall = {"n": result.overall["n"], "flagged": result.overall["flagged"]}
+    for m in result.metrics:
+        overall[m] = fmt.round_rate(result.overall[m])
+        overall[f"{m}_ci"] = _pair(result.overall[f"{m}_ci_low"], result.overall[f"{m}_ci_high"], fmt.round_rate)
+    groups = []
+    for g in result.groups.to_dict("records"):
+        row = {
+            "attribute": g["attribute"],
+            "group": g["group"],
+            "n": None if g["suppressed"] else int(g["n"]),
+            "n_band": g["n_band"] if g["suppressed"] else None,
+            "suppressed": bool(g["suppressed"]),
+            "suppressed_reason": g["suppressed_reason"] if g["suppressed"] else None,
+            "is_reference": bool(g["reference"]),
+            "flagged": None if g["suppressed"] else int(g["flagged"]),
+        }
+        for m in result.metrics:
+            row[m] = fmt.round_rate(g[m])
+            row[f"{m}_ci"] = _pair(g[f"{m}_ci_low"], g[f"{m}_ci_high"], fmt.round_rate)
+            row[f"{m}_ratio"] = fmt.round_ratio(g[f"{m}_ratio"])
+            row[f"{m}_ratio_ci"] = _pair(g[f"{m}_ratio_ci_low"], g[f"{m}_ratio_ci_high"], fmt.round_ratio)
+        groups.append(row)
+    settings = dict(result.settings)
+    settings["tolerance"] = list(settings["tolerance"])
+    return {
+        "name": result.name,
+        "settings": settings,
+        "operating_point": dataclasses.asdict(point)
+        | {"cutoff_score": fmt.score(point.cutoff_score), "description": point.describe()},
+        "metrics": list(result.metrics),
+        "key_metrics": list(result.key_metrics),
+        "overall": overall,
+        "reference": dict(result.reference),
+        "groups": groups,
+        "disparities": result.disparities.to_dict("records"),
+        "findings": list(result.findings),
+        "mitigation": result.mitigation,
+        "notes": list(result.notes),
+    }
 
 
 def _row_list(mask: np.ndarray, limit: int = 5) -> str:
@@ -132,14 +187,14 @@ def _reference_for(
     if wanted is not None and str(wanted) in attr.groups:
         i = attr.groups.index(str(wanted))
         if reasons[i] == "small":
-            raise RiskEngineError(
+            raise ReferenceGroupError(
                 f"reference group '{wanted}' of {attr.name} has fewer entities than the minimum group "
                 "size, so its rates are suppressed; choose a larger reference group"
             )
         if shown[i]:
             return i
     elif isinstance(reference, dict) and wanted is not None:
-        raise RiskEngineError(
+        raise ReferenceGroupError(
             f"reference group '{wanted}' not found in {attr.name}; its groups are: {', '.join(attr.groups)}"
         )
     if not shown.any():
@@ -209,7 +264,7 @@ def audit(
     attrs = build_attributes(df, group_cols, intersections)
     if isinstance(reference, str) and not any(reference in a.groups for a in attrs[: len(group_cols)]):
         listed = "; ".join(f"{a.name}: {', '.join(a.groups)}" for a in attrs[: len(group_cols)])
-        raise RiskEngineError(f"reference group '{reference}' is not a group of any group column ({listed})")
+        raise ReferenceGroupError(f"reference group '{reference}' is not a group of any group column ({listed})")
 
     # Bootstrap once for the whole table and every attribute (the population is one group).
     everyone = np.zeros(len(scores), dtype=np.int64)
@@ -378,12 +433,13 @@ def _attribute_rows(
 
 
 def audit_with_fallback(df: pd.DataFrame, score_col: str, label_col: str | None = None, **kwargs) -> AuditResult:
-    """`audit`, but where a named reference group is too small to publish, the largest group
-    stands in and the report says so (pipelines run unattended; the standalone command errs)."""
+    """`audit`, but where the named reference group cannot be used (too small to publish, or
+    absent from these rows: a `ReferenceGroupError`), the largest group stands in and the report
+    says so (pipelines run unattended; the standalone command errs)."""
     try:
         return audit(df, score_col, label_col, **kwargs)
-    except RiskEngineError as exc:
-        if not kwargs.get("reference") or "reference group" not in str(exc):
+    except ReferenceGroupError as exc:
+        if not kwargs.get("reference"):
             raise
         result = audit(df, score_col, label_col, **{**kwargs, "reference": None})
         result.notes.append(f"The spec's reference group could not be used ({exc}); the largest group is the reference instead.")

@@ -1,6 +1,6 @@
 """The bias report: one published dict, rendered as `bias_report.html` and `bias_report.json`.
 
-Both files come from the same dict (figures rounded once, in `audit_to_dict`), so the page
+Both files come from the same dict (figures rounded once, in `AuditResult.to_dict`), so the page
 and its JSON twin cannot disagree. Charts are inline SVG drawn from that dict too.
 """
 
@@ -8,76 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import io
 import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from riskengine.audit import _format as fmt  # noqa: E402
-from riskengine.audit._mitigation import LEGAL_NOTE  # noqa: E402
-from riskengine.errors import RiskEngineError  # noqa: E402
+from riskengine.audit import _format as fmt
+from riskengine.audit._mitigation import LEGAL_NOTE
+from riskengine.charts import figure, svg_text
+from riskengine.errors import RiskEngineError
+from riskengine.templating import environment
 
 if TYPE_CHECKING:
     from riskengine.audit._audit import AuditResult
     from riskengine.spec import Purpose
-
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-
-
-def _pair(lo: float, hi: float, rounder) -> list | None:
-    lo, hi = rounder(lo), rounder(hi)
-    return None if lo is None or hi is None else [lo, hi]
-
-
-def audit_to_dict(result: "AuditResult") -> dict:
-    """The published figures: rates to 4 decimals, ratios to 3, NaN as None."""
-    point = result.operating_point
-    overall = {"n": result.overall["n"], "flagged": result.overall["flagged"]}
-    for m in result.metrics:
-        overall[m] = fmt.round_rate(result.overall[m])
-        overall[f"{m}_ci"] = _pair(result.overall[f"{m}_ci_low"], result.overall[f"{m}_ci_high"], fmt.round_rate)
-    groups = []
-    for g in result.groups.to_dict("records"):
-        row = {
-            "attribute": g["attribute"],
-            "group": g["group"],
-            "n": None if g["suppressed"] else int(g["n"]),
-            "n_band": g["n_band"] if g["suppressed"] else None,
-            "suppressed": bool(g["suppressed"]),
-            "suppressed_reason": g["suppressed_reason"] if g["suppressed"] else None,
-            "is_reference": bool(g["reference"]),
-            "flagged": None if g["suppressed"] else int(g["flagged"]),
-        }
-        for m in result.metrics:
-            row[m] = fmt.round_rate(g[m])
-            row[f"{m}_ci"] = _pair(g[f"{m}_ci_low"], g[f"{m}_ci_high"], fmt.round_rate)
-            row[f"{m}_ratio"] = fmt.round_ratio(g[f"{m}_ratio"])
-            row[f"{m}_ratio_ci"] = _pair(g[f"{m}_ratio_ci_low"], g[f"{m}_ratio_ci_high"], fmt.round_ratio)
-        groups.append(row)
-    settings = dict(result.settings)
-    settings["tolerance"] = list(settings["tolerance"])
-    return {
-        "name": result.name,
-        "settings": settings,
-        "operating_point": dataclasses.asdict(point)
-        | {"cutoff_score": fmt.score(point.cutoff_score), "description": point.describe()},
-        "metrics": list(result.metrics),
-        "key_metrics": list(result.key_metrics),
-        "overall": overall,
-        "reference": dict(result.reference),
-        "groups": groups,
-        "disparities": result.disparities.to_dict("records"),
-        "findings": list(result.findings),
-        "mitigation": result.mitigation,
-        "notes": list(result.notes),
-    }
 
 
 def _method_notes(doc: dict) -> list[str]:
@@ -113,9 +59,8 @@ def _chart(doc: dict, attribute: str, other: dict | None) -> str:
     ncols = 2 if len(metrics) > 1 else 1
     nrows = math.ceil(len(metrics) / ncols)
     height = max(1.6, 0.32 * len(rows) * (2 if other_rows else 1) + 0.9)
-    plt.rcParams["svg.fonttype"] = "none"
-    plt.rcParams["svg.hashsalt"] = "riskengine-audit"
-    fig, axes = plt.subplots(nrows, ncols, figsize=(9, height * nrows), squeeze=False)
+    fig = figure(9, height * nrows)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     labels = [g["group"] for g in rows]
     for ax, m in zip(axes.flat, metrics):
         lo, hi = doc["settings"]["tolerance"]
@@ -153,24 +98,18 @@ def _chart(doc: dict, attribute: str, other: dict | None) -> str:
         fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / (height * nrows)))
     else:
         fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    plt.close(fig)
-    svg = buf.getvalue()
-    return svg[svg.index("<svg"):]
+    # text as text (searchable, small) and ids fixed so the same audit gives the same page;
+    # the settings hold for this drawing only
+    return svg_text(fig, {"svg.fonttype": "none", "svg.hashsalt": "riskengine-audit"})
+
+
+def _score(x) -> str:
+    return "–" if x is None else f"{x:g}"
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters |= {"pct": fmt.pct, "ratio": fmt.ratio, "score": lambda x: "–" if x is None else f"{x:g}"}
-    env.globals |= {"metric_names": fmt.METRIC_NAMES, "metric_meanings": fmt.METRIC_MEANINGS}
-    return env
+    return environment({"pct": fmt.pct, "ratio": fmt.ratio, "score": _score},
+                       {"metric_names": fmt.METRIC_NAMES, "metric_meanings": fmt.METRIC_MEANINGS})
 
 
 def report_dict(

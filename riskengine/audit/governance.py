@@ -24,11 +24,11 @@ import pandas as pd
 from riskengine.audit import _format as fmt
 from riskengine.errors import RiskEngineError
 from riskengine.spec import Purpose
+from riskengine.templating import environment
 
 if TYPE_CHECKING:
     from riskengine.audit._audit import AuditResult
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TO_COMPLETE = "To be completed by the owner before publication."
 
 # Caveats true of every riskengine model, whatever the use case.
@@ -443,16 +443,7 @@ def _md_cell(value: Any) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["md_cell"] = _md_cell
-    return env
+    return environment({"md_cell": _md_cell})
 
 
 def write_document(document: Document, out_dir: str | Path, stem: str) -> dict[str, Path]:

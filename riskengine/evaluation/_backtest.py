@@ -13,15 +13,12 @@ import dataclasses
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
+from riskengine.charts import figure, save_png
 from riskengine.errors import RiskEngineError
 
 
@@ -75,7 +72,8 @@ def summarise(df: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> dict:
 
 def plot_found_over_time(df: pd.DataFrame, path: Path) -> None:
     """Cumulative positives found, in the real order and in the model's order."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig = figure(8, 4.5)
+    ax = fig.add_subplot()
     for col, label in (("date", "what actually happened"), ("model_date", "in the model's order")):
         found = df[df["outcome"] > 0].sort_values(col)
         ax.step(found[col], np.arange(1, len(found) + 1), where="post", label=label)
@@ -84,8 +82,7 @@ def plot_found_over_time(df: pd.DataFrame, path: Path) -> None:
     ax.legend()
     fig.autofmt_xdate()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path | None = None,
@@ -98,9 +95,11 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
     from riskengine.features import build_features
     from riskengine.ingest import load_data
     from riskengine.prepare import feature_events, given_features, link_sources
-    from riskengine.training._train import _load, fit_pipeline
+    from riskengine.scoring import check_features, load_model_uri
+    from riskengine.spec import TrainingSpec, load_spec_as
+    from riskengine.training import fit_pipeline
 
-    spec = _load(spec)
+    spec = load_spec_as(spec, TrainingSpec)
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     if end <= start:
         raise RiskEngineError(f"--to ({end.date()}) must come after --from ({start.date()})")
@@ -112,14 +111,10 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
     if period.empty:
         raise RiskEngineError(f"no inspections between {start.date()} and {end.date()} to backtest")
 
+    loaded = None
     if model_uri:
-        import mlflow
-
-        from riskengine.tracking import tracking_uri
-
-        mlflow.set_tracking_uri(tracking_uri())
-        wrapper = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
-        model, info = wrapper.model, wrapper.info
+        loaded = load_model_uri(model_uri)
+        model, info = loaded.model, loaded.info
     else:
         known = dataclasses.replace(data, outcomes=data.outcomes[data.outcomes["date"] < start])
         fitted = fit_pipeline(spec, known, feature_events(known, spec.features), quiet=quiet)
@@ -130,6 +125,8 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
     dates = sorted(period["date"].unique())
     fs = build_features(entities, events, dates, spec.features, given=given_features(spec.features), reference=info)
     rows = period.rename(columns={"date": "as_of"}).merge(fs.table, on=["entity_id", "as_of"], how="left")
+    if loaded is not None:
+        check_features(rows, loaded)
     scored = pd.DataFrame({"entity_id": rows["entity_id"], "date": rows["as_of"], "outcome": rows["outcome"],
                            "score": model.predict_proba(rows)[:, 1]})
     result = reorder(scored)

@@ -40,12 +40,12 @@ def log_report(report: EvaluationReport, experiment: str, run_name: str) -> str:
     """Log `report` as one MLflow run in `experiment`; returns the run id."""
     import mlflow
 
-    from riskengine.tracking import use_experiment
+    from riskengine.tracking import run_tags, use_experiment
 
     use_experiment(experiment)
     params, metrics = report_metrics(report.data)
     with mlflow.start_run(run_name=run_name) as run:
-        mlflow.set_tag("riskengine.stage", "evaluation")
+        mlflow.set_tags(run_tags("evaluation", report.data.get("pipeline")))
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
         for path in report.files.values():

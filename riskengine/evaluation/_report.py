@@ -7,11 +7,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 from matplotlib.figure import Figure
 
 from riskengine.evaluation._io import jsonable, write_json
+from riskengine.templating import environment
 
 
 @dataclass
@@ -48,16 +48,7 @@ def _pvalue(value) -> str:
     return "< 0.0001" if value < 0.0001 else f"{value:.4f}"
 
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("riskengine", "templates"),
-    autoescape=jinja2.select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    undefined=jinja2.StrictUndefined,
-)
-_ENV.filters["fmt"] = _fmt
-_ENV.filters["pct"] = _pct
-_ENV.filters["pvalue"] = _pvalue
+FILTERS = {"fmt": _fmt, "pct": _pct, "pvalue": _pvalue}
 
 
 def write_report(data: dict, out_dir: str | Path, stem: str, template: str,
@@ -66,7 +57,7 @@ def write_report(data: dict, out_dir: str | Path, stem: str, template: str,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = write_json(data, out_dir / f"{stem}.json")
-    html = _ENV.get_template(template).render(r=jsonable(data), charts=charts or {})
+    html = environment(FILTERS).get_template(template).render(r=jsonable(data), charts=charts or {})
     html_path = out_dir / f"{stem}.html"
     html_path.write_text(html, encoding="utf-8")
     return {"html": html_path, "json": json_path}

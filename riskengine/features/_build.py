@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ import pyarrow as pa
 
 from riskengine.errors import DataError, RiskEngineError
 from riskengine.features._phrases import column_label, default_label
+from riskengine.progress import Steps
 from riskengine.spec import FeaturesSpec
 
 INFO_COLUMNS = ["name", "source", "type", "stat", "window_days", "unit", "label", "categorical", "categories"]
@@ -52,19 +52,6 @@ def feature_columns(info: pd.DataFrame, stats: Sequence[str] | None = None) -> l
     return list(rows["name"])
 
 
-class _Log:
-    def __init__(self, on: bool):
-        self.on, self.t0 = on, time.perf_counter()
-        if on:
-            from rich.console import Console
-
-            self.console = Console(stderr=True)
-
-    def __call__(self, text: str) -> None:
-        if self.on:
-            self.console.print(f"[dim]{time.perf_counter() - self.t0:6.1f}s[/] features: {text}", highlight=False)
-
-
 def build_features(
     entities: pd.DataFrame,
     events: pd.DataFrame | None,
@@ -83,7 +70,7 @@ def build_features(
     result then has exactly its columns, in its order, with its categories, whatever types
     today's events hold (a type absent today gives zero counts).
     """
-    log = _Log(progress)
+    log = Steps(quiet=not progress, prefix="features")
     dates = _as_of_dates(as_of)
     _check_entities(entities)
     n, k = len(entities), len(dates)

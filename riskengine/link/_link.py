@@ -24,6 +24,7 @@ from riskengine.link._probabilistic import COMPARISONS, MatchModel, match_record
 from riskengine.link._pseudonymise import load_key, person_columns, pseudonymise
 from riskengine.link._quality import quality_report
 from riskengine.link._survivorship import golden_records
+from riskengine.progress import note
 from riskengine.spec import LinkSpec
 
 DECISIONS = {"match", "no match"}
@@ -46,10 +47,7 @@ class LinkResult:
 
 
 def _say(progress: bool, message: str) -> None:
-    if progress:
-        from rich.console import Console
-
-        Console(stderr=True).print(f"[dim]link:[/] {message}", highlight=False)
+    note(message, prefix="link", quiet=not progress)
 
 
 def _check_inputs(entities: pd.DataFrame, sources: dict[str, pd.DataFrame]) -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from riskengine.link._probabilistic import BLOCKING_WORDS
 from riskengine.spec import LinkSpec
+from riskengine.templating import environment
 
 _RULE_WORDS = {
     "most_trusted": "from the most trusted source that has a value",
@@ -27,11 +28,7 @@ _RULE_WORDS = {
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("riskengine", "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined,
-    )
+    return environment()
 
 
 def _png(fig) -> str:

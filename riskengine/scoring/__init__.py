@@ -13,9 +13,9 @@ from __future__ import annotations
 import importlib
 
 _WHERE = {
-    "score": "_score", "ScoringResult": "_score", "LoadedModel": "_model", "load_model": "_model",
+    "score": "_score", "ScoringResult": "_score", "LoadedModel": "_model", "load_model": "_model", "load_model_uri": "_model",
     "load_scoring_spec": "_score", "training_spec_for": "_score", "check_features": "_model", "check_sources": "_model",
-    "default_as_of": "_score", "score_frames": "_score", "fingerprint_of": "_score", "raw_scores": "_model",
+    "default_as_of": "_score", "score_frames": "_score", "fingerprint_of": "_score",
     "exclusions": "_list", "make_list": "_list", "rank_order": "_list",
     "explain": "_reasons", "top_reasons": "_reasons", "phrase": "_reasons",
     "find_alerts": "_alerts", "find_previous": "_alerts", "read_previous": "_alerts",

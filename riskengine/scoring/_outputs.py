@@ -115,9 +115,9 @@ def write_shap_summary(values: np.ndarray, X: pd.DataFrame, path: Path, title: s
     """The SHAP summary (beeswarm) plot of the listed entities; returns it base64-encoded for the page."""
     if len(X) < 2:
         return None
-    from riskengine.training._plots import plot_shap_summary
+    from riskengine.charts import plot_shap_summary
 
-    plot_shap_summary(values, X, str(path), title)
+    plot_shap_summary(values, X, path, title)
     return base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
@@ -152,7 +152,7 @@ def write_outputs(result, reasons: pd.DataFrame, contrib: np.ndarray, X_list: pd
     shap_png = None
     if len(X_list) >= 2:
         paths["shap_summary"] = out / "shap_summary.png"
-        shap_png = write_shap_summary(contrib, result.model.model._matrix(X_list), paths["shap_summary"],
+        shap_png = write_shap_summary(contrib, result.model.model.frame(X_list), paths["shap_summary"],
                                       f"What raised the scores of the {len(X_list)} listed entities (SHAP)")
     m = result.model
     n_explore = int(listed["exploration"].sum())

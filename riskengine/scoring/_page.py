@@ -12,9 +12,10 @@ import json
 import math
 from pathlib import Path
 
-import jinja2
 import numpy as np
 import pandas as pd
+
+from riskengine.templating import environment
 
 # Probability bands for the map and the table: (lower bound, label, colour), light to dark.
 BANDS = [(0.0, "under 10%", "#fdd49e"), (0.10, "10-25%", "#fdae6b"), (0.25, "25-50%", "#f16913"),
@@ -106,18 +107,10 @@ def _num(x, digits: int):
     return round(float(x), digits)
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("riskengine", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
-    )
-
-
 def write_page(doc: dict, folder: Path, shap_png: str | None = None) -> tuple[Path, Path]:
     """Render list.html and write list.json beside it; returns both paths."""
     folder = Path(folder)
-    html = _environment().get_template("scoring_list.html.j2").render(doc=doc, shap_png=shap_png)
+    html = environment().get_template("scoring_list.html.j2").render(doc=doc, shap_png=shap_png)
     page = folder / "list.html"
     page.write_text(html, encoding="utf-8")
     twin = folder / "list.json"

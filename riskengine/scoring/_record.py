@@ -14,7 +14,7 @@ from pathlib import Path
 
 import mlflow
 
-from riskengine.tracking import git_commit, use_experiment
+from riskengine.tracking import run_tags, use_experiment
 
 
 def record_scoring_run(result, fingerprints: list[dict]) -> str:
@@ -23,12 +23,11 @@ def record_scoring_run(result, fingerprints: list[dict]) -> str:
     use_experiment(spec.pipeline)
     listed, alerts = result.listed, result.alerts
     with mlflow.start_run(run_name=f"score {spec.name} {result.as_of.date()}") as run:
-        mlflow.set_tags({
-            "pipeline": spec.pipeline, "stage": "scoring", "as_of": str(result.as_of.date()),
-            "model_uri": m.uri, "model_version": m.version or "unregistered", "model_run_id": m.run_id or "",
-            "data_fingerprint": result.fingerprint, "git_commit": git_commit() or "unknown",
-            "previous_list": str(result.previous) if result.previous else "",
-        })
+        mlflow.set_tags(run_tags(
+            "scoring", spec.pipeline, as_of=str(result.as_of.date()),
+            model_uri=m.uri, model_version=m.version or "unregistered", model_run_id=m.run_id or "",
+            data_fingerprint=result.fingerprint, previous_list=str(result.previous) if result.previous else "",
+        ))
         mlflow.log_params({"capacity": spec.capacity, "model_alias": spec.model_alias,
                            "exploration_share": spec.exploration.share, "exploration_seed": spec.exploration.seed,
                            "quotas": json.dumps(spec.quotas), "alert_jump": spec.alerts.jump,

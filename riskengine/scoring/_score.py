@@ -21,7 +21,7 @@ from riskengine.errors import RiskEngineError
 from riskengine.spec import ScoringSpec, TrainingSpec, load_spec, load_spec_as
 from riskengine.scoring._alerts import find_alerts, find_previous, read_previous
 from riskengine.scoring._list import exclusions, make_list
-from riskengine.scoring._model import LoadedModel, check_features, check_sources, load_model, raw_scores
+from riskengine.scoring._model import LoadedModel, check_features, check_sources, load_model
 from riskengine.scoring._outputs import write_outputs
 from riskengine.scoring._reasons import explain, top_reasons
 
@@ -170,7 +170,7 @@ def score_frames(spec: ScoringSpec, table: pd.DataFrame, entities: pd.DataFrame,
     check_features(table, loaded)
 
     step(f"scoring {len(table):,} entities", "scoring")
-    raw = raw_scores(loaded.model, table)
+    raw = loaded.model.raw_score(table)
     prob = loaded.model.probability_from_raw(raw)
 
     from riskengine.prepare import write_feature_sample

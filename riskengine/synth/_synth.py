@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from riskengine.errors import RiskEngineError
+from riskengine.progress import bar
 from riskengine.synth import _tables, _world, _write
 from riskengine.synth._conversion import NEVER, PRIVATE
 from riskengine.synth._events import SOURCES
@@ -54,26 +53,6 @@ def _parse_date(value: str | dt.date, name: str) -> int:
         raise RiskEngineError(f"synth: '{name}' expected a date YYYY-MM-DD, got {value!r}") from None
 
 
-@contextmanager
-def _progress(enabled: bool, total: int) -> Iterator:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(
-        TextColumn("{task.description:<34}"), BarColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True, disable=not enabled,
-    )
-    with bar:
-        task = bar.add_task("synth", total=total)
-
-        def step(description: str | None = None, amount: float = 1.0) -> None:
-            if description:
-                bar.update(task, description=description)
-            bar.advance(task, amount)
-
-        yield step
-
-
 def synth(
     out_dir: str | Path,
     properties: int = 50_000,
@@ -101,7 +80,7 @@ def synth(
     if out.exists() and not out.is_dir():
         raise RiskEngineError(f"synth: output '{out}' exists and is not a folder")
     n = int(properties)
-    with _progress(progress, total=9 + len(SOURCES)) as step:
+    with bar(9 + len(SOURCES), "synth", quiet=not progress) as step:
         world = _world.simulate(n, int(seed), start_day, end_day, step)
         props, borough, book, truth, insp = world.props, world.borough, world.book, world.truth, world.insp
         events, rng = world.events, world.rng

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
+from riskengine.model import complexity
 from riskengine.spec import BaselineSpec, ModelSpec
 
 
@@ -20,6 +21,11 @@ class Candidate:
     name: str
     kind: str
     params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def complexity(self) -> float:
+        """Leaves x trees (0 for a linear model): a tie goes to the simpler candidate."""
+        return complexity(self.kind, self.params)
 
 
 def expand_grid(models: list[ModelSpec]) -> list[Candidate]:

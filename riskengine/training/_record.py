@@ -13,10 +13,11 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+from riskengine.charts import plot_shap_summary
 from riskengine.model import RiskModelPyfunc, contributions
-from riskengine.tracking import git_commit, package_versions, pip_requirements, tracking_uri, use_experiment
+from riskengine.tracking import package_versions, pip_requirements, run_tags, tracking_uri, use_experiment
 from riskengine.training._metrics import calibration_table
-from riskengine.training._plots import plot_calibration, plot_precision_over_time, plot_shap_summary
+from riskengine.training._plots import plot_calibration, plot_precision_over_time
 from riskengine.training._splits import plot_splits
 
 SPLIT_METRICS = ["precision_at_k", "precision_at_k_worst", "precision_at_k_best", "recall_at_k", "roc_auc",
@@ -35,13 +36,18 @@ def write_plots(result, oof: pd.DataFrame, splits, sample: pd.DataFrame) -> dict
     }
     plot_splits(splits, spec.labels.window_days, str(paths["splits"]))
     plot_precision_over_time(result.metrics, spec.metric.k, result.summary["champion"], str(paths["precision_over_time"]))
-    champ = oof[oof["candidate"] == result.summary["champion"]]
-    prob = result.champion.probability_from_raw(champ["raw_score"].to_numpy())
-    table = calibration_table(champ["label"].to_numpy(), prob)
-    result.summary["calibration"] = table.round(4).to_dict("records")
-    plot_calibration(table, str(paths["calibration"]), "Champion calibration on out-of-time predictions")
+    cal = result.calibration
+    if cal is not None and len(cal.rows):
+        # out of sample: each row's probability comes from a calibrator not fitted on it
+        table = calibration_table(cal.rows["label"].to_numpy(), cal.rows["probability"].to_numpy())
+        result.summary["calibration"] = table.round(4).to_dict("records")
+        plot_calibration(table, str(paths["calibration"]),
+                         f"Champion calibration, out of sample ({cal.folds}-fold cross-fitted)")
+    else:
+        result.summary["calibration"] = []
+        del paths["calibration"]
     values, _ = contributions(result.champion, sample)
-    plot_shap_summary(values, result.champion._matrix(sample), str(paths["shap_summary"]),
+    plot_shap_summary(values, result.champion.frame(sample), paths["shap_summary"],
                       f"What drives the {spec.name} champion (SHAP values)")
     return paths
 
@@ -64,8 +70,7 @@ def record_run(result, oof: pd.DataFrame, splits, fingerprints: list[dict], log_
     spec = result.spec
     use_experiment(spec.name)
     with mlflow.start_run(run_name=f"train {spec.name}") as parent:
-        mlflow.set_tags({"pipeline": spec.name, "stage": "training", "git_commit": git_commit() or "unknown",
-                         "champion": result.summary["champion"]})
+        mlflow.set_tags(run_tags("training", spec.name, champion=result.summary["champion"]))
         mlflow.log_params({"k": spec.metric.k, "n_splits": spec.splits.n_splits,
                            "label_window_days": spec.labels.window_days, "every_months": spec.labels.every_months,
                            "unlabelled": spec.labels.unlabelled, "selection_rule": spec.selection.rule,
@@ -96,7 +101,7 @@ def record_run(result, oof: pd.DataFrame, splits, fingerprints: list[dict], log_
                 mlflow.log_metric(f"oracle_{key}", float(value))
         for name, grp in result.metrics.groupby("candidate", sort=False):
             with mlflow.start_run(run_name=name, nested=True):
-                mlflow.set_tags({"family": grp["family"].iloc[0], "pipeline": spec.name})
+                mlflow.set_tags(run_tags("training", spec.name, family=grp["family"].iloc[0], candidate=name))
                 for step, r in enumerate(grp.sort_values("test_as_of").to_dict("records")):
                     mlflow.log_metrics({m: float(r[m]) for m in SPLIT_METRICS if m in r and pd.notna(r[m])}, step=step)
                 mlflow.log_metrics({f"mean_{m}": float(grp[m].mean()) for m in SPLIT_METRICS
@@ -119,7 +124,7 @@ def _register(result, sample: pd.DataFrame) -> str:
     spec = result.spec
     example = sample.head(5).copy()
     for col in example.columns:
-        if col in result.champion.categories:
+        if col in result.champion.categories_:
             example[col] = example[col].astype(object).where(example[col].notna(), None).astype(str)
         else:  # numbers as doubles: a missing value at scoring time must not break the schema
             example[col] = pd.to_numeric(example[col], errors="coerce").astype("float64")

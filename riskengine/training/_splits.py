@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
 
+from riskengine.charts import figure, save_png
 from riskengine.errors import RiskEngineError
 
 
@@ -44,7 +41,8 @@ def temporal_splits(rows: pd.DataFrame, n_splits: int) -> list[Split]:
 
 def plot_splits(splits: list[Split], window_days: int, path: str) -> None:
     """A timeline: for each split, the as-of dates trained on and the one tested."""
-    fig, ax = plt.subplots(figsize=(9, 0.6 * len(splits) + 1.5))
+    fig = figure(9, 0.6 * len(splits) + 1.5)
+    ax = fig.add_subplot()
     width = pd.Timedelta(days=window_days)
     for i, s in enumerate(splits):
         for d in s.train_as_of:
@@ -54,5 +52,4 @@ def plot_splits(splits: list[Split], window_days: int, path: str) -> None:
     ax.set_xlabel("as-of date and its label window (blue: training rows, orange: tested)")
     ax.set_title("Temporal cross-validation")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path)

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rich.progress import Progress
 
 from riskengine.errors import RiskEngineError
+from riskengine.exclusions import exclusions
 from riskengine.features import build_features
 from riskengine.ingest import load_data, read_table, write_rejects
 from riskengine.model import RiskModel
-from riskengine.progress import Steps
 from riskengine.infogov import check_dpia
 from riskengine.prepare import add_stored_outcomes, feature_events, given_features, link_sources, write_feature_sample
+from riskengine.progress import Steps, bar
 from riskengine.spec import TrainingSpec, load_spec_as
+from riskengine.training._calibration import Calibration, calibrate_champion
 from riskengine.training._candidates import Candidate, baseline_scores, expand_grid
 from riskengine.training._metrics import precision_recall_at_k, ranking_metrics
 from riskengine.training._rows import as_of_dates, describe_policy, label_rows
@@ -40,11 +41,13 @@ class TrainingResult:
     feature_info: pd.DataFrame
     last_split: pd.DataFrame  # test rows of the last split: label, champion and baseline scores, entity attributes
     out_dir: Path
+    calibration: Calibration | None = None  # the champion's calibration, checked out of sample
     run_id: str | None = None
     model_uri: str | None = None
 
 
-def _load(spec: TrainingSpec | str | Path) -> TrainingSpec:
+def load_training_spec(spec: TrainingSpec | str | Path) -> TrainingSpec:
+    """A TrainingSpec from a path (or the spec itself), validated."""
     return load_spec_as(spec, TrainingSpec)
 
 
@@ -61,7 +64,7 @@ def build_training_table(spec: TrainingSpec, data, events: pd.DataFrame, dates: 
 def train(spec: TrainingSpec | str | Path, out: str | Path | None = None, today: dt.date | None = None,
           log_mlflow: bool = True, quiet: bool = False) -> TrainingResult:
     """Train, compare over time, choose and register the champion for one pipeline."""
-    spec = _load(spec)
+    spec = load_training_spec(spec)
     check_dpia(spec)  # a required, unsigned DPIA stops the run before any work
     out_dir = Path(out) if out else Path("out") / spec.name / "train"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -95,7 +98,9 @@ def train(spec: TrainingSpec | str | Path, out: str | Path | None = None, today:
     reference = population[["entity_id", *features]]
     write_feature_sample(reference.assign(probability=champion.predict_proba(reference)[:, 1]),
                          out_dir / "features_reference.parquet")  # what the dashboard measures drift against
-    result = TrainingResult(spec, summary, metrics, champion, fs.info, last_split, out_dir)
+    summary["calibration_method"] = spec.selection.calibration
+    summary["calibration_scheme"] = fitted.calibration.scheme
+    result = TrainingResult(spec, summary, metrics, champion, fs.info, last_split, out_dir, fitted.calibration)
     step("writing plots, the summary and the MLflow run")
     from riskengine.training._record import record_run
 
@@ -119,6 +124,7 @@ class Fitted:
     choice: object  # Choice
     candidate: Candidate
     champion: RiskModel
+    calibration: Calibration
 
 
 def fit_pipeline(spec: TrainingSpec, data, events: pd.DataFrame, step=lambda text: None, quiet: bool = True) -> Fitted:
@@ -138,28 +144,21 @@ def fit_pipeline(spec: TrainingSpec, data, events: pd.DataFrame, step=lambda tex
     metrics, oof, last_models = _evaluate(spec, table, features, categories, candidates, splits, quiet)
 
     step("choosing the champion")
-    choice = choose_champion(metrics, spec.selection, {c.name: _complexity(c) for c in candidates})
+    choice = choose_champion(metrics, spec.selection, {c.name: c.complexity for c in candidates})
     champion_c = next(c for c in candidates if c.name == choice.champion)
 
-    step("refitting the champion on every labelled row and calibrating it")
+    step("refitting the champion on every labelled row and calibrating it (cross-fitted)")
     champion = RiskModel(champion_c.kind, champion_c.params, categories, spec.selection.calibration, spec.seed)
-    champion.fit(table[features], table["label"].to_numpy())
-    champ_oof = oof[oof["candidate"] == champion_c.name]
-    champion.calibrate(champ_oof["raw_score"].to_numpy(), champ_oof["label"].to_numpy())
-    return Fitted(table, fs, splits, metrics, oof, last_models, choice, champion_c, champion)
-
-
-def _complexity(c: Candidate) -> float:
-    if c.kind == "logistic_regression":
-        return 0.0
-    return float(c.params.get("num_leaves", 31)) * float(c.params.get("n_estimators", 200))
+    y = table["label"].to_numpy()
+    champion.fit(table[features], y)
+    calibration = calibrate_champion(champion, table[features], y, table["entity_id"].to_numpy(), seed=spec.seed)
+    return Fitted(table, fs, splits, metrics, oof, last_models, choice, champion_c, champion, calibration)
 
 
 def _evaluate(spec, table, features, categories, candidates, splits, quiet):
     """Every candidate and baseline on every split: metrics rows and out-of-time predictions."""
     rows, oof, last_models = [], [], {}
-    with Progress(disable=quiet, transient=True) as bar:
-        task = bar.add_task("fitting", total=len(splits) * len(candidates))
+    with bar(len(splits) * len(candidates), "fitting candidates", quiet=quiet) as advance:
         for i, split in enumerate(splits):
             train_rows = table[table["as_of"].isin(split.train_as_of)]
             test_rows = table[table["as_of"] == split.test_as_of]
@@ -178,7 +177,7 @@ def _evaluate(spec, table, features, categories, candidates, splits, quiet):
                                          "as_of": split.test_as_of, "label": y_test, "raw_score": raw}))
                 if i == len(splits) - 1:
                     last_models[c.name] = model
-                bar.advance(task)
+                advance()
             for name, score in baseline_scores(spec.baselines, test_rows, spec.seed + i).items():
                 rows.append(_metric_row(spec, name, BASELINE, i, split, y_test, score, None))
                 oof.append(pd.DataFrame({"candidate": name, "split": i, "entity_id": test_rows["entity_id"].to_numpy(),
@@ -230,8 +229,6 @@ def _oracle(spec, population: pd.DataFrame, last: Split, events: pd.DataFrame, o
     scored = population.merge(truth[["entity_id", "p_posterior", "is_unlicensed_hmo"]], on="entity_id", how="inner")
     excluded = 0
     if spec.exclusions is not None:
-        from riskengine.scoring._list import exclusions
-
         why = exclusions(scored["entity_id"], events, outcomes, last.test_as_of, spec.exclusions)
         keep = (why == "").to_numpy()
         excluded = int((~keep).sum())
@@ -263,6 +260,14 @@ def _oracle(spec, population: pd.DataFrame, last: Split, events: pd.DataFrame, o
 
 
 def _per_candidate(metrics: pd.DataFrame, name: str) -> dict:
+    """Means over the splits, and each split's figures.
+
+    `precision_at_k_worst` / `_best` are the mean over splits of each split's worst and best
+    precision over the orders of rows tied at the cut-off (equal to the mean when nothing is
+    tied, as for most learned scores; apart for coarse scores such as complaint counts).
+    `precision_at_k_lowest_split` / `_highest_split` are the spread over time: the lowest and
+    highest split's precision.
+    """
     grp = metrics[metrics["candidate"] == name].sort_values("test_as_of")
     keys = ["precision_at_k", "precision_at_k_worst", "precision_at_k_best", "recall_at_k", "roc_auc",
             "average_precision"] + [c for c in grp.columns if c.startswith(("precision_at_", "recall_at_")) and "pct" in c]
@@ -272,7 +277,10 @@ def _per_candidate(metrics: pd.DataFrame, name: str) -> dict:
     for r in grp.to_dict("records"):
         per_split.append({"test_as_of": str(pd.Timestamp(r["test_as_of"]).date()), "n": int(r["n"]),
                           "positives": int(r["positives"]), **{k: _num(r.get(k)) for k in keys + ["regret"] if k in r}})
-    return {**{k: _num(grp[k].mean()) for k in keys}, "regret_mean": _num(grp["regret"].mean()), "per_split": per_split}
+    spread = {"precision_at_k_lowest_split": _num(grp["precision_at_k"].min()),
+              "precision_at_k_highest_split": _num(grp["precision_at_k"].max())}
+    return {**{k: _num(grp[k].mean()) for k in keys}, **spread, "regret_mean": _num(grp["regret"].mean()),
+            "per_split": per_split}
 
 
 def _num(x) -> float | None:
