@@ -54,7 +54,7 @@ def plot_shap_summary(values: np.ndarray, X: pd.DataFrame, path: str | Path, tit
                                    feature_names=[str(c) for c in numeric.columns])
     fig = figure(9, 6)
     ax = fig.add_subplot()
-    shap.plots.beeswarm(explanation, max_display=max_display, ax=ax, show=False, plot_size=(9, 6))
+    shap.plots.beeswarm(explanation, max_display=max_display, ax=ax, show=False, plot_size=None)
     ax.set_title(title)
     fig.tight_layout()
     return save_png(fig, path)

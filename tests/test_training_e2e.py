@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
@@ -51,18 +52,78 @@ def test_summary_for_machines_has_the_promised_keys(trained):
     assert summary["link"]["provenance"]["probabilistic"] > 0  # the messy rows went through linkage
 
 
+def _features_now(root, result, n=300):
+    """Feature rows for some entities as of the last split's test date, built as scoring builds them."""
+    from riskengine.features import build_features
+    from riskengine.ingest import load_data
+    from riskengine.prepare import feature_events, given_features
+    from riskengine.spec import load_spec
+
+    spec = load_spec(root / "training" / "hmo.toml")
+    data = load_data(spec.data)
+    when = pd.Timestamp(result.summary["splits"][-1]["test_as_of"])
+    entities = data.entities.sample(n, random_state=0)
+    fs = build_features(entities, feature_events(data, spec.features), [when], spec.features,
+                        given=given_features(spec.features), reference=result.feature_info)
+    return fs.table
+
+
 def test_champion_is_registered_and_loadable_by_alias(trained):
+    """The registered champion, loaded back from the registry two ways, predicts exactly what the
+    in-memory champion predicts, from inputs typed as the registry's signature types them."""
+    from riskengine.scoring import load_model
+
     root, result = trained
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}")
-    version = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}").get_model_version_by_alias("hmo", "champion")
-    assert version.run_id == result.run_id
-    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
-    model = mlflow.pyfunc.load_model("models:/hmo@champion")
-    sample = result.last_split.head(0)  # columns only
-    wrapper = model.unwrap_python_model()
-    X = wrapper.info["name"].tolist()
-    assert X == list(wrapper.model.features_)
-    assert sample is not None
+    store = f"sqlite:///{root / 'mlflow.db'}"
+    version = MlflowClient(tracking_uri=store).get_model_version_by_alias("hmo", "champion")
+    assert version.run_id == result.run_id and str(version.version) == str(result.summary["model_version"])
+
+    table = _features_now(root, result)
+    features = list(result.champion.features_)
+    assert features == result.feature_info["name"].tolist()
+    expected_raw = result.champion.raw_score(table)
+    expected_p = result.champion.predict_proba(table)[:, 1]
+    assert expected_p.std() > 0 and ((expected_p > 0) & (expected_p < 1)).all()
+
+    loaded = load_model("hmo")  # scoring's loader: what every stage uses
+    assert loaded.version == str(version.version) and loaded.run_id == result.run_id
+    np.testing.assert_array_equal(loaded.model.raw_score(table), expected_raw)
+    np.testing.assert_allclose(loaded.model.predict_proba(table)[:, 1], expected_p, rtol=0, atol=1e-12)
+
+    # MLflow's own pyfunc path, with the signature's types (categories as text, numbers as doubles)
+    mlflow.set_tracking_uri(store)
+    pyfunc = mlflow.pyfunc.load_model("models:/hmo@champion")
+    X = table[features].copy()
+    for col in X.columns:
+        if col in result.champion.categories_:
+            X[col] = X[col].astype(object).where(X[col].notna(), None).astype(str)
+        else:
+            X[col] = pd.to_numeric(X[col], errors="coerce").astype("float64")
+    out = pyfunc.predict(X)
+    np.testing.assert_allclose(out["raw_score"].to_numpy(), expected_raw, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(out["probability"].to_numpy(), expected_p, rtol=0, atol=1e-9)
+
+
+def test_champion_calibration_is_cross_fitted_and_shown_out_of_sample(trained):
+    """The calibrator maps the refitted champion's own scores; the published calibration is out of sample."""
+    root, result = trained
+    cal = result.calibration
+    summary = json.loads((root / "out" / "summary.json").read_text())
+    assert cal.folds >= 2 and summary["calibration_scheme"].startswith("cross-fitted")
+    assert len(cal.rows) == summary["training_rows"]
+    # out-of-fold scores come from copies of the champion, so they sit on its scale: their spread
+    # is close to the champion's own spread over the same kind of rows
+    own = result.champion.raw_score(_features_now(root, result, n=1500))
+    assert 0.5 < cal.rows["raw_score"].std() / own.std() < 2.0
+    # the calibrated probabilities of the population average to about the labelled base rate
+    base_rate = summary["positive_rows"] / summary["training_rows"]
+    p = result.champion.probability_from_raw(cal.rows["raw_score"].to_numpy())
+    assert abs(p.mean() - base_rate) < 0.02
+    # summary.json's calibration table is the out-of-sample one
+    from riskengine.training._metrics import calibration_table
+
+    table = calibration_table(cal.rows["label"].to_numpy(), cal.rows["probability"].to_numpy()).round(4)
+    assert summary["calibration"] == table.to_dict("records")
 
 
 def test_candidates_beat_random_and_nested_runs_exist(trained):
@@ -97,16 +158,35 @@ def test_no_personal_identifiers_reach_outputs_or_mlflow(trained):
     assert leaks == []
 
 
-def test_backtest_trains_on_the_past_only_and_writes_its_summary(trained, tmp_path):
+def test_backtest_trains_on_the_past_only_and_writes_its_summary(trained, tmp_path, monkeypatch):
+    import riskengine.training
     from riskengine.evaluation import backtest
 
     root, result = trained
-    s = backtest(root / "training" / "hmo.toml", "2025-01-01", "2026-01-01", out_dir=tmp_path)
+    seen = []
+    real = riskengine.training.fit_pipeline
+
+    def spy(spec, data, events, *args, **kwargs):
+        fitted = real(spec, data, events, *args, **kwargs)
+        seen.append((data.outcomes["date"].max(), fitted.table))
+        return fitted
+
+    monkeypatch.setattr(riskengine.training, "fit_pipeline", spy)
+    start = pd.Timestamp("2025-01-01")
+    s = backtest(root / "training" / "hmo.toml", start, "2026-01-01", out_dir=tmp_path)
+    # the model was trained once, on outcomes dated before --from only, and every training
+    # row's label window closed by then
+    assert len(seen) == 1
+    latest_outcome, table = seen[0]
+    assert latest_outcome < start
+    assert (table["as_of"] < start).all() and (table["label_window_end"] <= start).all()
+    assert len(table) > 100 and table["label"].sum() > 10
     assert s["n"] > 0 and 0 < s["positives"] <= s["n"]
     assert {"mean", "median", "sd", "p_value"} <= set(s["days_earlier"])
     assert {"actual", "model"} <= set(s["first_half"]) and s["roc_auc"] is not None
     rows = pd.read_csv(tmp_path / "inspections.csv")
     assert len(rows) == s["n"] and sorted(rows["date"]) == sorted(rows["model_date"])
+    assert (rows["date"] >= "2025-01-01").all() and (rows["date"] < "2026-01-01").all()
     assert (tmp_path / "summary.json").is_file() and (tmp_path / "found_over_time.png").is_file()
 
 

@@ -96,10 +96,9 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
     from riskengine.ingest import load_data
     from riskengine.prepare import feature_events, given_features, link_sources
     from riskengine.scoring import check_features, load_model_uri
-    from riskengine.spec import TrainingSpec, load_spec_as
-    from riskengine.training import fit_pipeline
+    from riskengine.training import fit_pipeline, load_training_spec
 
-    spec = load_spec_as(spec, TrainingSpec)
+    spec = load_training_spec(spec)
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     if end <= start:
         raise RiskEngineError(f"--to ({end.date()}) must come after --from ({start.date()})")
