@@ -21,6 +21,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from riskengine.io import kind_of, read_file
 from riskengine.errors import DataError
 from riskengine.spec import DataSpec, Source
 
@@ -81,22 +82,9 @@ def read_table(source: Source, required: list[str] | None = None) -> tuple[pd.Da
     name = source.describe()
     if source.path is not None:
         path = Path(source.path)
-        if not path.is_file():
-            raise DataError(f"{path}: file not found")
-        suffix = path.suffix.lower()
-        try:
-            if suffix in {".parquet", ".pq"}:
-                df = pd.read_parquet(path)
-            elif suffix in {".csv", ".txt", ".gz"}:
-                df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-            else:
-                raise DataError(f"{path}: unknown file type '{suffix}'; expected .csv or .parquet")
-        except DataError:
-            raise
-        except Exception as exc:  # parser errors name the line; pass them on readably
-            raise DataError(f"{path}: cannot be read: {exc}") from None
+        df = read_file(path, text=True)
         digest = _file_sha256(path)
-        is_csv = suffix != ".parquet" and suffix != ".pq"
+        is_csv = kind_of(path) == "csv"
     else:
         import sqlalchemy
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskengine.errors import DataError
+from riskengine.io import read_file
 from riskengine.ingest import Dataset, as_date, as_id, events_table, read_table
 from riskengine.spec import DataSpec, FeaturesSpec, LinkSpec
 
@@ -23,7 +24,7 @@ def link_sources(data: Dataset, spec: LinkSpec, out_dir: Path | None = None, pro
         return {}
     from riskengine.link import link
 
-    truth = pd.read_parquet(spec.truth) if spec.truth is not None and Path(spec.truth).exists() else None
+    truth = read_file(spec.truth, "link truth") if spec.truth is not None and Path(spec.truth).exists() else None
     result = link(data.entities, data.sources, spec, out_dir=out_dir, progress=progress, truth=truth)
     data.sources = result.sources
     return result.metrics

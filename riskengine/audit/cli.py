@@ -12,6 +12,7 @@ import typer
 from riskengine.audit._audit import audit
 from riskengine.audit._report import write_audit_report
 from riskengine.errors import DataError, RiskEngineError
+from riskengine.io import file_columns, read_file
 
 
 class Burden(str, Enum):
@@ -27,25 +28,8 @@ class Measure(str, Enum):
 
 def read_scores(path: Path, columns: list[str], group_cols: list[str]) -> pd.DataFrame:
     """Read the needed columns of a CSV or Parquet file; group columns keep their text as written."""
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    suffixes = "".join(path.suffixes[-2:]).lower()
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-
-            present = pq.read_schema(path).names
-            _check_columns(path, present, columns)
-            return pd.read_parquet(path, columns=columns)
-        if path.suffix.lower() == ".csv" or suffixes.endswith(".csv.gz"):
-            present = list(pd.read_csv(path, nrows=0).columns)
-            _check_columns(path, present, columns)
-            return pd.read_csv(path, usecols=columns, dtype={c: str for c in group_cols})
-    except RiskEngineError:
-        raise
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: cannot read the file: {exc}") from None
-    raise DataError(f"{path}: expected a .csv, .csv.gz or .parquet file")
+    _check_columns(path, file_columns(path), columns)
+    return read_file(path, columns=columns, dtype={c: str for c in group_cols})
 
 
 def _check_columns(path: Path, present: list[str], wanted: list[str]) -> None:

@@ -11,25 +11,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskengine.errors import DataError, RiskEngineError
+from riskengine.errors import DataError
+from riskengine.io import read_file
 
 ID_COLUMNS = ("entity_id", "unit_id", "ward", "officer", "lsoa")  # read as text: codes keep leading zeros
 
 
 def read_table(path: str | Path, what: str = "table") -> pd.DataFrame:
     """Read a CSV or Parquet file; a missing or unreadable file is a user error naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise RiskEngineError(f"{path}: {what} file not found")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        if suffix in (".csv", ".txt", ".gz"):
-            return pd.read_csv(path, dtype={c: "string" for c in ID_COLUMNS})
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: cannot read the {what}: {exc}") from None
-    raise RiskEngineError(f"{path}: {what} must be a .csv or .parquet file")
+    return read_file(path, what, dtype={c: "string" for c in ID_COLUMNS})
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str | None], where: str) -> None:

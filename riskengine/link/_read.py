@@ -11,15 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
+from riskengine.io import read_file
 from riskengine.spec import LinkSpec
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
-    except Exception as exc:  # the parser's message names the line
-        raise RiskEngineError(f"{path}: cannot be read as CSV: {exc}") from None
-    return df
+    return read_file(path, text=True, dtype="string")
 
 
 def read_borough(folder: str | Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame | None]:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
+from riskengine.io import read_file
 
 KINDS = ["new", "jump", "threshold"]
 ALERT_COLUMNS = ["alert", "entity_id", "rank", "probability", "previous_probability", "change", "detail"]
@@ -45,13 +46,13 @@ def read_previous(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     path = Path(path)
     if not path.is_file():
         raise RiskEngineError(f"{path}: previous list not found (alerts.previous or --previous)")
-    prev = pd.read_csv(path, dtype={"entity_id": str})
+    prev = read_file(path, "previous list", dtype={"entity_id": str})
     missing = [c for c in ("entity_id", "rank", "probability") if c not in prev.columns]
     if missing:
         raise RiskEngineError(f"{path}: not a list.csv from `riskengine score`: missing column(s) {', '.join(missing)}")
     scores_path = path.with_name("scores.parquet")
     if scores_path.is_file():
-        probs = pd.read_parquet(scores_path, columns=["entity_id", "probability"])
+        probs = read_file(scores_path, "previous scores", columns=["entity_id", "probability"])
         probs["entity_id"] = probs["entity_id"].astype(str)
     else:
         probs = prev[["entity_id", "probability"]]

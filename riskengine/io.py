@@ -1,0 +1,71 @@
+"""Reading tables from files: the one reader every stage uses.
+
+CSV (also gzipped) and Parquet, chosen by the file's suffix. A missing file, an unknown kind
+of file or a file the parser cannot read is a `DataError` naming the file and what it was
+meant to hold, never a bare traceback. `text=True` reads a CSV as it is written (every cell
+as text, only empty cells missing: "NA" stays "NA" and "007" stays "007"), which is how the
+data contract's sources are read before validation; otherwise pandas infers types, with the
+columns in `dtype` forced.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from riskengine.errors import DataError
+
+PARQUET = (".parquet", ".pq")
+CSV = (".csv", ".txt", ".csv.gz", ".txt.gz")
+
+
+def kind_of(path: str | Path) -> str | None:
+    """"csv", "parquet" or None, from the file name."""
+    name = Path(path).name.lower()
+    if name.endswith(PARQUET):
+        return "parquet"
+    if name.endswith(CSV) or name.endswith(".gz"):
+        return "csv"
+    return None
+
+
+def _check(path: Path, what: str) -> str:
+    if not path.is_file():
+        raise DataError(f"{path}: {what + ' ' if what else ''}file not found")
+    kind = kind_of(path)
+    if kind is None:
+        raise DataError(f"{path}: unknown file type '{path.suffix}'; expected a .csv (or .csv.gz) or .parquet file")
+    return kind
+
+
+def read_file(path: str | Path, what: str = "", *, text: bool = False, dtype: Any = None,
+              columns: list[str] | None = None) -> pd.DataFrame:
+    """The table in a CSV or Parquet file (only `columns`, if given; see the module for `text`)."""
+    path = Path(path)
+    kind = _check(path, what)
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(path, columns=columns)
+        options: dict[str, Any] = {"dtype": dtype, "usecols": columns}
+        if text:
+            options.update(keep_default_na=False, na_values=[""])
+            options["dtype"] = str if dtype is None else dtype
+        return pd.read_csv(path, **options)
+    except Exception as exc:  # the parser's message names the line; pass it on readably
+        raise DataError(f"{path}: cannot read the {what or 'file'}: {exc}") from None
+
+
+def file_columns(path: str | Path, what: str = "") -> list[str]:
+    """The column names of a CSV or Parquet file, reading only its header or schema."""
+    path = Path(path)
+    kind = _check(path, what)
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read the {what or 'file'}: {exc}") from None
