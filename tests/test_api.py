@@ -46,3 +46,23 @@ def test_the_api_runs_twice_in_one_session(tmp_path):
     assert (tmp_path / "b0" / "entities.csv").read_bytes() == (tmp_path / "b1" / "entities.csv").read_bytes()
     spec = riskengine.load_spec("training/hmo.toml")
     assert riskengine.load_spec("training/hmo.toml") == spec and spec.name == "hmo"
+
+
+def test_library_calls_leave_matplotlib_settings_alone(tmp_path):
+    import matplotlib
+
+    from riskengine.audit import write_audit_report
+    from riskengine.charts import plot_shap_summary
+
+    before = dict(matplotlib.rcParams)
+    backend = matplotlib.get_backend()
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"score": rng.random(300), "ward": rng.choice(["A", "B"], 300)})
+    report = riskengine.audit_scores(df, score_col="score", group_cols=["ward"], top_k=30, n_boot=20)
+    write_audit_report(report, tmp_path)
+    plot_shap_summary(rng.normal(size=(40, 3)), pd.DataFrame(rng.random((40, 3)), columns=list("abc")),
+                      tmp_path / "shap.png", "t")
+    assert "<svg" in (tmp_path / "bias_report.html").read_text() and (tmp_path / "shap.png").stat().st_size > 0
+    after = dict(matplotlib.rcParams)
+    assert {k: (before[k], after[k]) for k in before if before[k] != after[k]} == {}
+    assert matplotlib.get_backend() == backend

@@ -9,8 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-KEY_STATES = ["known", "missing", "malformed", "unknown"]  # what a row's key turned out to be
-
 
 def _digit_key(ids: pd.Series) -> pd.Series:
     """'000012345678' -> '12345678' for strings of 1-12 digits; NA otherwise."""

@@ -47,7 +47,6 @@ _ABBREVIATION = {a: full for full, abbrevs in STREET_TYPES.items() for a in abbr
 _FLAT_WORDS = {"FLAT", "FLT", "APARTMENT", "APT", "UNIT", "ROOM", "RM", "MAISONETTE"}
 
 POSTCODE_RE = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})\b")
-VALID_POSTCODE_RE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$")
 _NUMBER_RE = re.compile(r"^([0-9]+)([A-Z]?)$")
 _PUNCT_RE = re.compile(r"[^A-Z0-9 ]+")
 _SPACE_RE = re.compile(r"\s+")

@@ -171,10 +171,3 @@ def quality_report(entities: pd.DataFrame, linked: dict[str, pd.DataFrame], key_
         "conflicts": conflicts(entities, linked),
         "generated": dt.datetime.now().isoformat(timespec="seconds"),
     }
-
-
-def worst_completeness(report: dict) -> list[tuple[str, str, float]]:
-    """(source, column, share filled) for the least complete columns, for summaries."""
-    rows = [(s["source"], c, v) for s in report["sources"] for c, v in s["completeness"].items() if v is not None]
-    return sorted(rows, key=lambda r: r[2])[:5]
-

@@ -18,6 +18,7 @@ import pandas as pd
 
 from riskengine.link._probabilistic import BLOCKING_WORDS
 from riskengine.spec import LinkSpec
+from riskengine.charts import figure
 from riskengine.templating import environment
 
 _RULE_WORDS = {
@@ -32,28 +33,21 @@ def _env() -> jinja2.Environment:
 
 
 def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+def _subplots(figsize: tuple[float, float]):
+    """A figure of its own and its axes (no pyplot: no global backend or state)."""
+    fig = figure(*figsize)
+    return fig, fig.add_subplot()
 
 
 def weights_chart(levels: pd.DataFrame) -> str:
     """Match weight of every comparison level: how much each kind of agreement counts."""
-    plt = _plt()
     lv = levels.dropna(subset=["match_weight"]).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.32 * len(lv) + 1))
+    fig, ax = _subplots((8, 0.32 * len(lv) + 1))
     w = lv["match_weight"].clip(-20, 20)
     ax.barh([f"{c}: {lvl}" for c, lvl in zip(lv["comparison"], lv["level"])], w,
             color=np.where(w >= 0, "#2b8a3e", "#c92a2a"))
@@ -65,10 +59,9 @@ def weights_chart(levels: pd.DataFrame) -> str:
 
 def mu_chart(levels: pd.DataFrame) -> str:
     """m (share among true matches) and u (share among non-matches) per level."""
-    plt = _plt()
     lv = levels.iloc[::-1]
     y = np.arange(len(lv))
-    fig, ax = plt.subplots(figsize=(8, 0.32 * len(lv) + 1))
+    fig, ax = _subplots((8, 0.32 * len(lv) + 1))
     ax.barh(y + 0.2, lv["m"].fillna(0), height=0.4, label="m (true matches)", color="#1971c2")
     ax.barh(y - 0.2, lv["u"].fillna(0), height=0.4, label="u (non-matches)", color="#f08c00")
     ax.set_yticks(y, [f"{c}: {lvl}" for c, lvl in zip(lv["comparison"], lv["level"])], fontsize=8)
@@ -80,10 +73,9 @@ def mu_chart(levels: pd.DataFrame) -> str:
 
 def probability_histogram(probabilities: np.ndarray, spec: LinkSpec) -> tuple[str, dict]:
     """Best-candidate probability of each distinct address, with the two thresholds."""
-    plt = _plt()
     edges = np.linspace(0, 1, 21)
     counts, _ = np.histogram(np.clip(probabilities, 0, 1), bins=edges)
-    fig, ax = plt.subplots(figsize=(8, 2.8))
+    fig, ax = _subplots((8, 2.8))
     ax.bar(edges[:-1], counts, width=0.05, align="edge", color="#495057")
     ax.set_yscale("symlog")
     for t, name in ((spec.lower, "lower"), (spec.upper, "upper")):
@@ -99,8 +91,7 @@ def coverage_chart(quality: dict) -> str | None:
     series = {s["source"]: s["date_coverage"]["rows_per_year"] for s in quality["sources"] if s["date_coverage"]["rows_per_year"]}
     if not series:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 3))
+    fig, ax = _subplots((8, 3))
     for name, per_year in series.items():
         ax.plot([int(y) for y in per_year], list(per_year.values()), marker="o", ms=3, label=name)
     ax.xaxis.get_major_locator().set_params(integer=True)
