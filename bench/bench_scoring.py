@@ -28,7 +28,7 @@ import pandas as pd
 
 from riskengine.features import build_features
 from riskengine.model import RiskModel
-from riskengine.scoring import LoadedModel, exclusions, explain, make_list, raw_scores, top_reasons
+from riskengine.scoring import LoadedModel, exclusions, explain, make_list, top_reasons
 from riskengine.scoring._score import _scores_frame
 from riskengine.spec import FeaturesSpec, ScoringExclusions, ScoringSpec
 
@@ -121,16 +121,13 @@ def main(argv: list[str] | None = None) -> dict:
     table = fs.table
 
     # LightGBM's fastest input: the model-ready matrix as one C-ordered float array, codes for categories
-    M = model._matrix(table)
-    for col in model.categories:
-        M[col] = M[col].cat.codes.replace(-1, np.nan)
-    M = M.to_numpy(dtype=np.float64)
+    M = np.ascontiguousarray(model.matrix(table))
     booster = model.estimator_.booster_
     # best of `repeat`, the two taking turns: the machine may be shared, and the ratio is what matters
     best_engine = best_lgb = np.inf
     for _ in range(args.repeat):
         t = time.perf_counter()
-        raw = raw_scores(model, table)
+        raw = model.raw_score(table)
         prob = model.probability_from_raw(raw)
         best_engine = min(best_engine, time.perf_counter() - t)
         t = time.perf_counter()
@@ -163,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     import shap
 
-    MX = model._matrix(X)
+    MX = model.frame(X)
     t_ref = np.inf
     for _ in range(args.repeat):
         t = time.perf_counter()
