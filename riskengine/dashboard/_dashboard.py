@@ -6,7 +6,6 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 
 from riskengine.dashboard import _charts as charts
@@ -24,8 +23,8 @@ from riskengine.dashboard._figures import (
     verdict,
 )
 from riskengine.dashboard._watch import Watch
+from riskengine.templating import environment
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def figures(watch: Watch, rules: Rules, baseline: pd.DataFrame | None = None) -> dict:
@@ -97,8 +96,7 @@ def write_dashboard(watch: Watch, rules: Rules, out_dir: str | Path, baseline: p
         "operations": _table(figs["operations"]),
         "alerts": _table(figs["alerts"]),
     }
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
-    page = env.get_template("dashboard.html.j2").render(
+    page = environment().get_template("dashboard.html.j2").render(
         title=f"{watch.pipeline}: the list in use", weeks=len(weeks),
         first=weeks[0].date() if weeks else "–", last=weeks[-1].date() if weeks else "–",
         made=(today or dt.date.today()).isoformat(),

@@ -7,7 +7,6 @@ import io
 import json
 from pathlib import Path
 
-import jinja2
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -15,6 +14,7 @@ from matplotlib.figure import Figure
 from riskengine.dashboard import ipw_arrays, rate
 from riskengine.simulate._world import REACHED
 from riskengine.synth import RECORDING_ERROR
+from riskengine.templating import environment
 
 COLOURS = {"model with exploration": "#1f5fa6", "model without exploration": "#7fa7d6", "business as usual": "#6b6b6b"}
 REPLICATES = 200
@@ -145,9 +145,7 @@ def write_report(root: Path, arms: dict, dashboards: dict, study: dict, dates: l
     (root / "true_positives.png").write_bytes(png)
     pd.concat([w.assign(policy=n) for n, w in weekly.items()]).to_csv(root / "weekly.csv", index=False)
     (root / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parent.parent / "templates")),
-                             autoescape=True)
-    page = env.get_template("simulation.html.j2").render(
+    page = environment().get_template("simulation.html.j2").render(
         s=summary, chart="data:image/png;base64," + base64.b64encode(png).decode("ascii"),
         dashboards={n: Path(p).relative_to(root).as_posix() for n, p in summary["dashboards"].items()})
     (root / "simulation.html").write_text(page, encoding="utf-8")
