@@ -198,7 +198,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         """Fit the map from this model's raw scores to probabilities on (raw score, label) pairs.
 
         The pairs must be scores of this model (or of models trained the same way) on rows it
-        was not fitted on; training cross-fits them (`training.cross_fitted_calibration`).
+        was not fitted on; training cross-fits them (`training.calibrate_champion`).
         """
         check_is_fitted(self, "estimator_")
         self.calibrator_ = fit_calibrator(self.calibration, raw_score, y)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from markupsafe import Markup
 
 from riskengine.dashboard import _charts as charts
 from riskengine.dashboard._figures import (
@@ -102,7 +103,7 @@ def write_dashboard(watch: Watch, rules: Rules, out_dir: str | Path, baseline: p
         made=(today or dt.date.today()).isoformat(),
         purpose=[(k.capitalize(), v) for k, v in (purpose or {}).items() if v],
         verdict=figs["verdict"], rules=rules, charts=chart, word=word, prevalence_text=prev_text,
-        tables={k: jinja2.utils.markupsafe.Markup(v) for k, v in tables.items()}, min_group=watch.min_group_size,
+        tables={k: Markup(v) for k, v in tables.items()}, min_group=watch.min_group_size,
     )
     paths = {"html": out / "dashboard.html", "json": out / "dashboard.json"}
     paths["html"].write_text(page, encoding="utf-8")
