@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskengine.io import read_file
 from riskengine.outcomes import read_lists, read_store
 
 _AS_OF_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -79,18 +80,18 @@ def read_watch(pipeline: str, lists_root: str | Path, store: str | Path | None, 
         if not (folder / "list.csv").is_file() or not (folder / "scores.parquet").is_file():
             continue
         as_of = pd.Timestamp(folder.name)
-        scores = pd.read_parquet(folder / "scores.parquet")
+        scores = read_file(folder / "scores.parquet", "scores")
         listed = lists[lists["list_as_of"] == as_of]
         frames.append(list_frame(as_of, scores, listed))
         groups.append(group_counts(as_of, scores, listed, entities, attributes))
         if (folder / "alerts.csv").is_file():
-            a = pd.read_csv(folder / "alerts.csv", dtype={"entity_id": str})
+            a = read_file(folder / "alerts.csv", "alerts", dtype={"entity_id": str})
             if len(a):
                 alerts.append(a.assign(list_as_of=as_of))
     current = None
     if folders and (folders[-1] / FEATURE_SAMPLE).is_file():
-        current = pd.read_parquet(folders[-1] / FEATURE_SAMPLE)
-    ref = pd.read_parquet(reference) if reference is not None and Path(reference).is_file() else None
+        current = read_file(folders[-1] / FEATURE_SAMPLE, "feature sample")
+    ref = read_file(reference, "feature reference") if reference is not None and Path(reference).is_file() else None
     return Watch(
         pipeline=pipeline, lists=lists, frames=pd.DataFrame(frames), store=read_store(store),
         groups=pd.concat(groups, ignore_index=True) if groups else group_counts(pd.Timestamp(0), pd.DataFrame(columns=["entity_id"]), lists.iloc[:0], entities, []),

@@ -21,8 +21,7 @@ def link_command(
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only the summary.")] = False,
 ) -> None:
     """Resolve every source row to an entity: exact UPRN first, then address matching with splink."""
-    import pandas as pd
-
+    from riskengine.io import read_file
     from riskengine.link import link, read_borough, read_spec_sources
     from riskengine.spec import LinkSpec
 
@@ -37,7 +36,7 @@ def link_command(
     if truth is not None:
         if not truth.is_file():
             raise RiskEngineError(f"{truth}: truth table not found")
-        truth_table = pd.read_parquet(truth) if truth.suffix == ".parquet" else pd.read_csv(truth, dtype={"true_entity_id": str})
+        truth_table = read_file(truth, "truth table", dtype={"true_entity_id": str})
     result = link(entities, sources, spec, out_dir, progress=not quiet, truth=truth_table,
                   allow_ephemeral_key=ephemeral_key)
     m = result.metrics

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
+from riskengine.io import read_file
 from riskengine.ingest import (
     OUTCOME_REQUIRED,
     REJECT_COLUMNS,
@@ -58,7 +59,7 @@ def read_lists(lists_root: str | Path) -> pd.DataFrame:
         path = folder / "list.csv"
         if not path.is_file():
             continue
-        df = pd.read_csv(path, dtype={"entity_id": str})
+        df = read_file(path, "list", dtype={"entity_id": str})
         keep = [c for c in ("entity_id", "rank", "exploration", "probability", "inclusion_probability") if c in df]
         df = df[keep].assign(list_as_of=pd.Timestamp(folder.name))
         frames.append(df)

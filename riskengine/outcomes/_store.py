@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
+from riskengine.io import read_file
 
 STORE_COLUMNS = ["batch_id", "entity_id", "date", "outcome", "list_date", "officer", "action",
                  "list_as_of", "rank", "slice", "probability", "source_file", "source_line"]
@@ -47,7 +48,7 @@ def read_store(store: str | Path | None) -> pd.DataFrame:
     path = Path(store) / "outcomes.csv" if store else None
     if path is None or not path.is_file():
         return pd.DataFrame(columns=STORE_COLUMNS)
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    df = read_file(path, "outcome store", text=True)
     undone = {e["batch_id"] for e in log_entries(Path(store)) if e.get("event") == "undo"}
     df = df[~df["batch_id"].isin(undone)].reset_index(drop=True)
     df["date"] = pd.to_datetime(df["date"]).astype("datetime64[ns]")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
+from riskengine.io import read_file
 from riskengine.synth import RECORDING_ERROR
 
 REACHED = 0.95  # share of listed homes an officer gets into within the week
@@ -36,7 +37,7 @@ class World:
                 f"{path}: not found. `riskengine simulate` runs on the synthetic borough, whose hidden truth it "
                 "needs to say what each inspection finds; the training spec's [truth] must point at its truth/ folder"
             )
-        props = pd.read_parquet(path, columns=["entity_id", "conversion_date", "licensed_date"])
+        props = read_file(path, "synthetic truth", columns=["entity_id", "conversion_date", "licensed_date"])
         ids = props["entity_id"].astype(str)
         return cls(pd.Series(pd.to_datetime(props["conversion_date"]).to_numpy(), index=ids),
                    pd.Series(pd.to_datetime(props["licensed_date"]).to_numpy(), index=ids))
