@@ -36,6 +36,12 @@ LAYERS: list[set[str]] = [
     {"evaluation"},
     {"report_console"},
 ]
+# Cycles being removed elsewhere, each with who removes it. Once one is gone, the test below asks
+# for its line here to go too, so an exemption cannot outlive its reason.
+KNOWN_CYCLES = [
+    {"riskengine.link._link", "riskengine.link._people"},  # issue 13: helper "linkage" breaks it
+]
+
 TOP = len(LAYERS)  # cli, demo, every subpackage's cli module, and any stage not listed above
 # (dashboard, simulate, profiling ... : new stages start at the top)
 
@@ -134,7 +140,10 @@ def test_no_import_cycles():
     for v in graph:
         if v not in index:
             visit(v)
-    assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
+    new = [c for c in cycles if set(c) not in KNOWN_CYCLES]
+    assert not new, "import cycles: " + "; ".join(" <-> ".join(c) for c in new)
+    gone = [sorted(k) for k in KNOWN_CYCLES if k not in [set(c) for c in cycles]]
+    assert not gone, f"the known cycle(s) {gone} are gone: delete them from KNOWN_CYCLES in {__file__}"
 
 
 def _graph_keys() -> set[str]:
