@@ -343,7 +343,8 @@ def _set_m(linker, levels: pd.DataFrame | dict) -> None:
                 level.m_probability = lookup[key]
 
 
-def _score(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, pi: float, n_entities: int) -> pd.DataFrame:
+def _score(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, pi: float, n_entities: int,
+           drop: bool = True) -> pd.DataFrame:
     """Each record's best two candidates with the rival-aware probability."""
     log_n = math.log2(n_entities)
     per_comparison = []
@@ -368,5 +369,6 @@ def _score(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, pi: float, n_en
         QUALIFY rank <= 2
         ORDER BY record_id, rank
     """).df()
-    con.execute("DROP TABLE pairs")
+    if drop:
+        con.execute("DROP TABLE pairs")
     return out
