@@ -90,7 +90,10 @@ def _convert(value: Any, tp: Any, *, file: str, key: str) -> Any:
         return {k: _convert(v, args[1], file=file, key=f"{key}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
         if isinstance(value, str) and hasattr(tp, "from_string"):
-            return tp.from_string(value)
+            try:
+                return tp.from_string(value)
+            except ValueError as exc:
+                raise SpecError(f"{file}: key '{key}': {exc}") from None
         if not isinstance(value, dict):
             raise fail()
         return from_mapping(tp, value, file=file, prefix=key)

@@ -187,7 +187,7 @@ def run_job(spec: LinkJobSpec, tables: dict[str, pd.DataFrame], out_dir: Path | 
                  ", ".join(f"{k} ({v:.0%})" for k, v in q["formats"].items()))
         msg = (f"{q['table']}.{q['column']} ({q['kind']}): {q['null_share']:.0%} of rows are NULL after parsing "
                f"({q['unreadable']:,} of {q['given']:,} given values could not be read)")
-        if q["null_share"] >= checks.null_share_error:
+        if q["null_share"] > checks.null_share_error:
             errors.append(msg + f" - above checks.null_share_error = {checks.null_share_error}")
         elif q["null_share"] >= checks.null_share_warn:
             warnings.append(msg)
@@ -234,7 +234,7 @@ def run_job(spec: LinkJobSpec, tables: dict[str, pd.DataFrame], out_dir: Path | 
                         **{d: int((links.loc[mine, "decision"] == d).sum()) for d in ("linked", "review", "unmatched")}}
         if register is not None:  # without a register most rows legitimately have no duplicate
             msg = f"source '{t}': {share_nc:.0%} of rows have no candidate under any blocking rule"
-            if share_nc >= checks.no_candidate_error:
+            if share_nc > checks.no_candidate_error:
                 errors.append(msg + f" - above checks.no_candidate_error = {checks.no_candidate_error}")
             elif share_nc >= checks.no_candidate_warn:
                 warnings.append(msg)

@@ -146,7 +146,15 @@ def match_prepared(
     levels = _level_table(linker)
     if method == "one_to_one_em":
         if fixed is None:
+            start = levels.copy()
             levels, pi, iterations = one_to_one_em(con, levels, n_entities, n_right)
+            implausible = _implausible(levels, fields)
+            if implausible:  # EM took another class (people of one suburb) for the matches: keep the prior m
+                notes.append("EM's estimates were implausible (true matches would disagree on "
+                              f"{', '.join(implausible)}): the starting m values were kept and only the match "
+                              "rate estimated")
+                levels, pi, iterations = one_to_one_em(con, start, n_entities, n_right,
+                                                       held={f.name for f in fields})
         else:
             levels, pi, iterations = _fixed_levels(levels, fixed), float(fixed["match_rate"]), 0
         _set_m(linker, levels)
@@ -235,6 +243,21 @@ def _agreement(con, best: pd.DataFrame, levels: pd.DataFrame, names: list[str]) 
     """).df()
     con.unregister("__top")
     return out.drop_duplicates(["record_id", "candidate_id"])
+
+
+STRONG = {"forename", "surname", "full_name", "date", "identifier"}
+
+
+def _implausible(levels: pd.DataFrame, fields: list[Field]) -> list[str]:
+    """Identifying fields on whose exact agreement EM's matches are rarer than random pairs."""
+    out = []
+    for f in fields:
+        if f.kind not in STRONG:
+            continue
+        lv = levels[levels["comparison"] == f.name].sort_values("cvv", ascending=False)
+        if len(lv) and lv["m"].iloc[0] < lv["u"].iloc[0]:
+            out.append(f.name)
+    return out
 
 
 def _set_mu(linker, levels: pd.DataFrame) -> None:

@@ -272,8 +272,12 @@ def _log_bf_sql(levels: pd.DataFrame) -> str:
 
 
 def one_to_one_em(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, n_entities: int, n_records: int,
-                  max_iterations: int = 50, tol: float = 1e-4) -> tuple[pd.DataFrame, float, int]:
-    """EM for m (per level) and pi over the `pairs` table, each record matching at most one entity."""
+                  max_iterations: int = 50, tol: float = 1e-4, held: set[str] | None = None
+                  ) -> tuple[pd.DataFrame, float, int]:
+    """EM for m (per level) and pi over the `pairs` table, each record matching at most one entity.
+
+    Comparisons in `held` (default HELD) keep their m; only the others and pi are estimated."""
+    held = HELD if held is None else held
     levels = levels.copy()
     pi = 0.9
     log_n = math.log2(n_entities)
@@ -293,7 +297,7 @@ def one_to_one_em(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, n_entiti
             ).fetchall())
             mine = levels["comparison"] == comparison
             expected = levels.loc[mine, "cvv"].map(lambda v: counts.get(v, 0.0)).astype(float)
-            if comparison in HELD or expected.sum() <= 0:
+            if comparison in held or expected.sum() <= 0:
                 continue
             m = (expected / expected.sum()).clip(lower=M_FLOOR)  # unseen is rare, not impossible
             new_m[mine] = m / m.sum()
