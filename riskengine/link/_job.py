@@ -16,7 +16,6 @@ decisions themselves are kept as ids in decisions.csv, so later runs apply them 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +25,12 @@ import pandas as pd
 
 from riskengine.errors import RiskEngineError
 from riskengine.link._fields import Field, empty_columns, prepare
+from riskengine.link._job_report import REVIEW_FILES, write_job_outputs
 from riskengine.link._match import Matched, cluster, match_prepared
 from riskengine.spec import LinkChecks, LinkJobSpec, LinkTable
 
 REGISTER = "register"
 DECISIONS = ("match", "no match")
-REVIEW_FILES = ("review.csv", "review.html")
 
 
 @dataclass
@@ -271,8 +270,6 @@ def _finish(result: JobResult, spec: LinkJobSpec, out_dir: Path | None, quality:
     result.metrics["warnings"] = list(result.warnings)
     result.metrics["errors"] = list(errors)
     if out_dir is not None:
-        from riskengine.link._job_report import write_job_outputs
-
         result.paths = write_job_outputs(result, spec, out_dir)
     if errors:
         raise RiskEngineError("linkage stopped: " + "; ".join(errors)
@@ -432,16 +429,3 @@ def read_truth(path: Path) -> pd.DataFrame:
         raise RiskEngineError(f"{path}: truth table not found")
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str, keep_default_na=False,
                                                                               na_values=[""])
-
-
-def report_json(result: JobResult, spec: LinkJobSpec) -> dict:
-    """The report's figures (aggregates only: no names, no values)."""
-    m = result.matched
-    model = {}
-    if m is not None:
-        lv = m.model.levels
-        model = {"method": m.method, "match_rate": m.model.match_rate, "em_iterations": m.model.em_iterations,
-                 "levels": json.loads(lv.round(6).to_json(orient="records")), "blocking": m.blocking,
-                 "notes": m.notes}
-    return {"name": spec.name, "thresholds": {"upper": spec.upper, "lower": spec.lower}, "metrics": result.metrics,
-            "model": model, "fields": [{"name": f.name, "kind": f.kind, "columns": f.columns} for f in result.fields]}

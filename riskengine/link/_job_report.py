@@ -15,6 +15,8 @@ import jinja2
 from riskengine.link._report import _jsonable, mu_chart, probability_histogram, weights_chart
 from riskengine.spec import LinkJobSpec
 
+REVIEW_FILES = ("review.csv", "review.html")  # the files with clear values, for the clerk only
+
 
 def _env() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.PackageLoader("riskengine", "templates"),
@@ -23,8 +25,6 @@ def _env() -> jinja2.Environment:
 
 def write_job_outputs(result, spec: LinkJobSpec, out_dir: Path) -> dict[str, Path]:
     """Write the job's files under `out_dir`; return their paths by name."""
-    from riskengine.link._job import REVIEW_FILES, report_json
-
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     if len(result.links):
@@ -55,3 +55,16 @@ def write_job_outputs(result, spec: LinkJobSpec, out_dir: Path) -> dict[str, Pat
     paths["report"] = out_dir / "link_report.html"
     paths["report"].write_text(env.get_template("link_job.html").render(f=figures, charts=charts))
     return paths
+
+
+def report_json(result: JobResult, spec: LinkJobSpec) -> dict:
+    """The report's figures (aggregates only: no names, no values)."""
+    m = result.matched
+    model = {}
+    if m is not None:
+        lv = m.model.levels
+        model = {"method": m.method, "match_rate": m.model.match_rate, "em_iterations": m.model.em_iterations,
+                 "levels": json.loads(lv.round(6).to_json(orient="records")), "blocking": m.blocking,
+                 "notes": m.notes}
+    return {"name": spec.name, "thresholds": {"upper": spec.upper, "lower": spec.lower}, "metrics": result.metrics,
+            "model": model, "fields": [{"name": f.name, "kind": f.kind, "columns": f.columns} for f in result.fields]}
