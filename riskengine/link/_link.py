@@ -25,6 +25,7 @@ from riskengine.link._normalise import PARTS, normalise_parts, parse_addresses
 from riskengine.link._probabilistic import COMPARISONS, MatchModel, match_records
 from riskengine.link._pseudonymise import load_key, person_columns, pseudonymise
 from riskengine.link._quality import quality_report
+from riskengine.link._store import LinkStore, row_fingerprints
 from riskengine.link._survivorship import golden_records
 from riskengine.spec import LinkSpec
 
@@ -107,16 +108,25 @@ def link(
 
     _say(progress, "normalising addresses")
     towns = entities["town"].dropna().unique() if "town" in entities.columns else []
+    store = LinkStore.open(Path(spec.store), entities) if spec.store is not None else None
     todo = []
     for name, df in frames.items():
         need = resolved[name].isna()
         if "address" not in df.columns or not need.any():
             continue
         sub = df[need]
-        parts = parse_addresses(sub["address"], sub["postcode"] if "postcode" in sub.columns else None, towns)
-        todo.append(parts.assign(source=name, row=sub.index.to_numpy()))
-    records = pd.concat(todo, ignore_index=True) if todo else pd.DataFrame(columns=[*PARTS, "source", "row"])
-    labelled = _labelled_addresses(frames, resolved, towns, seed)
+        fp = row_fingerprints(sub) if store is not None else pd.Series(0, index=sub.index, dtype="int64")
+        if store is not None and store.usable:  # rows seen before: their parts from the store, unparsed
+            parts = store.parts(fp)
+            new = ~store.seen(fp)
+            if new.any():
+                parts.loc[new, PARTS] = parse_addresses(sub.loc[new, "address"], sub.loc[new, "postcode"]
+                                                        if "postcode" in sub.columns else None, towns)[PARTS]
+        else:
+            parts = parse_addresses(sub["address"], sub["postcode"] if "postcode" in sub.columns else None, towns)
+        todo.append(parts.assign(source=name, row=sub.index.to_numpy(), fp=fp.to_numpy()))
+    records = pd.concat(todo, ignore_index=True) if todo else pd.DataFrame(columns=[*PARTS, "source", "row", "fp"])
+    all_rows = records[["fp", *PARTS]]
     usable = records[PARTS].notna().any(axis=1) & (records["house_number"].notna() | records["street"].notna())
     records = records[usable].reset_index(drop=True)
     records["review_id"] = _review_id(records) if len(records) else pd.Series(dtype="string")
@@ -126,13 +136,28 @@ def link(
     model = None
     best = pd.DataFrame(columns=["record_id", "entity_id", "match_probability", "match_weight"])
     candidates = ent_parts = None
-    if len(distinct):
-        _say(progress, f"matching {len(distinct):,} distinct addresses ({len(records):,} rows) with splink")
+    reuse = store is not None and store.usable
+    stored = store.best[store.best["record_id"].isin(distinct["record_id"])] if reuse else best
+    to_match = distinct[~distinct["record_id"].isin(stored["record_id"])] if reuse else distinct
+    if reuse:
+        _say(progress, f"link store: {len(stored):,} of {len(distinct):,} distinct addresses seen before; "
+                       f"matching {len(to_match):,} with the stored model")
+    if len(to_match):
+        _say(progress, f"matching {len(to_match):,} distinct addresses ({len(records):,} rows) with splink")
         ent_parts = entity_parts(entities)
         chart_dir = Path(out_dir) / "charts" if out_dir is not None else None
-        candidates, model = match_records(ent_parts, distinct, labelled=labelled, chart_dir=chart_dir, seed=seed)
+        labelled = None if reuse else _labelled_addresses(frames, resolved, towns, seed)
+        candidates, model = match_records(ent_parts, to_match.reset_index(drop=True), labelled=labelled,
+                                          chart_dir=chart_dir, seed=seed, fixed=store.model if reuse else None)
         best = candidates[candidates["rank"] == 1]
         model.best_probabilities = best["match_probability"].tolist()
+    if reuse:
+        parts_ = [stored.assign(entity_id=stored["entity_id"].astype("string"))] + ([best] if len(best) else [])
+        best = pd.concat(parts_, ignore_index=True)
+        best["match_probability"] = best["match_probability"].astype("float64")
+    if store is not None and (model is not None or not reuse):
+        levels = model.trained_levels if model is not None else store.model["levels"]
+        store.save(all_rows, best, levels, model.match_rate if model is not None else store.model["match_rate"])
 
     band = best.set_index("record_id")
     prob = pd.Series(band["match_probability"].reindex(records["review_id"].to_numpy()).to_numpy(), index=records.index)

@@ -87,6 +87,7 @@ class MatchModel:
     chart_paths: list[Path] = field(default_factory=list)
     best_probabilities: list[float] = field(default_factory=list)  # per distinct address with a candidate
     blocking_rules: list[str] = field(default_factory=lambda: list(BLOCKING_WORDS))  # in words, for reports
+    trained_levels: pd.DataFrame | None = None  # levels with their comparison-vector values (cvv), to reuse the model
 
 
 def _comparisons():
@@ -157,6 +158,7 @@ def match_records(
     seed: int = 0,
     max_u_pairs: float = 1e6,
     max_iterations: int = 50,
+    fixed: dict | None = None,
 ) -> tuple[pd.DataFrame, MatchModel]:
     """Score `records` (record_id + PARTS) against `entities` (entity_id + PARTS).
 
@@ -191,16 +193,22 @@ def match_records(
     for col in ("street_number", "street"):
         tf = db.register(_tf_table(left[col], col), table_name=f"tf_lookup_{col}")
         linker.table_management.register_term_frequency_lookup(tf, col)
-    # a level as rare as one register entry (u ~ 1/N) is seen ~100 times in 100 N pairs
-    u_pairs = min(max_u_pairs, max(1e5, 100.0 * n_entities))
-    linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed, num_chunks=1)
-    start = _m_from_labels(db, t_ent, settings, labelled) if labelled is not None and len(labelled) >= MIN_LABELS else None
-    if start:
-        _set_m(linker, start)
-    pairs = linker.inference.predict(warning_mode="never")
+    if fixed is None:
+        # a level as rare as one register entry (u ~ 1/N) is seen ~100 times in 100 N pairs
+        u_pairs = min(max_u_pairs, max(1e5, 100.0 * n_entities))
+        linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed, num_chunks=1)
+        start = _m_from_labels(db, t_ent, settings, labelled) if labelled is not None and len(labelled) >= MIN_LABELS \
+            else None
+        if start:
+            _set_m(linker, start)
+    pairs = linker.inference.predict(warning_mode="never")  # m and u are EM's below, not splink's
     n_pairs = _pairs_table(con, pairs.physical_name)
-    levels = _level_table(linker)
-    levels, pi, iterations = one_to_one_em(con, levels, n_entities, len(right), max_iterations)
+    if fixed is None:
+        levels = _level_table(linker)
+        levels, pi, iterations = one_to_one_em(con, levels, n_entities, len(right), max_iterations)
+    else:  # the link store's model: score new records exactly as the run that trained it would have
+        levels, pi, iterations = fixed["levels"].copy(), float(fixed["match_rate"]), 0
+        levels["match_weight"] = np.log2(levels["m"].clip(lower=M_FLOOR) / levels["u"])
     _set_m(linker, levels)
     scored = _score(con, levels, pi, n_entities)
     model = MatchModel(
@@ -212,6 +220,7 @@ def match_records(
         n_records=len(right),
         n_entities=n_entities,
     )
+    model.trained_levels = levels  # with the comparison-vector values: what the link store keeps
     if chart_dir is not None:
         chart_dir.mkdir(parents=True, exist_ok=True)
         for name, chart in (
