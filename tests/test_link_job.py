@@ -231,3 +231,34 @@ def test_review_shows_clear_values_then_is_deleted_when_decisions_are_read(tmp_p
     spec.review_decisions = None
     third = run_job(spec, {"register": a, "b": b}, out, truth=truth)
     pd.testing.assert_frame_equal(third.links, second.links)
+
+
+def test_cli_with_a_truth_table_and_nothing_linked_prints_n_a(tmp_path, monkeypatch):
+    """`riskengine link` used to raise TypeError formatting a precision of None (link/cli.py)."""
+    import riskengine.cli
+
+    (tmp_path / "events").mkdir()
+    pd.DataFrame({"entity_id": [str(100000000000 + i) for i in range(40)],
+                  "address": [f"{i + 1} Acacia Avenue" for i in range(40)],
+                  "postcode": [f"RB1 {i % 9 + 1}AA" for i in range(40)]}).to_csv(tmp_path / "entities.csv", index=False)
+    pd.DataFrame({"date": "2024-01-01", "type": "noise", "address": [f"{i + 500} Nowhere Lane" for i in range(10)]}
+                 ).to_csv(tmp_path / "events" / "complaints.csv", index=False)
+    pd.DataFrame({"source": "complaints", "line": range(1, 11), "true_entity_id": ""}).to_csv(tmp_path / "truth.csv",
+                                                                                              index=False)
+    (tmp_path / "data.toml").write_text(f"""kind = "data"
+name = "nothing"
+[purpose]
+problem = "p"
+insight = "i"
+datasets = "d"
+action = "a"
+[data]
+entities = "{tmp_path / 'entities.csv'}"
+[data.events]
+complaints = "{tmp_path / 'events' / 'complaints.csv'}"
+""")
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "a-test-key-0123456789abcdef")
+    res = CliRunner().invoke(riskengine.cli.app, ["link", str(tmp_path / "data.toml"), "--out", str(tmp_path / "out"),
+                                                  "--truth", str(tmp_path / "truth.csv"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "precision n/a  recall n/a" in res.output and "unmatched 10" in res.output

@@ -205,3 +205,11 @@ def test_person_fields_come_from_the_spec_or_its_person_columns():
     given = person_fields(spec, {"register": entities, "claims": claims})
     assert [f.kind for f in given] == ["forename", "date"] and given[1].declared == {"register": "%d/%m/%Y",
                                                                                    "claims": "%d/%m/%Y"}
+
+
+def test_a_date_of_birth_that_does_not_parse_stops_person_linkage(monkeypatch):
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "test-key-0123456789abcdef")
+    entities, sources, truth, _ = make_people()
+    claims = sources["claims"].head(400).assign(dob="date withheld")
+    with pytest.raises(RiskEngineError, match=r"claims\.dob \(date\): 100% of rows are NULL after parsing"):
+        link(entities, {"claims": claims}, LinkSpec(match_on="person"))

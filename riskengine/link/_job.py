@@ -118,6 +118,21 @@ def field_quality(table: str, df: pd.DataFrame, prepared: pd.DataFrame, fields: 
     return out
 
 
+def check_fields(quality: list[dict], checks: LinkChecks, warnings: list[str], errors: list[str],
+                 progress: bool = False, prefix: str = "checks.") -> None:
+    """Report the date formats found; a field NULL after parsing in most rows warns, past the limit errs."""
+    for q in quality:
+        if q["kind"] == "date" and not q.get("format_declared") and q["formats"]:
+            _say(progress, f"{q['table']}.{q['column']}: dates read as " +
+                 ", ".join(f"{k} ({v:.0%})" for k, v in q["formats"].items()))
+        msg = (f"{q['table']}.{q['column']} ({q['kind']}): {q['null_share']:.0%} of rows are NULL after parsing "
+               f"({q['unreadable']:,} of {q['given']:,} given values could not be read)")
+        if q["null_share"] > checks.null_share_error:
+            errors.append(msg + f" - above {prefix}null_share_error = {checks.null_share_error}")
+        elif q["null_share"] >= checks.null_share_warn:
+            warnings.append(msg)
+
+
 def _group_key(prepared: pd.DataFrame, fields: list[Field]) -> pd.Series:
     """One id per distinct set of cleaned values: identical records are scored once."""
     cols = [f.name for f in fields]
@@ -180,16 +195,7 @@ def run_job(spec: LinkJobSpec, tables: dict[str, pd.DataFrame], out_dir: Path | 
     _say(progress, f"preparing {len(fields)} fields of {len(specs)} tables")
     prepared = {t: prepare_table(t, tables[t], fields) for t in specs}
     quality = [q for t in specs for q in field_quality(t, tables[t], prepared[t], fields)]
-    for q in quality:
-        if q["kind"] == "date" and not q.get("format_declared") and q["formats"]:
-            _say(progress, f"{q['table']}.{q['column']}: dates read as " +
-                 ", ".join(f"{k} ({v:.0%})" for k, v in q["formats"].items()))
-        msg = (f"{q['table']}.{q['column']} ({q['kind']}): {q['null_share']:.0%} of rows are NULL after parsing "
-               f"({q['unreadable']:,} of {q['given']:,} given values could not be read)")
-        if q["null_share"] > checks.null_share_error:
-            errors.append(msg + f" - above checks.null_share_error = {checks.null_share_error}")
-        elif q["null_share"] >= checks.null_share_warn:
-            warnings.append(msg)
+    check_fields(quality, checks, warnings, errors, progress)
 
     sources = list(spec.sources)
     rec_frames = []

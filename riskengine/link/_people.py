@@ -30,7 +30,7 @@ from riskengine.link._decide import (LinkResult, _apply_decisions, _assemble, _e
                                      _read_decisions, _review_head, _say, _unique_register, decide)
 from riskengine.link._exact import attach_keys
 from riskengine.link._fields import Field
-from riskengine.link._job import prepare_table
+from riskengine.link._job import check_fields, field_quality, prepare_table
 from riskengine.link._match import match_prepared
 from riskengine.link._metrics import link_metrics
 from riskengine.link._pseudonymise import PseudonymKey, load_key, pseudonymise
@@ -117,6 +117,16 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
             continue
         sub = df[need]
         todo.append(prepare_table(name, sub, fields).assign(source=name, row=sub.index.to_numpy()))
+    # loud failures: a field that does not parse (a date format nobody declared) warns, or stops the run
+    warnings, errors = [], []
+    quality = field_quality(REGISTER, raw_register, prepare_table(REGISTER, raw_register, fields), fields)
+    for t in todo:
+        name = t["source"].iloc[0]
+        quality += field_quality(name, frames[name].loc[t["row"].to_numpy()].reset_index(drop=True),
+                                 t.reset_index(drop=True), fields)
+    check_fields(quality, spec.checks, warnings, errors, progress, prefix="link.checks.")
+    if errors:
+        raise RiskEngineError("linkage stopped: " + "; ".join(errors))
     names = [f.name for f in fields if f.kind in ("forename", "surname", "full_name")]
     if todo:
         records = pd.concat(todo, ignore_index=True)
@@ -161,7 +171,19 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
     quality = quality_report(register, out_sources, states, raw_entities=raw_entities)
     proposals = _proposals(records, prov, cand, out_sources)
     metrics = link_metrics(out_sources, truth, records, prov, model, proposals)
+    unkeyed = len(records)
+    share = float(prov.isin(["probabilistic"]).sum()) / unkeyed if unkeyed else 1.0
+    if unkeyed and share < spec.checks.linked_share_warn:
+        msg = f"only {share:.1%} of the {unkeyed:,} rows without a key linked"
+        if spec.checks.linked_share_error > 0 and share < spec.checks.linked_share_error:
+            raise RiskEngineError(f"linkage stopped: {msg} - below link.checks.linked_share_error = "
+                                  f"{spec.checks.linked_share_error}")
+        warnings.append(msg)
+    for w in warnings:
+        _say(True, "[bold yellow]warning:[/] " + w)
     metrics["match_on"] = "person"
+    metrics["warnings"] = warnings
+    metrics["field_quality"] = quality
     metrics["person_fields"] = {f.name: f.kind for f in fields}
     metrics["date_formats"] = {f"{t}.{f.columns[t]}": fm for f in fields for t, fm in f.formats_used.items()}
     metrics["seconds"] = round(time.perf_counter() - started, 1)
