@@ -15,7 +15,6 @@ decisions themselves are kept as ids in decisions.csv, so later runs apply them 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,10 +135,8 @@ def check_fields(quality: list[dict], checks: LinkChecks, warnings: list[str], e
 def _group_key(prepared: pd.DataFrame, fields: list[Field]) -> pd.Series:
     """One id per distinct set of cleaned values: identical records are scored once."""
     cols = [f.name for f in fields]
-    joined = prepared[cols].astype("string").fillna("\x00").agg("\x1f".join, axis=1)
-    codes, distinct = pd.factorize(joined)
-    ids = np.array([hashlib.sha1(s.encode()).hexdigest()[:16] for s in distinct], dtype=object)
-    return pd.Series(ids[codes], index=prepared.index, dtype="string")
+    h = pd.util.hash_pandas_object(prepared[cols].astype("string").fillna("\x00"), index=False).to_numpy()
+    return pd.Series(np.char.mod("%016x", h), index=prepared.index, dtype="string")
 
 
 def _read_decisions(spec: LinkJobSpec, out_dir: Path | None) -> pd.DataFrame:
