@@ -262,3 +262,10 @@ complaints = "{tmp_path / 'events' / 'complaints.csv'}"
                                                   "--truth", str(tmp_path / "truth.csv"), "--quiet"])
     assert res.exit_code == 0, res.output
     assert "precision n/a  recall n/a" in res.output and "unmatched 10" in res.output
+
+
+def test_splink_em_can_be_chosen_with_a_register():
+    a, b, truth = two_files(400, seed=10)
+    result = run_job(_job(a, b, FIELDS, model="splink_em"), {"register": a, "b": b}, truth=truth)
+    assert result.metrics["method"] == "splink_em"
+    assert result.metrics["accuracy"]["f1"] >= 0.9, result.metrics["accuracy"]

@@ -136,8 +136,10 @@ def match_prepared(
         _splink_em(linker, used, n_right, dedupe)
     pairs = linker.inference.predict(warning_mode="never" if method == "one_to_one_em" else "auto")
     names = [f.name for f in fields]
-    n_pairs = _pairs_table(con, pairs.physical_name, names) if not dedupe else _dedupe_pairs(con, pairs.physical_name,
-                                                                                            names)
+    if method == "one_to_one_em":
+        n_pairs = _pairs_table(con, pairs.physical_name, names)
+    else:
+        n_pairs = _dedupe_pairs(con, pairs.physical_name, names, oriented=not dedupe)
     covered = set(r[0] for r in con.execute(
         "SELECT DISTINCT record_id FROM pairs UNION SELECT DISTINCT entity_id FROM pairs" if dedupe
         else "SELECT DISTINCT record_id FROM pairs").fetchall())
@@ -164,7 +166,7 @@ def match_prepared(
         levels["match_weight"] = np.log2(levels["m"].clip(lower=1e-5) / levels["u"])
         pi = float(linker._settings_obj._probability_two_random_records_match)
         iterations = 0
-        best = _best_by_splink(con, names)
+        best = _best_by_splink(con, both_ways=dedupe)
     best = best.rename(columns={"entity_id": "candidate_id"})
     agreement = _agreement(con, best, levels, names)
     out_pairs = clusters = None
@@ -193,27 +195,28 @@ def _splink_em(linker, used: list[BlockingRule], n_records: int, dedupe: bool) -
             logging.getLogger("riskengine.link").warning("splink EM round on %s skipped: %s", r.words, exc)
 
 
-def _dedupe_pairs(con, table: str, comparisons: list[str]) -> int:
-    """Deduplication's pairs as `pairs` (entity_id = left uid, record_id = right uid), with splink's probability."""
+def _dedupe_pairs(con, table: str, comparisons: list[str], oriented: bool = False) -> int:
+    """splink's pairs as `pairs` with its probability: entity_id = left uid, record_id = right uid, or,
+    `oriented` (linking to a register), entity_id from the register and record_id from the records."""
+    ent = f"CASE WHEN source_dataset_l = '{REGISTER_TABLE}' THEN uid_l ELSE uid_r END" if oriented else "uid_l"
+    rec = f"CASE WHEN source_dataset_l = '{REGISTER_TABLE}' THEN uid_r ELSE uid_l END" if oriented else "uid_r"
     con.execute(f"""
         CREATE TEMP TABLE pairs AS
-        SELECT uid_l AS entity_id, uid_r AS record_id, match_probability, match_weight,
+        SELECT {ent} AS entity_id, {rec} AS record_id, match_probability, match_weight,
             {', '.join(f'gamma_{c}' for c in comparisons)}
         FROM {table}
     """)
     return int(con.execute("SELECT count(*) FROM pairs").fetchall()[0][0])
 
 
-def _best_by_splink(con, comparisons: list[str]) -> pd.DataFrame:
-    """Each record's best two candidates by splink's pairwise probability (both directions in dedup)."""
-    cols = [r[0] for r in con.execute("DESCRIBE pairs").fetchall()]
-    if "match_probability" not in cols:  # link_only pairs from _pairs_table: no splink probability kept
-        raise RuntimeError("pairs table lacks splink's match_probability")
-    return con.execute("""
+def _best_by_splink(con, both_ways: bool) -> pd.DataFrame:
+    """Each record's best two candidates by splink's pairwise probability (deduplication: both directions)."""
+    other = ("UNION ALL SELECT entity_id AS record_id, record_id AS entity_id, match_probability, match_weight "
+             "FROM pairs") if both_ways else ""
+    return con.execute(f"""
         WITH both_ways AS (
             SELECT record_id, entity_id, match_probability, match_weight FROM pairs
-            UNION ALL SELECT entity_id AS record_id, record_id AS entity_id, match_probability, match_weight FROM pairs
-                WHERE EXISTS (SELECT 1 FROM pairs LIMIT 0)
+            {other}
         ), r AS (
             SELECT *, row_number() OVER (PARTITION BY record_id ORDER BY match_probability DESC, entity_id) AS rank
             FROM both_ways
