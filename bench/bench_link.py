@@ -184,9 +184,10 @@ def _child_rusage(code: str, *args: str) -> tuple[dict, float]:
     proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit("benchmark child failed")
-    line = next(x for x in reversed(out.splitlines()) if x.startswith("RESULT "))
+    code = os.waitstatus_to_exitcode(status)
+    line = next((x for x in reversed(out.splitlines()) if x.startswith("RESULT ")), None)
+    if code or line is None:
+        raise SystemExit(f"benchmark child failed (exit code {code}; a negative code is the signal that ended it)")
     return json.loads(line[len("RESULT "):]), usage.ru_maxrss / 1024 ** 2
 
 
