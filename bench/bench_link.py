@@ -96,7 +96,7 @@ else:
     spec = LinkJobSpec(name="bench", register=LinkTable(id="rec_id", fields=f), sources={"b": LinkTable(id="rec_id", fields=f)})
     tables = {"register": pd.read_parquet(folder / "a.parquet"), "b": pd.read_parquet(folder / "b.parquet")}
 result = run_job(spec, tables, folder / "engine_out", truth=truth)
-print("RESULT " + json.dumps({"seconds": time.perf_counter() - started, "f1": result.metrics["accuracy"]["f1"],
+(folder / "result.json").write_text(json.dumps({"seconds": time.perf_counter() - started, "f1": result.metrics["accuracy"]["f1"],
                   "pairs": result.metrics["candidate_pairs"]}))
 """
 
@@ -174,21 +174,22 @@ else:
         ok = int((linked["ent"].to_numpy(dtype=object) == t.reindex(linked["rec"]).to_numpy(dtype=object)).sum())
         p, rc = ok / max(len(linked), 1), ok / max(n_true, 1)
         best_f1 = max(best_f1, 2 * p * rc / (p + rc) if p + rc else 0)
-print("RESULT " + json.dumps({"seconds": time.perf_counter() - started, "f1": round(best_f1, 4), "pairs": -1}))
+(folder / "result.json").write_text(json.dumps({"seconds": time.perf_counter() - started, "f1": round(best_f1, 4), "pairs": -1}))
 """
 
 
 def _child_rusage(code: str, *args: str) -> tuple[dict, float]:
+    """Run `code` in its own process (it writes result.json in the folder, args[0]); the result and its peak memory (GB)."""
     import json
 
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
-    out = proc.stdout.read()
+    result = Path(args[0]) / "result.json"
+    result.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    line = next((x for x in reversed(out.splitlines()) if x.startswith("RESULT ")), None)
-    if code or line is None:
-        raise SystemExit(f"benchmark child failed (exit code {code}; a negative code is the signal that ended it)")
-    return json.loads(line[len("RESULT "):]), usage.ru_maxrss / 1024 ** 2
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode or not result.is_file():
+        raise SystemExit(f"benchmark child failed (exit code {proc.returncode}; negative: the signal that ended it)")
+    return json.loads(result.read_text()), usage.ru_maxrss / 1024 ** 2
 
 
 def bench_people(n: int, repeats: int, dedup: bool, seed: int) -> None:
