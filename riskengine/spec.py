@@ -674,7 +674,7 @@ class DataOnlySpec:
     data: DataSpec
     kind: Literal["data"] = "data"
     governance: dict[str, Any] = field(default_factory=dict)  # data-protection facts (InformationGovernance)
-    link: LinkSpec | None = None  # how `riskengine link SPEC` links its sources (person mode too)
+    link: LinkSpec = field(default_factory=LinkSpec)  # how `riskengine link SPEC` links its sources (person mode too)
 
     def __post_init__(self) -> None:
         information_governance(self.governance)
