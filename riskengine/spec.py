@@ -90,7 +90,10 @@ def _convert(value: Any, tp: Any, *, file: str, key: str) -> Any:
         return {k: _convert(v, args[1], file=file, key=f"{key}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
         if isinstance(value, str) and hasattr(tp, "from_string"):
-            return tp.from_string(value)
+            try:
+                return tp.from_string(value)
+            except ValueError as exc:
+                raise SpecError(f"{file}: key '{key}': {exc}") from None
         if not isinstance(value, dict):
             raise fail()
         return from_mapping(tp, value, file=file, prefix=key)
@@ -286,10 +289,112 @@ class LinkSpec:
     match_on: Literal["address", "person"] = "address"  # what rows without a key are matched on
     person_name_columns: list[str] = field(default_factory=lambda: ["first_name", "surname"])  # first, last; or one full name
     dob_column: str = "dob"  # date of birth, for match_on = "person"
+    fields: dict[str, "LinkField"] = field(default_factory=dict)  # person mode: column -> kind (default from the two keys above)
+    checks: "LinkChecks" = field(default_factory=lambda: LinkChecks())  # when a run warns or stops
+    store: Path | None = None  # folder keeping each row's link between runs: later runs link only rows not seen
 
     def __post_init__(self) -> None:
         if not 0 <= self.lower <= self.upper <= 1:
             raise ValueError("link thresholds need 0 <= lower <= upper <= 1")
+
+
+# ---------------------------------------------------------------------------------------
+# Link specs (kind = "link"): a linkage job on any tables, with or without a register
+# ---------------------------------------------------------------------------------------
+
+LINK_FIELD_KINDS = ("forename", "surname", "full_name", "date", "address", "locality", "postcode", "uk_postcode",
+                    "identifier", "exact", "number", "text")
+
+
+@dataclass
+class LinkField:
+    """What a column holds: `kind` (one of LINK_FIELD_KINDS), for dates an optional strftime
+    `format` (default: inferred from the values and reported), and `name`, the name the field
+    shares across tables (default: the column's own name). In TOML a plain string is the kind."""
+
+    kind: str
+    format: str | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in LINK_FIELD_KINDS:
+            raise ValueError(f"field kind {self.kind!r} is not one of {', '.join(LINK_FIELD_KINDS)}")
+        if self.format is not None and self.kind != "date":
+            raise ValueError(f"'format' is for date fields only, not {self.kind!r}")
+
+    @classmethod
+    def from_string(cls, value: str) -> "LinkField":
+        return cls(kind=value)
+
+
+@dataclass
+class LinkChecks:
+    """[checks]: when a linkage run warns (console and report) and when it stops with an error.
+
+    Shares are of rows: a field NULL after parsing; rows of a source that no blocking rule
+    pairs with any candidate; rows linked (with a register) or in a cluster of two or more.
+    """
+
+    null_share_warn: float = 0.5
+    null_share_error: float = 0.95
+    no_candidate_warn: float = 0.1
+    no_candidate_error: float = 0.5
+    linked_share_warn: float = 0.05  # fewer rows linked than this: a warning
+    linked_share_error: float = 0.005  # fewer than this: an error (0 turns it off)
+
+    def __post_init__(self) -> None:
+        for name in ("null_share", "no_candidate", "linked_share"):
+            warn, error = getattr(self, f"{name}_warn"), getattr(self, f"{name}_error")
+            if not (0 <= warn <= 1 and 0 <= error <= 1):
+                raise ValueError(f"'{name}_warn' and '{name}_error' are shares between 0 and 1")
+
+
+@dataclass
+class LinkTable:
+    """One table of a link spec: where it is, its row id column, and its `fields` (column -> kind)."""
+
+    id: str
+    fields: dict[str, LinkField]
+    path: Path | None = None
+    sql: str | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.fields:
+            raise ValueError("'fields' needs at least one column -> kind")
+        names = [f.name or c for c, f in self.fields.items()]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two columns share one field name: {names}")
+
+    def source(self) -> Source:
+        return Source(path=self.path, sql=self.sql, url=self.url)
+
+
+@dataclass
+class LinkJobSpec:
+    """A linkage job (kind = "link"): sources linked to a `register`, or, without one,
+    deduplicated into clusters. `riskengine link SPEC --out DIR` runs it."""
+
+    name: str
+    sources: dict[str, LinkTable]
+    kind: Literal["link"] = "link"
+    register: LinkTable | None = None
+    upper: float = 0.95  # at or above: linked
+    lower: float = 0.5  # from here to `upper`: clerical review
+    model: Literal["one_to_one_em", "splink_em", "auto"] = "auto"  # auto: one-to-one EM with a register, splink's EM without
+    checks: LinkChecks = field(default_factory=LinkChecks)
+    review_decisions: Path | None = None  # the review file with 'decision' filled; read, kept as ids, then deleted
+    truth: Path | None = None  # source, row_id, true_id: to measure precision, recall and F1
+    max_pairs_per_rule: int = 0  # blocking rules making more candidate pairs are dropped (0: 20 per row, at least 100,000)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.lower <= self.upper <= 1:
+            raise ValueError("link thresholds need 0 <= lower <= upper <= 1")
+        if not self.sources:
+            raise ValueError("'sources' needs at least one table")
+        if "register" in self.sources:
+            raise ValueError("'register' is a reserved name; call the source something else")
 
 
 @dataclass
@@ -569,12 +674,14 @@ class DataOnlySpec:
     data: DataSpec
     kind: Literal["data"] = "data"
     governance: dict[str, Any] = field(default_factory=dict)  # data-protection facts (InformationGovernance)
+    link: LinkSpec = field(default_factory=LinkSpec)  # how `riskengine link SPEC` links its sources (person mode too)
 
     def __post_init__(self) -> None:
         information_governance(self.governance)
 
 
 SPEC_KINDS: dict[str, type] = {"data": DataOnlySpec, "training": TrainingSpec, "scoring": ScoringSpec}
+SPEC_KINDS["link"] = LinkJobSpec
 
 
 def load_spec(path: str | Path, kind: str | None = None) -> Any:

@@ -16,7 +16,7 @@ import pytest
 
 from riskengine.errors import RiskEngineError
 from riskengine.link import link, pseudonymisation_scan
-from riskengine.link._people import parse_dob, person_parts, soundex
+from riskengine.link._people import person_fields
 from riskengine.spec import LinkSpec
 
 FIRST = ["William", "Robert", "Richard", "James", "John", "Michael", "Thomas", "Charles", "Edward", "Anthony",
@@ -139,26 +139,29 @@ def test_unknown_people_stay_unmatched_or_go_to_review(linked):
     assert unknown["match_provenance"].astype(str).isin(["unmatched", "reviewed"]).mean() >= 0.995
 
 
-def test_no_raw_name_or_date_of_birth_leaves_link(linked):
+def test_no_raw_name_or_date_of_birth_leaves_link_outside_the_review_file(linked):
     result, entities, sources, _, people, out = linked
     raw = sources["claims"]
     identifiers = set(entities["first_name"]) | set(entities["surname"]) | set(entities["dob"])
     identifiers |= set(raw["first_name"]) | set(raw["surname"]) | set(raw["dob"])
     identifiers |= {f"{p['first_name']} {p['surname']}" for p in people}
-    assert pseudonymisation_scan([out], identifiers) == []
-    for frame in [*result.sources.values(), result.review, result.golden]:
+    published = [p for p in out.rglob("*") if p.is_file() and p.name != "review.csv"]
+    assert pseudonymisation_scan(published, identifiers) == []
+    for frame in [*result.sources.values(), result.golden]:
         for col in ("first_name", "surname", "dob"):
             if col in frame.columns:
                 assert frame[col].dropna().str.startswith("pid_").all(), col
     assert {"first_name", "surname", "dob"} <= set(result.metrics["pseudonymised_columns"])
 
 
-def test_review_file_shows_tokens_weights_and_agreement_levels(linked):
-    result, *_ = linked
+def test_review_file_shows_clear_values_weights_and_agreement_levels(linked):
+    result, entities, *_ = linked
     review = result.review
     assert len(review) > 0
-    for side in ("record", "entity"):
-        assert review[f"{side}_surname"].str.startswith("pid_").all()
+    # clear values side by side, for the council's own clerk: the register's own spelling on the right
+    assert not review["record_surname"].dropna().str.startswith("pid_").any()
+    ent = entities.set_index("entity_id")
+    assert (review["entity_surname"] == ent.loc[review["entity_id"], "surname"].to_numpy()).all()
     for c in ("first_name", "surname", "dob", "postcode"):
         assert f"agreement_{c}" in review.columns and f"weight_{c}" in review.columns
     assert review["agreement_surname"].ne("").all()
@@ -188,13 +191,25 @@ def test_missing_person_columns_are_named(monkeypatch):
         link(entities, {"s": pd.DataFrame({"line": [1], "name": ["Ann Lee"]})}, LinkSpec(match_on="person"))
 
 
-def test_normalisation_helpers():
-    assert soundex("ROBERT") == soundex("RUPERT") == "R163"
-    assert soundex("ASHCRAFT") == "A261"
-    assert parse_dob("04/03/1980") == "1980-03-04" == parse_dob("1980-03-04") == parse_dob(dt.date(1980, 3, 4))
-    assert parse_dob("31/02/1980") is None
-    parts = person_parts(pd.DataFrame({"name": ["Bill O'Brien-Smith", "Zoë"], "dob": ["1980-03-04", None]}),
-                         LinkSpec(match_on="person", person_name_columns=["name"]))
-    assert parts["first_canonical"].tolist()[0] == "WILLIAM"
-    assert parts["surname"].tolist() == ["OBRIENSMITH", "ZOE"]
-    assert parts["first_name"].isna().tolist() == [False, True]
+def test_person_fields_come_from_the_spec_or_its_person_columns():
+    entities = pd.DataFrame({"entity_id": ["P1"], "first_name": ["Ann"], "surname": ["Lee"], "dob": ["1990-01-02"]})
+    claims = pd.DataFrame({"line": [1], "first_name": ["Ann"], "surname": ["Lee"], "dob": ["02/01/1990"],
+                           "postcode": ["2000"]})
+    default = person_fields(LinkSpec(match_on="person"), {"register": entities, "claims": claims})
+    assert [(f.name, f.kind) for f in default] == [("first_name", "forename"), ("surname", "surname"),
+                                                    ("dob", "date"), ("postcode", "postcode")]
+    assert default[3].columns == {"claims": "postcode"}
+    from riskengine.spec import LinkField
+
+    spec = LinkSpec(match_on="person", fields={"first_name": LinkField("forename"), "dob": LinkField("date", "%d/%m/%Y")})
+    given = person_fields(spec, {"register": entities, "claims": claims})
+    assert [f.kind for f in given] == ["forename", "date"] and given[1].declared == {"register": "%d/%m/%Y",
+                                                                                   "claims": "%d/%m/%Y"}
+
+
+def test_a_date_of_birth_that_does_not_parse_stops_person_linkage(monkeypatch):
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "test-key-0123456789abcdef")
+    entities, sources, truth, _ = make_people()
+    claims = sources["claims"].head(400).assign(dob="date withheld")
+    with pytest.raises(RiskEngineError, match=r"claims\.dob \(date\): 100% of rows are NULL after parsing"):
+        link(entities, {"claims": claims}, LinkSpec(match_on="person"))

@@ -2,11 +2,14 @@
 
 Rows that carry a usable UPRN attach to it; the rest are matched on normalised address
 parts with splink (or, with `match_on = "person"`, on name, date of birth and postcode:
-_people.py); person identifiers are pseudonymised before anything leaves; a golden record per entity
+_people.py); a `kind = "link"` spec links any tables by the kinds of their fields, or
+deduplicates them (run_job: _fields.py, _match.py, _job.py); person identifiers are pseudonymised before anything leaves; a golden record per entity
 states which source won each field; a quality report describes every source.
 """
 
 from riskengine.link._exact import KeyIndex, exact_keys
+from riskengine.link._fields import KINDS as FIELD_KINDS
+from riskengine.link._job import JobResult, job_accuracy, read_job_tables, read_truth, run_job
 from riskengine.link._link import LinkResult, link
 from riskengine.link._metrics import PROVENANCE, linkage_accuracy
 from riskengine.link._normalise import normalise_postcode, normalise_street, parse_address, parse_addresses
@@ -17,6 +20,12 @@ from riskengine.link._scan import Leak, pseudonymisation_scan
 from riskengine.link._survivorship import RULES, golden_records
 
 __all__ = [
+    "FIELD_KINDS",
+    "JobResult",
+    "job_accuracy",
+    "read_job_tables",
+    "read_truth",
+    "run_job",
     "KeyIndex",
     "PROVENANCE",
     "RULES",

@@ -10,44 +10,27 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
+from riskengine.link._decide import (LinkResult, _apply_decisions, _assemble, _empty_review, _proposals,
+                                     _read_decisions, _review_head, _say, _unique_register, decide)
 from riskengine.link._exact import attach_keys
+from riskengine.link._people import link_people
 from riskengine.link._metrics import PROVENANCE, link_metrics
 from riskengine.link._normalise import PARTS, normalise_parts, parse_addresses
 from riskengine.link._probabilistic import COMPARISONS, MatchModel, match_records
 from riskengine.link._pseudonymise import load_key, person_columns, pseudonymise
 from riskengine.link._quality import quality_report
+from riskengine.link._store import LinkStore, row_fingerprints
 from riskengine.link._survivorship import golden_records
 from riskengine.progress import note
 from riskengine.spec import LinkSpec
 
-DECISIONS = {"match", "no match"}
 MAX_LABELS = 20_000  # keyed rows sampled to measure how true pairs agree
-
-
-@dataclass
-class LinkResult:
-    """What link() returns; `paths` lists every file it wrote."""
-
-    sources: dict[str, pd.DataFrame]  # each source with entity_id, match_provenance, match_probability
-    review: pd.DataFrame  # clerical-review pairs side by side, with the match weights
-    golden: pd.DataFrame  # one row per entity
-    rules: dict[str, dict]  # survivorship rule and contributing sources per golden field
-    metrics: dict
-    quality: dict
-    model: MatchModel | None = None
-    key_origin: str = ""
-    paths: dict[str, Path] = field(default_factory=dict)
-
-
-def _say(progress: bool, message: str) -> None:
-    note(message, prefix="link", quiet=not progress)
 
 
 def _check_inputs(entities: pd.DataFrame, sources: dict[str, pd.DataFrame]) -> None:
@@ -60,13 +43,6 @@ def _check_inputs(entities: pd.DataFrame, sources: dict[str, pd.DataFrame]) -> N
         if missing:
             raise RiskEngineError(f"source '{name}': missing column {', '.join(repr(m) for m in missing)}; "
                                   f"found {list(df.columns)}")
-
-
-def _unique_register(entities: pd.DataFrame) -> pd.DataFrame:
-    """One row per entity id (ids trimmed); a repeated id keeps its first row, as ingest does."""
-    ids = entities["entity_id"].astype("string").str.strip()
-    keep = ids.notna() & (ids != "") & ~ids.duplicated(keep="first")
-    return entities.assign(entity_id=ids)[keep.to_numpy()].reset_index(drop=True)
 
 
 def entity_parts(entities: pd.DataFrame) -> pd.DataFrame:
@@ -94,27 +70,6 @@ def _review_id(parts: pd.DataFrame) -> pd.Series:
     return pd.Series(ids.reindex(joined.to_numpy()).to_numpy(), index=parts.index, dtype="string")
 
 
-def _read_decisions(path: Path | None) -> pd.DataFrame:
-    if path is None:
-        return pd.DataFrame(columns=["review_id", "entity_id", "decision"])
-    path = Path(path)
-    if not path.is_file():
-        raise RiskEngineError(f"{path}: clerical-review decisions file not found (link.review_decisions)")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in ("review_id", "entity_id", "decision") if c not in df.columns]
-    if missing:
-        raise RiskEngineError(f"{path}: missing column {', '.join(missing)}; the review file's columns "
-                              "review_id, entity_id and decision are needed")
-    df["decision"] = df["decision"].str.strip().str.lower()
-    df = df[df["decision"] != ""]
-    bad = df[~df["decision"].isin(DECISIONS)]
-    if len(bad):
-        row = int(bad.index[0]) + 2
-        raise RiskEngineError(f"{path}: line {row}, column 'decision': expected 'match' or 'no match' "
-                              f"(or empty), got {bad['decision'].iloc[0]!r}")
-    return df[["review_id", "entity_id", "decision"]]
-
-
 def link(
     entities: pd.DataFrame,
     sources: dict[str, pd.DataFrame],
@@ -136,8 +91,6 @@ def link(
     """
     spec = spec or LinkSpec()
     if spec.match_on == "person":  # people: matched on raw names first, pseudonymised before anything leaves
-        from riskengine.link._people import link_people
-
         return link_people(entities, sources, spec, out_dir, progress, truth=truth,
                            allow_ephemeral_key=allow_ephemeral_key, seed=seed)
     started = time.perf_counter()
@@ -156,16 +109,25 @@ def link(
 
     _say(progress, "normalising addresses")
     towns = entities["town"].dropna().unique() if "town" in entities.columns else []
+    store = LinkStore.open(Path(spec.store), entities) if spec.store is not None else None
     todo = []
     for name, df in frames.items():
         need = resolved[name].isna()
         if "address" not in df.columns or not need.any():
             continue
         sub = df[need]
-        parts = parse_addresses(sub["address"], sub["postcode"] if "postcode" in sub.columns else None, towns)
-        todo.append(parts.assign(source=name, row=sub.index.to_numpy()))
-    records = pd.concat(todo, ignore_index=True) if todo else pd.DataFrame(columns=[*PARTS, "source", "row"])
-    labelled = _labelled_addresses(frames, resolved, towns, seed)
+        fp = row_fingerprints(sub) if store is not None else pd.Series(0, index=sub.index, dtype="int64")
+        if store is not None and store.usable:  # rows seen before: their parts from the store, unparsed
+            parts = store.parts(fp)
+            new = ~store.seen(fp)
+            if new.any():
+                parts.loc[new, PARTS] = parse_addresses(sub.loc[new, "address"], sub.loc[new, "postcode"]
+                                                        if "postcode" in sub.columns else None, towns)[PARTS]
+        else:
+            parts = parse_addresses(sub["address"], sub["postcode"] if "postcode" in sub.columns else None, towns)
+        todo.append(parts.assign(source=name, row=sub.index.to_numpy(), fp=fp.to_numpy()))
+    records = pd.concat(todo, ignore_index=True) if todo else pd.DataFrame(columns=[*PARTS, "source", "row", "fp"])
+    all_rows = records[["fp", *PARTS]]
     usable = records[PARTS].notna().any(axis=1) & (records["house_number"].notna() | records["street"].notna())
     records = records[usable].reset_index(drop=True)
     records["review_id"] = _review_id(records) if len(records) else pd.Series(dtype="string")
@@ -175,13 +137,28 @@ def link(
     model = None
     best = pd.DataFrame(columns=["record_id", "entity_id", "match_probability", "match_weight"])
     candidates = ent_parts = None
-    if len(distinct):
-        _say(progress, f"matching {len(distinct):,} distinct addresses ({len(records):,} rows) with splink")
+    reuse = store is not None and store.usable
+    stored = store.best[store.best["record_id"].isin(distinct["record_id"])] if reuse else best
+    to_match = distinct[~distinct["record_id"].isin(stored["record_id"])] if reuse else distinct
+    if reuse:
+        _say(progress, f"link store: {len(stored):,} of {len(distinct):,} distinct addresses seen before; "
+                       f"matching {len(to_match):,} with the stored model")
+    if len(to_match):
+        _say(progress, f"matching {len(to_match):,} distinct addresses ({len(records):,} rows) with splink")
         ent_parts = entity_parts(entities)
         chart_dir = Path(out_dir) / "charts" if out_dir is not None else None
-        candidates, model = match_records(ent_parts, distinct, labelled=labelled, chart_dir=chart_dir, seed=seed)
+        labelled = None if reuse else _labelled_addresses(frames, resolved, towns, seed)
+        candidates, model = match_records(ent_parts, to_match.reset_index(drop=True), labelled=labelled,
+                                          chart_dir=chart_dir, seed=seed, fixed=store.model if reuse else None)
         best = candidates[candidates["rank"] == 1]
         model.best_probabilities = best["match_probability"].tolist()
+    if reuse:
+        parts_ = [stored.assign(entity_id=stored["entity_id"].astype("string"))] + ([best] if len(best) else [])
+        best = pd.concat(parts_, ignore_index=True)
+        best["match_probability"] = best["match_probability"].astype("float64")
+    if store is not None and (model is not None or not reuse):
+        levels = model.trained_levels if model is not None else store.model["levels"]
+        store.save(all_rows, best, levels, model.match_rate if model is not None else store.model["match_rate"])
 
     band = best.set_index("record_id")
     prob = pd.Series(band["match_probability"].reindex(records["review_id"].to_numpy()).to_numpy(), index=records.index)
@@ -212,47 +189,6 @@ def link(
     return result
 
 
-def decide(prob: pd.Series, cand: pd.Series, decision: pd.Series, spec: LinkSpec) -> tuple[pd.Series, pd.Series]:
-    """Provenance and linked entity per record from its best candidate's probability.
-
-    At or above `upper`: probabilistic; from `lower`: reviewed (no entity until a clerk
-    says 'match'); below: unmatched. A clerk's decision wins over the band either way.
-    """
-    band = np.select([prob >= spec.upper, prob >= spec.lower], ["probabilistic", "reviewed"], default="unmatched")
-    prov = pd.Series(band, index=prob.index)
-    prov[decision.eq("match")] = "reviewed"
-    prov[decision.eq("no match")] = "unmatched"
-    linked = prov.eq("probabilistic") | decision.eq("match")
-    return prov, cand.where(linked)
-
-
-def _assemble(df: pd.DataFrame, name: str, resolved: pd.Series, records: pd.DataFrame, prov: pd.Series,
-              prob: pd.Series, linked_id: pd.Series) -> pd.DataFrame:
-    """One source's rows with entity_id, match_provenance, match_probability and review_id."""
-    res = df.copy()
-    res["entity_id"] = resolved
-    res["match_provenance"] = pd.Series(np.where(resolved.notna(), "exact", "unmatched"), index=df.index)
-    res["match_probability"] = np.where(resolved.notna(), 1.0, np.nan)
-    res["review_id"] = pd.Series(pd.NA, index=df.index, dtype="string")
-    mine = records["source"] == name
-    rows = records.loc[mine, "row"].to_numpy()
-    res.loc[rows, "entity_id"] = linked_id[mine].to_numpy()
-    res.loc[rows, "match_provenance"] = prov[mine].to_numpy()
-    res.loc[rows, "match_probability"] = prob[mine].to_numpy()
-    in_review = mine & prov.eq("reviewed")
-    res.loc[records.loc[in_review, "row"].to_numpy(), "review_id"] = records.loc[in_review, "review_id"].to_numpy()
-    res["match_provenance"] = pd.Categorical(res["match_provenance"], categories=PROVENANCE)
-    return res
-
-
-def _proposals(records: pd.DataFrame, prov: pd.Series, cand: pd.Series, sources: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The candidate each reviewed row would get if a clerk said 'match' (to measure the review band)."""
-    pending = records[prov.eq("reviewed") & cand.notna()]
-    lines = [sources[name].at[row, "line"] for name, row in zip(pending["source"], pending["row"])]
-    return pd.DataFrame({"source": pending["source"].to_numpy(), "line": lines,
-                         "entity_id": cand[pending.index].to_numpy()})
-
-
 def _labelled_addresses(frames: dict[str, pd.DataFrame], resolved: dict[str, pd.Series], towns,
                         seed: int, limit: int = MAX_LABELS) -> pd.DataFrame:
     """Addresses of rows whose key resolved, with that entity: known matches for EM's start."""
@@ -276,36 +212,6 @@ def _labelled_addresses(frames: dict[str, pd.DataFrame], resolved: dict[str, pd.
     parts = parse_addresses(rows["address"], rows["postcode"], towns)
     return parts.assign(entity_id=rows["entity_id"].astype("string").to_numpy(),
                         record_id=[f"label{i}" for i in range(len(rows))]).reset_index(drop=True)
-
-
-def _apply_decisions(review_ids: pd.Series, cand: pd.Series, decisions: pd.DataFrame) -> pd.Series:
-    """Each record's clerical decision about its best candidate ('' when there is none)."""
-    if decisions.empty:
-        return pd.Series("", index=review_ids.index)
-    d = decisions.drop_duplicates(["review_id", "entity_id"], keep="last")
-    key = pd.Series(d["decision"].to_numpy(), index=pd.MultiIndex.from_arrays([d["review_id"], d["entity_id"]]))
-    pairs = pd.MultiIndex.from_arrays([review_ids.astype(str).to_numpy(), cand.astype(str).fillna("").to_numpy()])
-    return pd.Series(key.reindex(pairs).fillna("").to_numpy(), index=review_ids.index)
-
-
-def _review_head(in_band: pd.DataFrame, candidates: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The review table's first columns, one row per record in the band: how many source rows
-    share it, from which sources, and the best candidate's probability, runner-up and weight."""
-    counts = in_band.groupby("review_id").agg(rows=("row", "size"),
-                                               sources=("source", lambda s: "; ".join(sorted(set(s)))))
-    best = candidates[(candidates["rank"] == 1) & candidates["record_id"].isin(counts.index)].set_index("record_id")
-    out = pd.DataFrame(index=best.index)
-    out.index.name = "review_id"
-    out["rows"] = counts["rows"]
-    out["sources"] = counts["sources"]
-    out["match_probability"] = best["match_probability"].round(4)
-    out["runner_up_probability"] = best["runner_up_probability"].round(4)
-    out["match_weight"] = best["match_weight"].round(2)
-    return out, best
-
-
-def _empty_review() -> pd.DataFrame:
-    return pd.DataFrame(columns=["review_id", "rows", "sources", "match_probability", "match_weight", "entity_id"])
 
 
 def _review_table(candidates: pd.DataFrame, records: pd.DataFrame, prov: pd.Series,

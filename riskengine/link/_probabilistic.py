@@ -87,6 +87,7 @@ class MatchModel:
     chart_paths: list[Path] = field(default_factory=list)
     best_probabilities: list[float] = field(default_factory=list)  # per distinct address with a candidate
     blocking_rules: list[str] = field(default_factory=lambda: list(BLOCKING_WORDS))  # in words, for reports
+    trained_levels: pd.DataFrame | None = None  # levels with their comparison-vector values (cvv), to reuse the model
 
 
 def _comparisons():
@@ -157,6 +158,7 @@ def match_records(
     seed: int = 0,
     max_u_pairs: float = 1e6,
     max_iterations: int = 50,
+    fixed: dict | None = None,
 ) -> tuple[pd.DataFrame, MatchModel]:
     """Score `records` (record_id + PARTS) against `entities` (entity_id + PARTS).
 
@@ -191,16 +193,22 @@ def match_records(
     for col in ("street_number", "street"):
         tf = db.register(_tf_table(left[col], col), table_name=f"tf_lookup_{col}")
         linker.table_management.register_term_frequency_lookup(tf, col)
-    # a level as rare as one register entry (u ~ 1/N) is seen ~100 times in 100 N pairs
-    u_pairs = min(max_u_pairs, max(1e5, 100.0 * n_entities))
-    linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed, num_chunks=1)
-    start = _m_from_labels(db, t_ent, settings, labelled) if labelled is not None and len(labelled) >= MIN_LABELS else None
-    if start:
-        _set_m(linker, start)
-    pairs = linker.inference.predict(warning_mode="never")
+    if fixed is None:
+        # a level as rare as one register entry (u ~ 1/N) is seen ~100 times in 100 N pairs
+        u_pairs = min(max_u_pairs, max(1e5, 100.0 * n_entities))
+        linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed, num_chunks=1)
+        start = _m_from_labels(db, t_ent, settings, labelled) if labelled is not None and len(labelled) >= MIN_LABELS \
+            else None
+        if start:
+            _set_m(linker, start)
+    pairs = linker.inference.predict(warning_mode="never")  # m and u are EM's below, not splink's
     n_pairs = _pairs_table(con, pairs.physical_name)
-    levels = _level_table(linker)
-    levels, pi, iterations = one_to_one_em(con, levels, n_entities, len(right), max_iterations)
+    if fixed is None:
+        levels = _level_table(linker)
+        levels, pi, iterations = one_to_one_em(con, levels, n_entities, len(right), max_iterations)
+    else:  # the link store's model: score new records exactly as the run that trained it would have
+        levels, pi, iterations = fixed["levels"].copy(), float(fixed["match_rate"]), 0
+        levels["match_weight"] = np.log2(levels["m"].clip(lower=M_FLOOR) / levels["u"])
     _set_m(linker, levels)
     scored = _score(con, levels, pi, n_entities)
     model = MatchModel(
@@ -212,6 +220,7 @@ def match_records(
         n_records=len(right),
         n_entities=n_entities,
     )
+    model.trained_levels = levels  # with the comparison-vector values: what the link store keeps
     if chart_dir is not None:
         chart_dir.mkdir(parents=True, exist_ok=True)
         for name, chart in (
@@ -272,8 +281,12 @@ def _log_bf_sql(levels: pd.DataFrame) -> str:
 
 
 def one_to_one_em(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, n_entities: int, n_records: int,
-                  max_iterations: int = 50, tol: float = 1e-4) -> tuple[pd.DataFrame, float, int]:
-    """EM for m (per level) and pi over the `pairs` table, each record matching at most one entity."""
+                  max_iterations: int = 50, tol: float = 1e-4, held: set[str] | None = None
+                  ) -> tuple[pd.DataFrame, float, int]:
+    """EM for m (per level) and pi over the `pairs` table, each record matching at most one entity.
+
+    Comparisons in `held` (default HELD) keep their m; only the others and pi are estimated."""
+    held = HELD if held is None else held
     levels = levels.copy()
     pi = 0.9
     log_n = math.log2(n_entities)
@@ -293,7 +306,7 @@ def one_to_one_em(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, n_entiti
             ).fetchall())
             mine = levels["comparison"] == comparison
             expected = levels.loc[mine, "cvv"].map(lambda v: counts.get(v, 0.0)).astype(float)
-            if comparison in HELD or expected.sum() <= 0:
+            if comparison in held or expected.sum() <= 0:
                 continue
             m = (expected / expected.sum()).clip(lower=M_FLOOR)  # unseen is rare, not impossible
             new_m[mine] = m / m.sum()
@@ -343,7 +356,8 @@ def _set_m(linker, levels: pd.DataFrame | dict) -> None:
                 level.m_probability = lookup[key]
 
 
-def _score(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, pi: float, n_entities: int) -> pd.DataFrame:
+def _score(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, pi: float, n_entities: int,
+           drop: bool = True) -> pd.DataFrame:
     """Each record's best two candidates with the rival-aware probability."""
     log_n = math.log2(n_entities)
     per_comparison = []
@@ -368,5 +382,6 @@ def _score(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, pi: float, n_en
         QUALIFY rank <= 2
         ORDER BY record_id, rank
     """).df()
-    con.execute("DROP TABLE pairs")
+    if drop:
+        con.execute("DROP TABLE pairs")
     return out

@@ -13,10 +13,49 @@ from riskengine.errors import RiskEngineError
 out = Console(soft_wrap=True)
 
 
+def _share(value: float | None) -> str:
+    """A precision or recall to print; 'n/a' when nothing was linked (or nothing should have been)."""
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _is_job(path: Path) -> bool:
+    from riskengine.spec import read_toml
+
+    return read_toml(path).get("kind") == "link"
+
+
+def _run_job(path: Path, out_dir: Path, truth: Path | None, quiet: bool) -> None:
+    """`riskengine link SPEC` for a kind = "link" spec: any tables, a register or deduplication."""
+    from riskengine.link import read_job_tables, read_truth, run_job
+    from riskengine.spec import load_spec
+
+    spec = load_spec(path)
+    tables, where = read_job_tables(spec, path)
+    truth_path = truth or spec.truth
+    truth_table = read_truth(truth_path) if truth_path is not None else None
+    result = run_job(spec, tables, out_dir, progress=not quiet, truth=truth_table, where=where)
+    m = result.metrics
+    d = m["decisions"]
+    what = "linked to the register" if m["mode"] == "link" else "in a cluster of two or more"
+    out.print(f"[bold]{spec.name}: {m['rows']:,} rows[/] from {len(spec.sources)} source(s) in {m['seconds']} s "
+              f"({m['method']})")
+    out.print(f"  {what}: {d['linked']:,}   review: {d['review']:,}   unmatched: {d['unmatched']:,}")
+    if "accuracy" in m:
+        a = m["accuracy"]
+        out.print(f"  precision {_share(a['precision'])}  recall {_share(a['recall'])}  F1 {a['f1']:.4f}"
+                  f"  ({a['unit']}, against {truth_path})")
+    for w in result.warnings:
+        out.print(f"  [yellow]warning:[/] {w}")
+    out.print(f"  links: {result.paths.get('links')}   report: {result.paths.get('report')}")
+    if "review" in result.paths:
+        out.print(f"  clerical review: {result.paths['review']} and {result.paths['review_page']} "
+                  "(clear values: for the council's own staff; deleted when the decisions are read back)")
+
+
 def link_command(
-    source: Annotated[Path, typer.Argument(help="A synthetic borough's folder (entities.csv, events/*.csv) or a spec file (TOML) with a data section and, optionally, a link section.")],
+    source: Annotated[Path, typer.Argument(help="A link spec (kind = \"link\": sources, fields, a register or none for deduplication), a training or data spec (its [data] and [link]), or a synthetic borough's folder.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the linked sources, review file, golden records and reports.")] = Path("out/link"),
-    truth: Annotated[Path | None, typer.Option("--truth", help="A truth table (source, line, true_entity_id) to measure precision and recall; a borough folder's truth/links.parquet is used when present.")] = None,
+    truth: Annotated[Path | None, typer.Option("--truth", help="A truth table to measure precision and recall: (source, line, true_entity_id), or for a link spec (source, row_id, true_id); a borough folder's truth/links.parquet is used when present.")] = None,
     ephemeral_key: Annotated[bool, typer.Option("--ephemeral-key", help="Without a pseudonymisation key set, hash person identifiers with a random key for this run only (demos).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only the summary.")] = False,
 ) -> None:
@@ -25,6 +64,9 @@ def link_command(
     from riskengine.link import link, read_borough, read_spec_sources
     from riskengine.spec import LinkSpec
 
+    if source.is_file() and _is_job(source):
+        _run_job(source, out_dir, truth, quiet)
+        return
     if source.is_dir():
         entities, sources, truth_table = read_borough(source)
         spec = LinkSpec()
@@ -44,9 +86,9 @@ def link_command(
     out.print(f"[bold]Linked {m['rows']:,} rows from {len(sources)} sources[/] in {m['seconds']} s")
     if "accuracy" in m:
         a = m["accuracy"]
-        out.print(f"  precision {a['overall']['precision']:.4f}  recall {a['overall']['recall']:.4f}"
-                  f"   (rows without a usable key: precision {a['without_exact_key']['precision'] or 0:.4f},"
-                  f" recall {a['without_exact_key']['recall'] or 0:.4f})")
+        out.print(f"  precision {_share(a['overall']['precision'])}  recall {_share(a['overall']['recall'])}"
+                  f"   (rows without a usable key: precision {_share(a['without_exact_key']['precision'])},"
+                  f" recall {_share(a['without_exact_key']['recall'])})")
     out.print(f"  exact {prov['exact']:,}  probabilistic {prov['probabilistic']:,}  reviewed {prov['reviewed']:,}"
               f"  unmatched {prov['unmatched']:,}")
     out.print(f"  clerical review: {m['review_share']:.2%} of rows ({m['review_addresses']:,} distinct addresses)"

@@ -1,0 +1,306 @@
+"""Matching prepared records with splink, for any fields: blocking, training, scoring, clustering.
+
+Two ways to train, chosen per run:
+
+- `one_to_one_em` (with a register): splink blocks, compares, samples u and adjusts for term
+  frequencies; m and the match rate come from the one-to-one EM of `_probabilistic` (a
+  record names at most one register entry), whose probability also weighs a candidate
+  against its rivals. All of it runs as SQL in DuckDB over splink's pairs table.
+- `splink_em`: splink's own EM (two training rounds on blocking rules that leave the other
+  fields free) and splink's pairwise match probability; the only choice without a register,
+  where records are clustered into entities (splink's connected components).
+
+Blocking rules come from the field kinds (`_fields.blocking_rules`); any rule that would
+make more candidate pairs than `max_pairs_per_rule` is dropped before splink sees it (the
+count is a cheap GROUP BY) and reported, and every record left without a candidate is counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from riskengine.link._fields import BlockingRule, Field, blocking_rules, comparison
+from riskengine.link._probabilistic import MatchModel, _level_table, _pairs_table, _score, _set_m, one_to_one_em
+
+REGISTER_TABLE, RECORDS_TABLE = "a_entities", "b_records"
+
+
+@dataclass
+class Matched:
+    """What match_prepared found."""
+
+    best: pd.DataFrame  # record_id, candidate_id, rank (1, 2), match_probability, match_weight, runner_up_probability
+    model: MatchModel
+    blocking: list[dict]  # per rule: words, sql, pairs counted, used
+    no_candidate: pd.Index  # records that no used blocking rule paired with anything
+    agreement: pd.DataFrame  # record_id, candidate_id, one column per field: the level's words (best candidates only)
+    pairs: pd.DataFrame | None = None  # deduplication: id_l, id_r, match_probability (pairs at or above `lower`)
+    clusters: pd.DataFrame | None = None  # deduplication: record_id, cluster_id
+    method: str = "one_to_one_em"
+    notes: list[str] = field(default_factory=list)
+
+
+def _count_pairs(con: duckdb.DuckDBPyConnection, rule: BlockingRule, dedupe: bool) -> int:
+    """Candidate pairs a rule makes, counted by key without making them."""
+    lk = ", ".join(f"{c} AS k{i}" for i, c in enumerate(rule.left))
+    rk = ", ".join(f"{c} AS k{i}" for i, c in enumerate(rule.right))
+    notnull_l = " AND ".join(f"{c} IS NOT NULL" for c in rule.left)
+    notnull_r = " AND ".join(f"{c} IS NOT NULL" for c in rule.right)
+    ks = ", ".join(f"k{i}" for i in range(len(rule.left)))
+    left = REGISTER_TABLE if not dedupe else RECORDS_TABLE
+    n = con.execute(f"""
+        WITH l AS (SELECT {ks}, count(*) AS n FROM (SELECT {lk} FROM {left} WHERE {notnull_l}) GROUP BY ALL),
+             r AS (SELECT {ks}, count(*) AS n FROM (SELECT {rk} FROM {RECORDS_TABLE} WHERE {notnull_r}) GROUP BY ALL)
+        SELECT coalesce(sum(l.n * r.n), 0) FROM l JOIN r USING ({ks})
+    """).fetchall()[0][0]
+    return int(n // 2) if dedupe and rule.left == rule.right else int(n)
+
+
+def _cast(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as plain strings for DuckDB (lists and numbers stay as they are)."""
+    out = frame.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.StringDtype):
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out
+
+
+def match_prepared(
+    register: pd.DataFrame | None,
+    records: pd.DataFrame,
+    fields: list[Field],
+    *,
+    method: str = "auto",
+    lower: float = 0.5,
+    upper: float = 0.95,
+    seed: int = 0,
+    max_pairs_per_rule: int = 0,
+    fixed: dict | None = None,
+    max_u_pairs: float = 1e6,
+) -> Matched:
+    """Score `records` (uid + prepared columns) against `register` (same columns), or among
+    themselves when `register` is None. `fixed` (levels, match_rate) skips training."""
+    from splink import Linker, SettingsCreator
+    from splink.backends.duckdb import DuckDBAPI
+
+    logging.getLogger("splink").setLevel(logging.WARNING)  # splink's own warnings stay visible
+    dedupe = register is None
+    if method == "auto":
+        method = "splink_em" if dedupe else "one_to_one_em"
+    if dedupe and method == "one_to_one_em":
+        method = "splink_em"  # one-to-one needs a register to be one-to-one with
+    con = duckdb.connect()
+    db = DuckDBAPI(con)
+    tables = []
+    if not dedupe:
+        tables.append(db.register(_cast(register), table_name=REGISTER_TABLE))
+    tables.append(db.register(_cast(records), table_name=RECORDS_TABLE))
+    n_left = len(records) if dedupe else len(register)
+    n_right = len(records)
+    cap = max_pairs_per_rule or max(100_000, 20 * (n_left + n_right))
+
+    rules = blocking_rules(fields)
+    blocking = []
+    for r in rules:
+        n = _count_pairs(con, r, dedupe)
+        blocking.append({"rule": r.words, "sql": r.sql, "pairs": n, "used": 0 < n <= cap})
+    used = [r for r, b in zip(rules, blocking) if b["used"]]
+    notes = [f"blocking rule '{b['rule']}' dropped: {b['pairs']:,} candidate pairs (limit {cap:,})"
+             for b in blocking if b["pairs"] > cap]
+    if not used:
+        used = [min(rules, key=lambda r: next(b["pairs"] for b in blocking if b["sql"] == r.sql))] if rules else []
+    comparisons = [comparison(f, fields) for f in fields]
+    n_entities = max(n_left, 2)
+    settings = SettingsCreator(
+        link_type="dedupe_only" if dedupe else "link_only",
+        unique_id_column_name="uid",
+        probability_two_random_records_match=(1.0 / n_entities) if not dedupe else min(0.5, 1.0 / n_entities),
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=[r.sql for r in used],
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,  # splink keeps the comparison levels (gamma_*) only with it
+    )
+    linker = Linker(tables, settings, log_level=None)
+    if fixed is None:
+        linker.training.estimate_u_using_random_sampling(max_pairs=min(max_u_pairs, max(1e5, 100.0 * n_entities)),
+                                                         seed=seed, num_chunks=1)
+    else:
+        _set_mu(linker, fixed["levels"])
+    if method == "splink_em" and fixed is None:
+        _splink_em(linker, used, n_right, dedupe)
+    pairs = linker.inference.predict(warning_mode="never" if method == "one_to_one_em" else "auto")
+    names = [f.name for f in fields]
+    if method == "one_to_one_em":
+        n_pairs = _pairs_table(con, pairs.physical_name, names)
+    else:
+        n_pairs = _dedupe_pairs(con, pairs.physical_name, names, oriented=not dedupe)
+    covered = set(r[0] for r in con.execute(
+        "SELECT DISTINCT record_id FROM pairs UNION SELECT DISTINCT entity_id FROM pairs" if dedupe
+        else "SELECT DISTINCT record_id FROM pairs").fetchall())
+    no_candidate = pd.Index(records["uid"][~records["uid"].isin(covered)].astype(str))
+
+    levels = _level_table(linker)
+    if method == "one_to_one_em":
+        if fixed is None:
+            start = levels.copy()
+            levels, pi, iterations = one_to_one_em(con, levels, n_entities, n_right)
+            implausible = _implausible(levels, fields)
+            if implausible:  # EM took another class (people of one suburb) for the matches: keep the prior m
+                notes.append("EM's estimates were implausible (true matches would disagree on "
+                              f"{', '.join(implausible)}): the starting m values were kept and only the match "
+                              "rate estimated")
+                levels, pi, iterations = one_to_one_em(con, start, n_entities, n_right,
+                                                       held={f.name for f in fields})
+        else:
+            levels, pi, iterations = _fixed_levels(levels, fixed), float(fixed["match_rate"]), 0
+        _set_m(linker, levels)
+        best = _score(con, levels, pi, n_entities, drop=False)
+    else:
+        levels = _level_table(linker)
+        levels["match_weight"] = np.log2(levels["m"].clip(lower=1e-5) / levels["u"])
+        pi = float(linker._settings_obj._probability_two_random_records_match)
+        iterations = 0
+        best = _best_by_splink(con, both_ways=dedupe)
+    best = best.rename(columns={"entity_id": "candidate_id"})
+    agreement = _agreement(con, best, levels, names)
+    out_pairs = clusters = None
+    if dedupe:
+        out_pairs = con.execute(f"SELECT entity_id AS id_l, record_id AS id_r, match_probability FROM pairs "
+                                f"WHERE match_probability >= {lower}").df()
+    con.execute("DROP TABLE IF EXISTS pairs")
+    model = MatchModel(levels=levels.drop(columns=["cvv"], errors="ignore"), match_rate=pi, em_iterations=iterations,
+                       settings=linker.misc.save_model_to_json(), n_pairs=n_pairs, n_records=n_right,
+                       n_entities=n_left, blocking_rules=[r.words for r in used])
+    model.trained_levels = levels  # with cvv: what a later run needs to score without training
+    con.close()
+    return Matched(best=best, model=model, blocking=blocking, no_candidate=no_candidate, agreement=agreement,
+                   pairs=out_pairs, clusters=clusters, method=method, notes=notes)
+
+
+def _splink_em(linker, used: list[BlockingRule], n_records: int, dedupe: bool) -> None:
+    """splink's EM: two rounds, each on a blocking rule that leaves other fields free to be learnt."""
+    proportion = float(min(1.0, 200_000 / max(n_records, 1)))
+    rounds = sorted(used, key=lambda r: len(r.left))[:2] if len(used) > 1 else used
+    for r in rounds:
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                r.sql, record_sample_proportion=proportion)
+        except Exception as exc:  # a round whose rule fixes every comparison learns nothing: say so, go on
+            logging.getLogger("riskengine.link").warning("splink EM round on %s skipped: %s", r.words, exc)
+
+
+def _dedupe_pairs(con, table: str, comparisons: list[str], oriented: bool = False) -> int:
+    """splink's pairs as `pairs` with its probability: entity_id = left uid, record_id = right uid, or,
+    `oriented` (linking to a register), entity_id from the register and record_id from the records."""
+    ent = f"CASE WHEN source_dataset_l = '{REGISTER_TABLE}' THEN uid_l ELSE uid_r END" if oriented else "uid_l"
+    rec = f"CASE WHEN source_dataset_l = '{REGISTER_TABLE}' THEN uid_r ELSE uid_l END" if oriented else "uid_r"
+    con.execute(f"""
+        CREATE TEMP TABLE pairs AS
+        SELECT {ent} AS entity_id, {rec} AS record_id, match_probability, match_weight,
+            {', '.join(f'gamma_{c}' for c in comparisons)}
+        FROM {table}
+    """)
+    return int(con.execute("SELECT count(*) FROM pairs").fetchall()[0][0])
+
+
+def _best_by_splink(con, both_ways: bool) -> pd.DataFrame:
+    """Each record's best two candidates by splink's pairwise probability (deduplication: both directions)."""
+    other = ("UNION ALL SELECT entity_id AS record_id, record_id AS entity_id, match_probability, match_weight "
+             "FROM pairs") if both_ways else ""
+    return con.execute(f"""
+        WITH both_ways AS (
+            SELECT record_id, entity_id, match_probability, match_weight FROM pairs
+            {other}
+        ), r AS (
+            SELECT *, row_number() OVER (PARTITION BY record_id ORDER BY match_probability DESC, entity_id) AS rank
+            FROM both_ways
+        )
+        SELECT *, coalesce(lead(match_probability) OVER (PARTITION BY record_id ORDER BY rank), 0)
+            AS runner_up_probability
+        FROM r QUALIFY rank <= 2 ORDER BY record_id, rank
+    """).df()
+
+
+def _agreement(con, best: pd.DataFrame, levels: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """For each record's best candidate: how each field agreed, in words (a SQL join, not a per-pair map)."""
+    top = best.loc[best["rank"] == 1, ["record_id", "candidate_id"]]
+    con.register("__top", top)
+    cases = []
+    for c in names:
+        lv = levels[levels["comparison"] == c]
+        whens = " ".join(f"WHEN {int(v)} THEN '{str(w).replace(chr(39), chr(39) * 2)}'"
+                         for v, w in zip(lv["cvv"], lv["level"]))
+        cases.append(f"CASE p.gamma_{c} {whens} ELSE 'missing on one side' END AS {c}")
+    out = con.execute(f"""
+        SELECT t.record_id, t.candidate_id, {', '.join(cases)}
+        FROM __top t JOIN pairs p ON p.record_id = t.record_id AND p.entity_id = t.candidate_id
+        UNION ALL
+        SELECT t.record_id, t.candidate_id, {', '.join(cases)}
+        FROM __top t JOIN pairs p ON p.entity_id = t.record_id AND p.record_id = t.candidate_id
+    """).df()
+    con.unregister("__top")
+    return out.drop_duplicates(["record_id", "candidate_id"])
+
+
+STRONG = {"forename", "surname", "full_name", "date", "identifier"}
+
+
+def _implausible(levels: pd.DataFrame, fields: list[Field]) -> list[str]:
+    """Identifying fields on whose exact agreement EM's matches are rarer than random pairs."""
+    out = []
+    for f in fields:
+        if f.kind not in STRONG:
+            continue
+        lv = levels[levels["comparison"] == f.name].sort_values("cvv", ascending=False)
+        if len(lv) and lv["m"].iloc[0] < lv["u"].iloc[0]:
+            out.append(f.name)
+    return out
+
+
+def _set_mu(linker, levels: pd.DataFrame) -> None:
+    """Write stored m and u into splink's model (a run that reuses a trained model)."""
+    lookup = {(r.comparison, int(r.cvv)): (float(r.m), float(r.u)) for r in levels.itertuples()}
+    for comparison_ in linker._settings_obj.comparisons:
+        for level in comparison_.comparison_levels:
+            key = (comparison_.output_column_name, level.comparison_vector_value)
+            if not level.is_null_level and key in lookup:
+                level.m_probability, level.u_probability = lookup[key]
+
+
+def _fixed_levels(levels: pd.DataFrame, fixed: dict) -> pd.DataFrame:
+    stored = fixed["levels"].set_index(["comparison", "cvv"])
+    out = levels.copy()
+    key = pd.MultiIndex.from_arrays([out["comparison"], out["cvv"].astype(int)])
+    out["m"] = stored["m"].reindex(key).to_numpy()
+    out["u"] = stored["u"].reindex(key).to_numpy()
+    out["match_weight"] = np.log2(out["m"].clip(lower=1e-5) / out["u"])
+    return out
+
+
+def cluster(records: pd.DataFrame, pairs: pd.DataFrame, threshold: float) -> pd.Series:
+    """Connected components of the pairs at or above `threshold` (splink's clustering); uid -> cluster_id."""
+    from splink.backends.duckdb import DuckDBAPI
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    con = duckdb.connect()
+    db = DuckDBAPI(con)
+    nodes = pd.DataFrame({"uid": records["uid"].astype(str).to_numpy()})
+    edges = pairs.rename(columns={"id_l": "uid_l", "id_r": "uid_r"})[["uid_l", "uid_r", "match_probability"]]
+    if edges.empty:
+        con.close()
+        return pd.Series(nodes["uid"].to_numpy(), index=nodes["uid"].to_numpy())
+    out = cluster_pairwise_predictions_at_threshold(nodes, edges, db, node_id_column_name="uid",
+                                                    threshold_match_probability=threshold).as_pandas_dataframe()
+    con.close()
+    return pd.Series(out["cluster_id"].astype(str).to_numpy(), index=out["uid"].astype(str).to_numpy())
+
+
+def log2_odds(p: float) -> float:
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log2(p / (1 - p))

@@ -1,0 +1,271 @@
+"""Linkage jobs on any tables (kind = "link"): field kinds, two-file linkage, deduplication,
+loud failures and the clerical review's lifecycle, on synthetic people with known truth."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from riskengine.errors import RiskEngineError
+from riskengine.link import pseudonymisation_scan, run_job
+from riskengine.link._fields import (Field, blocking_rules, clean_name, infer_date_formats, name_forms, parse_dates,
+                                     prepare)
+from riskengine.spec import LinkChecks, LinkField, LinkJobSpec, LinkTable, load_spec
+from riskengine.synth._people import duplicates, two_files
+
+FIELDS = {"given_name": "forename", "surname": "surname", "date_of_birth": "date", "address_1": "address",
+          "suburb": "locality", "postcode": "postcode", "soc_sec_id": "identifier", "state": "exact"}
+
+
+def _prep(values, kind: str, fmt: str | None = None) -> pd.DataFrame:
+    f = Field("x", kind, {"t": "x"}, {"t": fmt} if fmt else {})
+    return prepare(pd.Series(values, dtype="string"), f, "t")
+
+
+# ---------------------------------------------------------------------------------------------
+# each field kind's parsing
+# ---------------------------------------------------------------------------------------------
+
+
+def test_names_are_cleaned_with_phonetic_keys_and_nicknames():
+    assert clean_name("  O'Brien-Smith ") == "OBRIENSMITH" and clean_name("José  María") == "JOSE MARIA"
+    assert clean_name("") is None and clean_name(None) is None
+    p = _prep(["Bill", "william", None], "forename")
+    assert list(p["x"].iloc[:2]) == ["BILL", "WILLIAM"] and pd.isna(p["x"].iloc[2])
+    assert "WILLIAM" in name_forms("BILL") and "WILLIAM" in p["x__forms"].iloc[0]
+    s = _prep(["Robert", "Rupert"], "surname")
+    assert s["x__ph"].iloc[0] == s["x__ph"].iloc[1] == "R163"
+    full = _prep(["Smith John", "JOHN SMITH"], "full_name")
+    assert full["x__sorted"].iloc[0] == full["x__sorted"].iloc[1] == "JOHN SMITH"
+
+
+def test_dates_in_any_format_are_inferred_and_reported():
+    assert list(infer_date_formats(pd.Series(["19700521", "20011231", "19991103"]))) == ["%Y%m%d"]
+    # month-first is recognised because a day-first reading fails on 05/21
+    assert list(infer_date_formats(pd.Series(["05/21/1970", "12/31/2001", "01/02/1999"])))[0] == "%m/%d/%Y"
+    mixed = pd.Series(["1970-05-21", "21/05/1970", "19700521", "not a date", None])
+    formats = infer_date_formats(mixed)
+    assert set(formats) == {"%Y-%m-%d", "%d/%m/%Y", "%Y%m%d"}
+    parsed = parse_dates(mixed, list(formats))
+    assert list(parsed.iloc[:3]) == ["1970-05-21"] * 3 and parsed.iloc[3:].isna().all()
+    p = _prep(["03/04/1980", "04/03/1980"], "date", "%m/%d/%Y")  # declared wins over the day-first preference
+    assert list(p["x"]) == ["1980-03-04", "1980-04-03"]
+    assert p["x__key"].iloc[0] == p["x__key"].iloc[1]  # day and month swapped block together
+
+
+def test_places_codes_and_numbers_of_any_country():
+    pc = _prep(["2000", "90210", "sw1a 1aa", "75008-"], "postcode")
+    assert list(pc["x"]) == ["2000", "90210", "SW1A1AA", "75008"]
+    uk = _prep(["sw1a1aa", "2000"], "uk_postcode")
+    assert uk["x"].iloc[0] == "SW1A 1AA" and pd.isna(uk["x"].iloc[1])  # UK rules only for the UK kind
+    a = _prep(["12 Banksia St.", "Flat 3, 45 High Road"], "address")
+    assert list(a["x__num"]) == ["12", "3"] and a["x__words"].iloc[0] == ["12", "BANKSIA", "ST"]
+    assert list(_prep(["ab-12 3", ""], "identifier")["x"].fillna("-")) == ["AB123", "-"]
+    assert list(_prep(["1,5", "2.5"], "number")["x"].fillna(-1)) == [-1, 2.5]
+    assert list(_prep([" New  South Wales"], "exact")["x"]) == ["NEW SOUTH WALES"]
+    assert list(_prep(["St. Kilda"], "locality")["x"]) == ["ST KILDA"]
+    assert list(_prep(["free text, here"], "text")["x"]) == ["FREE TEXT HERE"]
+
+
+def test_blocking_rules_come_from_the_kinds_including_swapped_names():
+    fields = [Field(n, k, {}) for n, k in [("fn", "forename"), ("sn", "surname"), ("dob", "date"), ("id", "identifier")]]
+    sql = [r.sql for r in blocking_rules(fields)]
+    assert "l.id = r.id" in sql and "l.dob__key = r.dob__key" in sql
+    assert "l.fn__ph = r.sn__ph AND l.sn__ph = r.fn__ph" in sql
+
+
+def test_a_field_kind_outside_the_list_is_a_spec_error(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text('kind = "link"\nname = "x"\n[sources.a]\npath = "a.csv"\nid = "id"\nfields = { dob = "birthday" }\n')
+    with pytest.raises(RiskEngineError, match="birthday"):
+        load_spec(p)
+
+
+# ---------------------------------------------------------------------------------------------
+# two-file linkage and deduplication end to end
+# ---------------------------------------------------------------------------------------------
+
+
+def _write_two_files(tmp_path, n=800, overlap=0.8, seed=4, date_style_b="dmy", extra=""):
+    a, b, truth = two_files(n, overlap=overlap, seed=seed, date_style_b=date_style_b)
+    a.to_csv(tmp_path / "a.csv", index=False)
+    b.to_csv(tmp_path / "b.csv", index=False)
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    fields = ", ".join(f'{c} = "{k}"' for c, k in FIELDS.items())
+    spec = tmp_path / "people.toml"
+    spec.write_text(f"""kind = "link"
+name = "people"
+truth = "{tmp_path / 'truth.csv'}"
+{extra}
+[register]
+path = "{tmp_path / 'a.csv'}"
+id = "rec_id"
+fields = {{ {fields} }}
+
+[sources.b]
+path = "{tmp_path / 'b.csv'}"
+id = "rec_id"
+fields = {{ {fields} }}
+""")
+    return spec, a, b, truth
+
+
+def test_two_files_link_through_the_cli_with_other_date_formats(tmp_path, monkeypatch):
+    import riskengine.cli
+
+    spec, a, b, _ = _write_two_files(tmp_path)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(riskengine.cli.app, ["link", str(spec), "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    links = pd.read_csv(out / "links.csv", dtype=str)
+    assert list(links.columns) == ["source", "row_id", "entity_id", "match_probability", "decision"]
+    assert len(links) == len(b) and set(links["decision"]) <= {"linked", "review", "unmatched"}
+    report = json.loads((out / "link_report.json").read_text())
+    acc = report["metrics"]["accuracy"]
+    assert acc["precision"] >= 0.97 and acc["recall"] >= 0.93 and acc["f1"] >= 0.95, acc
+    formats = {q["table"]: q["formats"] for q in report["metrics"]["field_quality"] if q["kind"] == "date"}
+    assert list(formats["register"]) == ["%Y%m%d"] and list(formats["b"])[0] == "%d/%m/%Y"
+    assert "F1" in res.output and "precision" in res.output
+    # ids and probabilities only: no name of file B reaches links.csv or the report
+    names = pd.concat([b["surname"], b["given_name"]]).dropna().unique()
+    assert pseudonymisation_scan([out / "links.csv", out / "link_report.json", out / "link_report.html"], names) == []
+
+
+def test_deduplication_clusters_records_of_one_person():
+    df, truth = duplicates(600, seed=5)
+    fields = {c: LinkField(k) for c, k in FIELDS.items()}
+    spec = LinkJobSpec(name="dedup", sources={"people": LinkTable(id="rec_id", fields=fields)})
+    result = run_job(spec, {"people": df}, truth=truth)
+    links = result.links
+    assert list(links.columns) == ["source", "row_id", "cluster_id", "match_probability", "decision"]
+    acc = result.metrics["accuracy"]
+    assert acc["precision"] >= 0.97 and acc["recall"] >= 0.93, acc
+    assert result.metrics["method"] == "splink_em"
+    # a person recorded three or more times ends in one cluster
+    merged = links.merge(truth, on=["source", "row_id"])
+    big = merged.groupby("true_id").filter(lambda g: len(g) >= 3)
+    assert big.groupby("true_id")["cluster_id"].nunique().eq(1).mean() >= 0.9
+
+
+# ---------------------------------------------------------------------------------------------
+# loud failures
+# ---------------------------------------------------------------------------------------------
+
+
+def _job(a, b, fields, **kw):
+    f = {c: LinkField(k) if isinstance(k, str) else k for c, k in fields.items()}
+    return LinkJobSpec(name="t", register=LinkTable(id="rec_id", fields=f), sources={"b": LinkTable(id="rec_id", fields=f)},
+                       **kw)
+
+
+def test_a_field_that_does_not_parse_stops_the_run_and_names_the_column(tmp_path, capsys):
+    a, b, _ = two_files(300, seed=6, date_style_b="ymd")
+    fields = dict(FIELDS) | {"date_of_birth": LinkField("date", format="%d/%m/%Y")}  # wrong: they are YYYYMMDD
+    with pytest.raises(RiskEngineError, match=r"date_of_birth \(date\): 100% of rows are NULL after parsing"):
+        run_job(_job(a, b, fields), {"register": a, "b": b}, tmp_path)
+    report = json.loads((tmp_path / "link_report.json").read_text())
+    assert any("date_of_birth" in e for e in report["metrics"]["errors"])
+    # the same with the error turned off: a warning on the console and in the report, and the run goes on
+    spec = _job(a, b, fields, checks=LinkChecks(null_share_error=1.0))
+    result = run_job(spec, {"register": a, "b": b}, tmp_path / "2")
+    assert any("date_of_birth" in w for w in result.warnings)
+    assert "warning:" in capsys.readouterr().err
+    assert "date_of_birth" in (tmp_path / "2" / "link_report.html").read_text()
+
+
+def test_rows_left_without_a_candidate_are_an_error_above_the_threshold():
+    a, b, _ = two_files(300, seed=7)
+    b = b.copy()
+    b.loc[b.index[: int(0.7 * len(b))], "date_of_birth"] = None  # only the date can bring a pair together here
+    fields = {"given_name": "forename", "date_of_birth": "date"}
+    loose = LinkChecks(null_share_warn=1.0, null_share_error=1.0, linked_share_error=0.0)
+    with pytest.raises(RiskEngineError, match=r"no candidate under any blocking rule"):
+        run_job(_job(a, b, fields, checks=loose), {"register": a, "b": b})
+    ok = LinkChecks(null_share_warn=1.0, null_share_error=1.0, linked_share_error=0.0, no_candidate_error=1.0)
+    result = run_job(_job(a, b, fields, checks=ok), {"register": a, "b": b})
+    assert any("no candidate" in w for w in result.warnings)
+    assert result.metrics["by_source"]["b"]["without_candidate_share"] >= 0.6
+
+
+def test_a_run_that_links_almost_nothing_is_an_error():
+    a, b, _ = two_files(300, overlap=0.0, seed=8)
+    with pytest.raises(RiskEngineError, match=r"only 0\.\d% of rows linked"):
+        run_job(_job(a, b, FIELDS), {"register": a, "b": b})
+
+
+# ---------------------------------------------------------------------------------------------
+# the clerical review's lifecycle
+# ---------------------------------------------------------------------------------------------
+
+
+def test_review_shows_clear_values_then_is_deleted_when_decisions_are_read(tmp_path):
+    a, b, truth = two_files(600, seed=9, date_style_b="dmy")
+    out = tmp_path / "out"
+    spec = _job(a, b, FIELDS, lower=0.05, upper=0.999)  # a wide band, so that there is something to review
+    first = run_job(spec, {"register": a, "b": b}, out, truth=truth)
+    review = pd.read_csv(out / "review.csv", dtype=str, keep_default_na=False)
+    assert len(review) > 0 and (out / "review.html").is_file()
+    row = review.iloc[0]
+    src = b.set_index("rec_id").loc[row["row_id"]]
+    page = (out / "review.html").read_text()
+    assert str(src["soc_sec_id"] or src["address_1"]) in page  # clear values, side by side
+    assert {"record_surname", "candidate_surname", "decision"} <= set(review.columns)
+    # the clerk decides every row: right ones 'match', wrong ones 'no match'
+    t = truth.set_index("row_id")["true_id"].astype(object).where(truth.set_index("row_id")["true_id"].notna(), "")
+    review["decision"] = ["match" if t.get(r) == c else "no match" for r, c in zip(review["row_id"], review["candidate_id"])]
+    clerk = out / "review.csv"
+    review.to_csv(clerk, index=False)
+    spec.review_decisions = clerk
+    second = run_job(spec, {"register": a, "b": b}, out, truth=truth)
+    assert not clerk.exists() and not (out / "review.html").exists()  # clear values gone once read
+    assert second.metrics["decisions"]["review"] == 0
+    assert second.metrics["accuracy"]["precision"] >= first.metrics["accuracy"]["precision"]
+    kept = pd.read_csv(out / "decisions.csv", dtype=str)
+    assert list(kept.columns) == ["review_id", "candidate_id", "decision"] and len(kept) == len(review)
+    names = pd.concat([b["surname"], b["given_name"], b["address_1"]]).dropna().unique()
+    assert pseudonymisation_scan([out / "decisions.csv", out / "links.csv"], names) == []
+    # later runs apply the kept decisions without the clerk's file
+    spec.review_decisions = None
+    third = run_job(spec, {"register": a, "b": b}, out, truth=truth)
+    pd.testing.assert_frame_equal(third.links, second.links)
+
+
+def test_cli_with_a_truth_table_and_nothing_linked_prints_n_a(tmp_path, monkeypatch):
+    """`riskengine link` used to raise TypeError formatting a precision of None (link/cli.py)."""
+    import riskengine.cli
+
+    (tmp_path / "events").mkdir()
+    pd.DataFrame({"entity_id": [str(100000000000 + i) for i in range(40)],
+                  "address": [f"{i + 1} Acacia Avenue" for i in range(40)],
+                  "postcode": [f"RB1 {i % 9 + 1}AA" for i in range(40)]}).to_csv(tmp_path / "entities.csv", index=False)
+    pd.DataFrame({"date": "2024-01-01", "type": "noise", "address": [f"{i + 500} Nowhere Lane" for i in range(10)]}
+                 ).to_csv(tmp_path / "events" / "complaints.csv", index=False)
+    pd.DataFrame({"source": "complaints", "line": range(1, 11), "true_entity_id": ""}).to_csv(tmp_path / "truth.csv",
+                                                                                              index=False)
+    (tmp_path / "data.toml").write_text(f"""kind = "data"
+name = "nothing"
+[purpose]
+problem = "p"
+insight = "i"
+datasets = "d"
+action = "a"
+[data]
+entities = "{tmp_path / 'entities.csv'}"
+[data.events]
+complaints = "{tmp_path / 'events' / 'complaints.csv'}"
+""")
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "a-test-key-0123456789abcdef")
+    res = CliRunner().invoke(riskengine.cli.app, ["link", str(tmp_path / "data.toml"), "--out", str(tmp_path / "out"),
+                                                  "--truth", str(tmp_path / "truth.csv"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "precision n/a  recall n/a" in res.output and "unmatched 10" in res.output
+
+
+def test_splink_em_can_be_chosen_with_a_register():
+    a, b, truth = two_files(400, seed=10)
+    result = run_job(_job(a, b, FIELDS, model="splink_em"), {"register": a, "b": b}, truth=truth)
+    assert result.metrics["method"] == "splink_em"
+    assert result.metrics["accuracy"]["f1"] >= 0.9, result.metrics["accuracy"]
