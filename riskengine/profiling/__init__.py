@@ -13,7 +13,21 @@ Beside the flow (DESIGN.md), one module per step of a council's profiling loop:
 - `profile` (_profile.py): the whole run from a profiling spec, one page.
 """
 
-from riskengine.profiling._classify import AreaClassification, ihs, range_standardise
-from riskengine.profiling._segment import SegmentsResult, assign_areas, segment
+from __future__ import annotations
 
-__all__ = ["AreaClassification", "SegmentsResult", "assign_areas", "ihs", "range_standardise", "segment"]
+import importlib
+from typing import Any
+
+# Loaded on first use, so that `riskengine --help` (which imports profiling.cli) stays fast.
+_PUBLIC = {
+    "AreaClassification": "_classify", "ihs": "_classify", "range_standardise": "_classify",
+    "ProfileResult": "_profile", "profile": "_profile",
+    "SegmentsResult": "_segment", "assign_areas": "_segment", "segment": "_segment",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(f"riskengine.profiling.{_PUBLIC[name]}"), name)
+    raise AttributeError(f"module 'riskengine.profiling' has no attribute {name!r}")

@@ -19,10 +19,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import typing
+
 import numpy as np
-import pandas as pd
 
 from riskengine.synth import _areas
+
+if typing.TYPE_CHECKING:
+    import pandas as pd
 
 TRAITS = ["students", "deprivation", "families", "age", "diversity", "density", "affluence"]
 # area type (SEGMENTS order) x trait
@@ -183,6 +187,8 @@ def _draw(rng: np.random.Generator, totals: np.ndarray, shares: np.ndarray) -> n
 
 def census_table(rng: np.random.Generator, borough: _areas.Borough, households: np.ndarray) -> pd.DataFrame:
     """Counts per LSOA (one row each, in code order) from each area's hidden type."""
+    import pandas as pd
+
     n = len(borough.lsoa_codes)
     types = borough.lsoa_segment.astype(int)
     traits = TYPE_TRAITS[types] + rng.normal(scale=TRAIT_NOISE, size=(n, len(TRAITS)))
@@ -281,6 +287,8 @@ def boundaries(borough: _areas.Borough) -> dict:
 
 def write(out: Path, borough: _areas.Borough, lsoa_of_home: np.ndarray, seed: int) -> tuple[dict[str, dict], pd.DataFrame]:
     """census/lsoa_counts.csv, census/lsoa_boundaries.geojson and truth/areas.csv: manifest entries, table."""
+    import pandas as pd
+
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 14, 1]))
     households = np.bincount(lsoa_of_home, minlength=len(borough.lsoa_codes))
     table = census_table(rng, borough, households)

@@ -21,10 +21,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import typing
+
 import numpy as np
-import pandas as pd
 
 from riskengine.synth import _areas
+
+if typing.TYPE_CHECKING:
+    import pandas as pd
 from riskengine.synth._addresses import AddressStyle
 from riskengine.synth._keys import random_keys
 
@@ -69,6 +73,8 @@ def _take_up(svc: Service, xy: np.ndarray, area_type: np.ndarray, engagement: np
 
 def _rows(rng, svc: Service, homes: np.ndarray, book, uprn: np.ndarray, id_offset: int) -> pd.DataFrame:
     """One service's table: rows per user per home, with messy addresses and keys."""
+    import pandas as pd
+
     n_users = 1 + rng.poisson(svc.extra_users, size=len(homes))
     user_home = np.repeat(homes, n_users)
     n_rows = 1 + rng.poisson(svc.extra_rows, size=len(user_home))
@@ -102,6 +108,8 @@ def _rows(rng, svc: Service, homes: np.ndarray, book, uprn: np.ndarray, id_offse
 
 def write(out: Path, props, borough: _areas.Borough, book, census: pd.DataFrame, seed: int) -> dict[str, dict]:
     """services/<name>.csv (+ library_after.csv, library_targeted_areas.csv) and truth/services.json."""
+    import pandas as pd
+
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 14, 2]))
     n = len(props)
     area_type = borough.lsoa_segment[props.lsoa].astype(int)
