@@ -22,7 +22,7 @@ import pandas as pd
 from riskengine.errors import DataError
 from riskengine.profiling import _analyse, _change, _map
 from riskengine.profiling._match import ServiceUsers, delete_input, match_users, minimise
-from riskengine.profiling._page import interval_chart, line_chart, read_table, write_page
+from riskengine.profiling._page import interval_chart, jsonable, line_chart, read_table, write_page
 from riskengine.spec import ProfileSpec, ProfileService, load_spec_as
 
 
@@ -194,7 +194,7 @@ def profile(spec: ProfileSpec | str | Path, out_dir: str | Path | None = None, *
     if log_mlflow:
         paths["mlflow_run"] = Path(_log_mlflow(spec, data, paths))
     steps.close()
-    return ProfileResult(data, out, paths, log)
+    return ProfileResult(jsonable(data), out, paths, log)
 
 
 def _register_centroids(spec: ProfileSpec, areas: pd.DataFrame) -> pd.DataFrame:

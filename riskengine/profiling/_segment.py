@@ -26,7 +26,7 @@ from riskengine.profiling._classify import (
     resolve_variables,
     stability,
 )
-from riskengine.profiling._page import bars_chart, read_table, write_page
+from riskengine.profiling._page import bars_chart, jsonable, read_table, write_page
 from riskengine.spec import SegmentsSpec, load_spec_as
 
 MODEL_VERSION = 1
@@ -145,7 +145,7 @@ def segment(spec: SegmentsSpec | str | Path, out_dir: str | Path | None = None, 
     paths.update({f"page_{k}": v for k, v in write_page(data, out, "segments", "profiling_segments.html",
                                                         charts=charts, crosstab=crosstab).items()})
     steps.close()
-    return SegmentsResult(areas, model, data, out, paths)
+    return SegmentsResult(areas, model, jsonable(data), out, paths)
 
 
 def assign_areas(model_path: str | Path, table: pd.DataFrame) -> pd.DataFrame:

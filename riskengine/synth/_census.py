@@ -241,7 +241,7 @@ def _halfspaces_cell(i: int, centres: np.ndarray, weights: np.ndarray, among: np
         cj, wj = centres[j], weights[j]
         a = 2 * (cj - ci)
         b = (ci @ ci) - (cj @ cj) - wi + wj
-        rows.append([a[0], a[1], -b])
+        rows.append([a[0], a[1], b])
     return np.array(rows).reshape(-1, 3)
 
 
