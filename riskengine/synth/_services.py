@@ -47,7 +47,7 @@ class Service:
 
 
 SERVICES = [
-    Service("library", "LIB", (3.3, 3.1), 2.5, 0.10, (0.9, 0.2, -0.9, -0.6, 0.0, 0.1, 0.5, 0.7), 0.4, 1.5),
+    Service("library", "LIB", (3.3, 3.1), 2.5, 0.10, (0.9, 0.2, -0.9, -0.6, 0.0, 0.1, 0.5, 0.7), 0.4, 0.6),
     Service("leisure_centre", "LC", (2.0, 4.6), 2.0, 0.09, (0.4, 0.0, -0.8, -0.5, 0.3, 0.5, -0.6, 0.9), 0.3, 0.0,
             ("membership_type",)),
     Service("parenting_class", "PC", (6.4, 1.4), 3.0, 0.025, (-1.5, 0.2, 0.9, 0.6, 1.1, 0.2, -2.0, -0.6), 0.1, 0.6),
@@ -59,7 +59,7 @@ WRONG_UPRN_SHARE = 0.01
 UNMATCHABLE = ["No fixed abode", "NFA", "PO Box {n}, Rivermouth", "c/o Rivermouth Library, Market Street",
                "{n} Station Road, Otherton OT{d} 4XY", "{n} High Street, Farborough FB{d} 2AB", ""]
 UNMATCHABLE_SHARE = 0.02
-TARGETED_AREAS = 30
+TARGETED_AREAS = 40
 TRUE_MULTIPLIER = 2.0
 SECULAR_DRIFT = 1.05
 MEMBERSHIP = np.array(["adult", "concession", "junior", "family"], dtype=object)
