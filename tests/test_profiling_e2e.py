@@ -54,8 +54,18 @@ def run(tmp_path_factory):
     text = text.replace(f'path = "{borough}/services/parenting_class.csv"', f'path = "{parenting_copy}"')
     text = text.replace("# delete_input = true", "delete_input = true")
     prof_spec.write_text(text)
+    saved = {k: os.environ.get(k) for k in ("RISKENGINE_PSEUDONYM_KEY", "MLFLOW_TRACKING_URI")}
     os.environ.setdefault("RISKENGINE_PSEUDONYM_KEY", "test-key-not-secret-0123456789")
-    result = profile(prof_spec)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    (root / "mlruns").mkdir()
+    try:
+        result = profile(prof_spec, log_mlflow=True)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return {"root": root, "segments": seg, "profile": result, "copy": parenting_copy, "spec": prof_spec}
 
 
@@ -90,6 +100,19 @@ def test_a_dropped_column_never_reaches_an_output(run):
         assert MARKER.encode() not in p.read_bytes(), p
     # the service ids stay in memory too
     assert not any(b"LC000" in p.read_bytes() for p in written)
+
+
+def test_mlflow_gets_aggregates_only(run):
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{run['root'] / 'mlruns' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("profile-services")
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 1
+    metrics = runs[0].data.metrics
+    assert 0.9 < metrics["library.matched_share"] <= 1 and "change.did" in metrics
+    names = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
+    assert names == {"profile.html", "profile.json"}
 
 
 def test_delete_after_success_is_done_and_logged(run):
