@@ -90,7 +90,8 @@ def overlap(homes: dict[str, set], labels: dict[str, str], min_count: int) -> pd
     return pd.DataFrame(rows)
 
 
-def expected_vs_observed(users: pd.DataFrame, expected: pd.DataFrame, suppressed: set[str], where: str) -> dict:
+def expected_vs_observed(users: pd.DataFrame, expected: pd.DataFrame, suppressed: set[str], where: str,
+                         min_count: int = 10) -> dict:
     """Staff's expected shares by segment against the users' observed counts."""
     for col in ("segment", "expected_share"):
         if col not in expected.columns:
@@ -123,7 +124,7 @@ def expected_vs_observed(users: pd.DataFrame, expected: pd.DataFrame, suppressed
     adjusted = multipletests(pvals, method="holm")[1]
     rows = []
     for (seg, q), k, raw, adj in zip(p.items(), observed, pvals, adjusted):
-        hidden = seg in suppressed or 0 < k < 10
+        hidden = seg in suppressed or 0 < k < min_count
         obs = None if hidden else k / n
         verdict = "" if adj >= 0.05 or hidden else ("more than staff expected" if k / n > q else "fewer than staff expected")
         rows.append({"segment": seg, "expected_share": float(q), "observed_share": obs,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,8 +63,10 @@ def resolve_variables(columns: list[str], denominators: dict[str, str], variable
     out: dict[str, str | None] = {}
 
     def match(pattern: str, key: str) -> list[str]:
-        hits = [c for c in columns if fnmatch.fnmatchcase(c, pattern)] if any(ch in pattern for ch in "*?[") \
-            else [c for c in columns if c == pattern]
+        if pattern in columns:  # an exact name first: real column names may hold "[" or "?"
+            hits = [pattern]
+        else:
+            hits = [c for c in columns if fnmatch.fnmatchcase(c, pattern)]
         hits = [c for c in hits if c not in taken and not any(fnmatch.fnmatchcase(c, e) for e in exclude)]
         if not hits:
             raise DataError(f"{where}: {key} {pattern!r} matches no count column of the table "
@@ -280,10 +283,10 @@ def stability(x: np.ndarray, reference: np.ndarray, k: int, n_init: int, seed: i
 # ---- pen portraits -----------------------------------------------------------------------------
 
 def _label(col: str, labels: dict[str, str]) -> str:
+    """The variable as a phrase for the middle of a sentence: the spec's label as written, else the column."""
     if col in labels:
         return labels[col]
-    text = col.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
+    return re.sub(r"(\d+)_(\d+)", r"\1-\2", col).replace("_", " ").strip()
 
 
 def _words(index: float) -> str:
@@ -314,7 +317,7 @@ def portraits(percent: pd.DataFrame, codes: pd.Series, labels: dict[str, str], t
         below = ranked[:top]
         below = below[below < 90]
         def phrase(items: pd.Series) -> str:
-            return ", ".join(f"{_words(v)} {_label(c, labels).lower()} ({v:.0f})" for c, v in items.items())
+            return ", ".join(f"{_words(v)} {_label(c, labels)} ({v:.0f})" for c, v in items.items())
         parts = []
         if len(above):
             parts.append(phrase(above))
@@ -334,11 +337,11 @@ def portraits(percent: pd.DataFrame, codes: pd.Series, labels: dict[str, str], t
 
 def _auto_name(above: pd.Series, below: pd.Series, labels: dict[str, str]) -> str:
     if len(above) >= 2:
-        return f"More {_label(above.index[0], labels).lower()} and {_label(above.index[1], labels).lower()}"
+        return f"More {_label(above.index[0], labels)} and {_label(above.index[1], labels)}"
     if len(above) == 1:
-        return f"More {_label(above.index[0], labels).lower()}"
+        return f"More {_label(above.index[0], labels)}"
     if len(below):
-        return f"Fewer {_label(below.index[0], labels).lower()}"
+        return f"Fewer {_label(below.index[0], labels)}"
     return "Close to average"
 
 

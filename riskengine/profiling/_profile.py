@@ -21,7 +21,7 @@ import pandas as pd
 
 from riskengine.errors import DataError
 from riskengine.profiling import _analyse, _change, _map
-from riskengine.profiling._match import ServiceUsers, delete_input, match_users, minimise
+from riskengine.profiling._match import delete_input, match_users, minimise
 from riskengine.profiling._page import interval_chart, jsonable, line_chart, read_table, write_page
 from riskengine.spec import ProfileSpec, ProfileService, load_spec_as
 
@@ -108,7 +108,8 @@ def profile(spec: ProfileSpec | str | Path, out_dir: str | Path | None = None, *
                  "overall_take_up": 1000 * len(users) / float(areas["population"].sum()), "expected": None}
         if svc.expected is not None:
             exp = read_table(svc.expected, f"expected shares ({name})")
-            entry["expected"] = _analyse.expected_vs_observed(users, exp, suppressed, str(svc.expected))
+            entry["expected"] = _analyse.expected_vs_observed(users, exp, suppressed, str(svc.expected),
+                                                              spec.min_count)
         shown = seg[seg["flag"] != "suppressed"]
         entry["chart"] = interval_chart(
             [f"{s} {n}".strip() for s, n in zip(shown["segment"], shown["name"])], shown["index"].tolist(),

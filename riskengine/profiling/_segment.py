@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
-import numpy as np
 import pandas as pd
 
 from riskengine.errors import DataError, RiskEngineError
