@@ -27,7 +27,10 @@ DESCRIPTION = (
     "conversion and licence dates, per home and quarter the probability from attributes alone "
     "(p_unlicensed_hmo) and given every record before the date too (p_posterior, the Bayes "
     "ceiling), and the true entity of every event row. Planted problems are counted under each "
-    "file's 'planted'."
+    "file's 'planted'. For profiling: census/ holds counts per LSOA (82 columns, three denominators) "
+    "drawn from each area's hidden type and the LSOA boundaries; services/ the users of a library, a "
+    "leisure centre and a parenting class, with the library's users after an outreach action in the "
+    "areas listed; truth/areas.csv and truth/services.json the hidden area types and the true effect."
 )
 
 
