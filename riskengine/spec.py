@@ -783,6 +783,7 @@ class SegmentsSpec:
 
     name: str
     data: SegmentsData
+    purpose: Purpose | None = None  # the ODA method's four statements, printed first on the page
     clusters: SegmentsClusters = field(default_factory=SegmentsClusters)
     labels: dict[str, str] = field(default_factory=dict)  # column -> plain-English name for pen portraits
     names: dict[str, str] = field(default_factory=dict)  # cluster code ("1", "2b") -> a name chosen by people
@@ -856,6 +857,7 @@ class ProfileSpec:
     areas: ProfileAreas
     register: ProfileRegister
     services: dict[str, ProfileService]
+    purpose: Purpose | None = None  # the ODA method's four statements, printed first on the page
     duplicates: Literal["people", "uses"] = "people"  # count each person once, or every row (each use)
     min_count: int = 10  # smaller counts are suppressed in every published table
     change: ProfileChange | None = None

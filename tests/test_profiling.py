@@ -233,3 +233,56 @@ def test_the_shipped_specs_load():
     prof = load_spec("evaluation/profile_services.toml")
     assert prof.kind == "profile" and set(prof.services) == {"library", "leisure_centre", "parenting_class"}
     assert prof.change.service == "library"
+
+
+# ---- duplicates policy and the map's geometry ------------------------------------------------
+
+def test_duplicates_policy_counts_people_once_or_every_use():
+    from riskengine.profiling._match import ServiceUsers
+
+    rows = pd.DataFrame({"person": ["p1", "p1", "p2", None, None, "p3"], "entity_id": ["a", "a", "b", "c", "c", "d"],
+                         "area": ["A"] * 6, "segment": ["1"] * 6,
+                         "status": ["matched"] * 5 + ["unmatched"]})
+    users = ServiceUsers("s", "S", rows)
+    assert len(users.counted("uses")) == 5
+    assert len(users.counted("people")) == 4  # p1 once, p2, and each row without an id counts once
+
+
+def test_voronoi_cells_hold_their_own_centroid_and_tile_the_box():
+    from matplotlib.path import Path as MplPath
+
+    from riskengine.profiling._map import Layer, render, voronoi_cells
+
+    rng = np.random.default_rng(0)
+    c = pd.DataFrame({"lat": 51.5 + rng.uniform(0, 0.05, 30), "lon": -0.1 + rng.uniform(0, 0.08, 30)},
+                     index=[f"L{i}" for i in range(30)])
+    cells = voronoi_cells(c)
+    assert set(cells) == set(c.index)
+    for code, (ring,) in cells.items():
+        assert MplPath(ring).contains_point((c.loc[code, "lon"], c.loc[code, "lat"]))
+    k = math.cos(math.radians(c["lat"].mean()))
+    area = sum(0.5 * abs(np.dot(r[:, 0] * k, np.roll(r[:, 1], 1)) - np.dot(r[:, 1], np.roll(r[:, 0] * k, 1)))
+               for (r,) in cells.values())
+    lo, hi = np.array([c["lon"].min() * k, c["lat"].min()]), np.array([c["lon"].max() * k, c["lat"].max()])
+    span = (hi - lo).max() * 0.02
+    assert area == pytest.approx(np.prod(hi - lo + 2 * span), rel=1e-6)  # no gaps, no overlaps
+    out = render(cells, [Layer("x", "x", fills={"L0": "#123456"})])
+    assert out["areas"] == 30 and out["svg"].count("<path") == 30 and "#123456" in out["svg"]
+    assert "http" not in out["svg"].replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_geojson_boundaries_with_multipolygons_and_a_missing_code_property(tmp_path):
+    import json
+
+    from riskengine.profiling._map import read_boundaries
+
+    square = [[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]
+    geo = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"LSOA21CD": "E01"}, "geometry": {"type": "Polygon", "coordinates": [square]}},
+        {"type": "Feature", "properties": {"LSOA21CD": "E02"},
+         "geometry": {"type": "MultiPolygon", "coordinates": [[square], [[[2, 2], [3, 2], [3, 3], [2, 2]]]]}}]}
+    (tmp_path / "b.geojson").write_text(json.dumps(geo))
+    shapes = read_boundaries(tmp_path / "b.geojson", "LSOA21CD")
+    assert len(shapes["E01"]) == 1 and len(shapes["E02"]) == 2
+    with pytest.raises(DataError, match="feature 0 has no property 'code'"):
+        read_boundaries(tmp_path / "b.geojson", "code")

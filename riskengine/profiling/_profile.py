@@ -12,6 +12,7 @@ run_log.json (what ran, row counts, files deleted); nothing personal leaves memo
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -173,6 +174,7 @@ def profile(spec: ProfileSpec | str | Path, out_dir: str | Path | None = None, *
     for entry in services.values():
         entry.pop("_area_table")
     data = {"title": f"Who uses the services: {spec.name}", "name": spec.name, "duplicates": spec.duplicates,
+            "purpose": dataclasses.asdict(spec.purpose) if spec.purpose else None,
             "min_count": spec.min_count, "areas": int(len(areas)), "population": float(areas["population"].sum()),
             "segment_col": spec.areas.segment_col, "segment_names": names, "services": list(services.values()),
             "overlap": overlap, "change": change,

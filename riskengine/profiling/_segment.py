@@ -119,6 +119,7 @@ def segment(spec: SegmentsSpec | str | Path, out_dir: str | Path | None = None, 
     data = {
         "title": f"Area classification: {spec.name}",
         "name": spec.name,
+        "purpose": dataclasses.asdict(spec.purpose) if spec.purpose else None,
         "table": str(d.table),
         "area_col": d.area_col,
         "areas": int(len(prep.areas)),
