@@ -737,7 +737,7 @@ class SegmentsData:
     already go in `percentages`; `exclude` drops columns a pattern caught.
     """
 
-    table: Path
+    table: Path  # .csv, .xlsx (first sheet) or .parquet; every column read as text
     area_col: str
     denominators: dict[str, str]
     variables: dict[str, list[str]]

@@ -286,3 +286,14 @@ def test_geojson_boundaries_with_multipolygons_and_a_missing_code_property(tmp_p
     assert len(shapes["E01"]) == 1 and len(shapes["E02"]) == 2
     with pytest.raises(DataError, match="feature 0 has no property 'code'"):
         read_boundaries(tmp_path / "b.geojson", "code")
+
+
+def test_a_census_extract_in_excel_is_read_as_text(tmp_path):
+    from riskengine.profiling._page import read_table
+
+    pd.DataFrame({"code": ["E00000001", "E00000002"], "pop": [100, 0], "kids": [10, "c"]}).to_excel(
+        tmp_path / "c.xlsx", index=False)
+    t = read_table(tmp_path / "c.xlsx", "census table")
+    assert t["code"].tolist() == ["E00000001", "E00000002"] and t["kids"].tolist() == ["10", "c"]
+    prep, _, _ = prepare(t, "code", {"kids": "pop"})
+    assert prep.rejected["area"].tolist() == ["E00000002"]

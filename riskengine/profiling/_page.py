@@ -21,7 +21,7 @@ from riskengine.errors import DataError, RiskEngineError
 
 
 def read_table(path: str | Path, what: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A CSV (every column as text, nothing coerced) or Parquet file; errors name the file."""
+    """A CSV or Excel file (every column as text, nothing coerced) or Parquet; errors name the file."""
     path = Path(path)
     if not path.is_file():
         raise RiskEngineError(f"{path}: {what} file not found")
@@ -35,9 +35,11 @@ def read_table(path: str | Path, what: str, text_columns: tuple[str, ...] = ()) 
             return df
         if suffix in (".csv", ".txt", ".gz"):
             return pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
+        if suffix == ".xlsx":  # the first sheet, as councils often receive census extracts
+            return pd.read_excel(path, dtype=str).astype("string")
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read the {what}: {exc}") from None
-    raise RiskEngineError(f"{path}: the {what} must be a .csv or .parquet file")
+    raise RiskEngineError(f"{path}: the {what} must be a .csv, .xlsx or .parquet file")
 
 
 def jsonable(value: Any) -> Any:
