@@ -44,9 +44,14 @@ def _areas(spec: ProfileSpec) -> pd.DataFrame:
         if col not in t.columns:
             raise DataError(f"{a.path}: no column {col!r} (areas.area_col / segment_col / population_col); "
                             f"columns: {', '.join(map(str, t.columns))}")
+    pop = pd.to_numeric(t[a.population_col], errors="coerce")
+    bad = pop.isna() & t[a.population_col].notna() & (t[a.population_col].astype("string").str.strip() != "")
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise DataError(f"{a.path}: line {row + 2}, column {a.population_col!r} must be a number of residents; "
+                        f"it holds {t[a.population_col].iloc[row]!r}")
     out = pd.DataFrame({"area": t[a.area_col].astype("string").str.strip(),
-                        "segment": t[a.segment_col].astype("string").str.strip(),
-                        "population": pd.to_numeric(t[a.population_col], errors="coerce")})
+                        "segment": t[a.segment_col].astype("string").str.strip(), "population": pop})
     out["name"] = t[a.segment_name_col].astype("string") if a.segment_name_col and a.segment_name_col in t.columns else ""
     out = out.dropna(subset=["area"]).drop_duplicates("area").set_index("area")
     if out["population"].isna().all():
