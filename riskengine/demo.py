@@ -125,7 +125,7 @@ def _profiling_demo(console: Console, out: Path) -> dict[str, Path]:
     console.print(f"Open area classification of {d['areas']} LSOAs from {d['variables']} census variables: "
                   f"{len(d['supergroups'])} supergroups; stability over other seeds ARI {d['stability']['mean']:.3f}; "
                   f"against the hidden area types ARI {d['truth']['ari_supergroups']:.3f}.")
-    prof = profile("evaluation/profile_services.toml")
+    prof = profile("evaluation/profile_services.toml", log_mlflow=True)
     for s in prof.data["services"]:
         top = max((g for g in s["segments"] if g["index"] is not None), key=lambda g: g["index"])
         console.print(f"{s['label']}: {s['matching']['matched_share']:.1%} of rows matched; most over-represented: "

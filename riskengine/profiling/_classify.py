@@ -26,6 +26,8 @@ from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, silhou
 
 from riskengine.errors import DataError
 
+SMALL_TABLE = 20_000  # areas; below this k-means runs on one thread
+SILHOUETTE_SAMPLE = 10_000  # areas sampled for the silhouette (exact below this)
 MISSING_MARKS = {"", "c", "x", "-", "..", ":", "*", "n/a", "na", "null", "none", "z", "[c]", "[x]", "[z]"}
 
 
@@ -184,9 +186,10 @@ def prepare(table: pd.DataFrame, area_col: str, variables: dict[str, str | None]
 def fit_kmeans(x: np.ndarray, k: int, n_init: int, seed: int) -> KMeans:
     """k-means (k-means++ starts) with `n_init` random starts; scikit-learn keeps the lowest WSS.
 
-    One thread: on small tables OpenMP's start-up costs more than the work (10x on a busy machine).
+    One thread for small tables (a borough's LSOAs): there OpenMP's start-up costs more than the
+    work (10x on a busy machine); a country's output areas get every thread.
     """
-    with threadpool_limits(1):
+    with threadpool_limits(1 if len(x) < SMALL_TABLE else None):
         return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x)
 
 
@@ -196,7 +199,9 @@ def diagnostics(x: np.ndarray, k_min: int, k_max: int, n_init: int, seed: int) -
     for k in range(k_min, min(k_max, len(x) - 1) + 1):
         km = fit_kmeans(x, k, n_init, seed)
         sizes = np.bincount(km.labels_, minlength=k)
-        rows.append({"k": k, "within_ss": float(km.inertia_), "silhouette": float(silhouette_score(x, km.labels_)),
+        # the silhouette costs n^2 distances: on a country's output areas, a fixed random sample
+        sil = silhouette_score(x, km.labels_, sample_size=min(len(x), SILHOUETTE_SAMPLE), random_state=seed)
+        rows.append({"k": k, "within_ss": float(km.inertia_), "silhouette": float(sil),
                      "calinski_harabasz": float(calinski_harabasz_score(x, km.labels_)),
                      "smallest": int(sizes.min()), "largest": int(sizes.max())})
     return pd.DataFrame(rows)
@@ -266,7 +271,10 @@ class AreaClassification:
         prepared, _, _ = prepare(table, self.area_col, self.variables, self.bounds_, self.medians_, where=where)
         x = prepared.standardised[self.columns_].to_numpy()
         sg = ((x[:, None, :] - self.supergroup_centres_[None]) ** 2).sum(-1).argmin(1)
-        gr = np.array([((x[i] - self.group_centres_[s]) ** 2).sum(-1).argmin() for i, s in enumerate(sg)], dtype=int)
+        gr = np.zeros(len(x), dtype=int)
+        for s in np.unique(sg):
+            mine = sg == s
+            gr[mine] = ((x[mine][:, None, :] - self.group_centres_[s][None]) ** 2).sum(-1).argmin(1)
         return pd.DataFrame({"area": prepared.areas, "supergroup": [str(s + 1) for s in sg],
                              "group": [f"{s + 1}{chr(97 + g)}" for s, g in zip(sg, gr)]})
 
