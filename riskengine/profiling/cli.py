@@ -39,7 +39,7 @@ def segment_command(
 
 def profile_command(
     spec: Annotated[Path | None, typer.Argument(
-        metavar="[SPEC]", help="A profiling spec (evaluation/profile_services.toml): service address files "
+        metavar="SPEC", help="A profiling spec (evaluation/profile_services.toml): service address files "
         "matched, analysed, mapped. Without it, use --users/--population/--segment-col.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: the spec's out_dir, else "
                                              "out/profile/NAME; out/profile for --users).")] = None,
