@@ -1,8 +1,6 @@
-"""Writing the profiling pages: tables in, HTML (jinja2, autoescaped) and a JSON twin out.
+"""Writing the profiling pages: tables in, HTML (the project's one jinja2 environment) and a JSON twin out.
 
-The jinja2 environment here is one function so that it can hand over to the project's
-shared environment when there is one; charts are matplotlib figures inlined as SVG, so
-every page opens offline.
+Charts are matplotlib figures inlined as SVG, so every page opens offline.
 """
 
 from __future__ import annotations
@@ -21,25 +19,23 @@ from riskengine.errors import DataError, RiskEngineError
 
 
 def read_table(path: str | Path, what: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A CSV or Excel file (every column as text, nothing coerced) or Parquet; errors name the file."""
+    """A CSV (every cell as text, nothing coerced), Parquet (through riskengine.io, the one reader) or
+    Excel file (its first sheet, as text, as census extracts often come); errors name the file."""
     path = Path(path)
-    if not path.is_file():
-        raise RiskEngineError(f"{path}: {what} file not found")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
-            for c in text_columns:
-                if c in df.columns:
-                    df[c] = df[c].astype("string")
-            return df
-        if suffix in (".csv", ".txt", ".gz"):
-            return pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
-        if suffix == ".xlsx":  # the first sheet, as councils often receive census extracts
+    if path.suffix.lower() == ".xlsx":
+        if not path.is_file():
+            raise RiskEngineError(f"{path}: {what} file not found")
+        try:
             return pd.read_excel(path, dtype=str).astype("string")
-    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read the {what}: {exc}") from None
-    raise RiskEngineError(f"{path}: the {what} must be a .csv, .xlsx or .parquet file")
+        except (ValueError, OSError) as exc:
+            raise DataError(f"{path}: cannot read the {what}: {exc}") from None
+    from riskengine.io import read_file
+
+    df = read_file(path, what, text=True)
+    for c in text_columns:
+        if c in df.columns:
+            df[c] = df[c].astype("string")
+    return df
 
 
 def jsonable(value: Any) -> Any:
@@ -80,15 +76,10 @@ def _pct(value, digits: int = 1) -> str:
 
 
 def environment():
-    """The jinja2 environment for profiling pages (autoescaped, strict about missing names)."""
-    import jinja2
+    """The project's one jinja2 environment (autoescaped, strict), with the profiling pages' filters."""
+    from riskengine.templating import environment as shared
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("riskengine", "templates"),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]),
-                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    env.filters["fmt"] = _fmt
-    env.filters["pct"] = _pct
-    return env
+    return shared(filters={"fmt": _fmt, "pct": _pct})
 
 
 def write_page(data: dict, out_dir: Path, stem: str, template: str, **extra: Any) -> dict[str, Path]:
