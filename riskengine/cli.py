@@ -143,6 +143,12 @@ app.command("audit", rich_help_panel=CHECK)(user_errors(audit_command))
 from riskengine.evaluation.cli import register as register_evaluation  # noqa: E402
 
 register_evaluation(app, user_errors, panel=CHECK)
+# --- profiling commands ---
+from riskengine.profiling.cli import profile_command, segment_command  # noqa: E402
+
+PROFILING = "Profiling: who uses a service"
+app.command("segment", rich_help_panel=PROFILING)(user_errors(segment_command))
+app.command("profile", rich_help_panel=PROFILING)(user_errors(profile_command))
 
 # --- information governance commands ---
 from riskengine.infogov.cli import clean_command, governance_command  # noqa: E402

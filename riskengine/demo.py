@@ -96,6 +96,7 @@ def run_demo(properties: int = 50_000, seed: int = 0, out: Path = Path("out")) -
                   f"{pw['units_needed']:,} inspections: one week gives {pw['power_with_available']:.0%} power, so run "
                   "the trial over many weeks: `riskengine trial design evaluation/hmo.toml` plans it over officer-weeks.")
     paths["backtest"] = paths_bt
+    paths.update(_profiling_demo(console, out))  # --- profiling (issue 14) ---
 
     for name, path in (trained.summary.get("governance") or {}).items():
         paths[name] = Path(path)
@@ -106,3 +107,32 @@ def run_demo(properties: int = 50_000, seed: int = 0, out: Path = Path("out")) -
     console.print("MLflow: .venv/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db")
     console.print(f"\nThe inspectors' list: [bold green]{paths['list']}[/]")
     return paths
+
+
+# --- profiling (issue 14): who uses three services, from which kinds of area, and did outreach work ---
+def _profiling_demo(console: Console, out: Path) -> dict[str, Path]:
+    """Classify the borough's LSOAs from census counts, then profile three services' users against it."""
+    import json
+
+    from riskengine.profiling import profile, segment
+
+    console.print(Rule("7. Who uses the library, the leisure centre and the parenting class (profiling)"))
+    if Path(out).resolve() != Path("out").resolve():
+        console.print("Skipped: evaluation/segments.toml and profile_services.toml read the borough in out/borough.")
+        return {}
+    seg = segment("evaluation/segments.toml")
+    d = seg.data
+    console.print(f"Open area classification of {d['areas']} LSOAs from {d['variables']} census variables: "
+                  f"{len(d['supergroups'])} supergroups; stability over other seeds ARI {d['stability']['mean']:.3f}; "
+                  f"against the hidden area types ARI {d['truth']['ari_supergroups']:.3f}.")
+    prof = profile("evaluation/profile_services.toml", log_mlflow=True)
+    for s in prof.data["services"]:
+        top = max((g for g in s["segments"] if g["index"] is not None), key=lambda g: g["index"])
+        console.print(f"{s['label']}: {s['matching']['matched_share']:.1%} of rows matched; most over-represented: "
+                      f"supergroup {top['segment']} ({top['name']}), index {top['index']:.0f}.")
+    c = prof.data["change"]
+    truth_file = Path("out/borough/truth/services.json")
+    true = json.loads(truth_file.read_text())["library_action"]["true_did_users_per_1000_residents"] if truth_file.is_file() else None
+    console.print(f"Library outreach: difference in differences {c['estimate']:+.1f} users per 1,000 residents "
+                  f"(95% CI {c['ci'][0]:+.1f} to {c['ci'][1]:+.1f})" + (f"; the true effect was {true:+.1f}." if true is not None else "."))
+    return {"segments": seg.paths["page_html"], "profile": prof.paths["html"]}

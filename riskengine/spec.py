@@ -826,3 +826,160 @@ def load_spec_as(spec: Any, cls: type) -> Any:
     if not isinstance(loaded, cls):
         raise SpecError(f"{spec}: this is a '{loaded.kind}' spec, not a {kind} spec")
     return loaded
+
+
+# ---------------------------------------------------------------------------------------
+# Profiling specs (riskengine.profiling): an open area classification, and service users
+# profiled against it (`riskengine segment SPEC`, `riskengine profile SPEC`)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class SegmentsData:
+    """[data]: the census-style table, one row per small area, counts in columns.
+
+    `denominators` names each denominator (population, households, residents_16_plus ...)
+    and its column; `variables` maps a denominator's name to the count columns measured
+    against it (names or glob patterns such as "age_*"). Columns published as percentages
+    already go in `percentages`; `exclude` drops columns a pattern caught.
+    """
+
+    table: Path  # .csv, .xlsx (first sheet) or .parquet; every column read as text
+    area_col: str
+    denominators: dict[str, str]
+    variables: dict[str, list[str]]
+    percentages: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    truth: Path | None = None  # synthetic data only: each area's hidden type, to measure agreement (ARI)
+    truth_area_col: str = "lsoa"
+    truth_col: str = "area_type"
+
+    def __post_init__(self) -> None:
+        unknown = set(self.variables) - set(self.denominators)
+        if unknown:
+            raise ValueError(f"[data.variables] names denominators not in [data.denominators]: {sorted(unknown)}")
+        if not self.variables and not self.percentages:
+            raise ValueError("no variables: name count columns in [data.variables] or 'percentages'")
+
+
+@dataclass
+class SegmentsClusters:
+    """[clusters]: k-means settings for the two levels and the diagnostics."""
+
+    supergroups: int = 8
+    groups: int = 3  # groups inside each supergroup (fewer when a supergroup has few areas)
+    k_min: int = 2  # diagnostics (within-cluster SS, silhouette, Calinski-Harabasz) for k in k_min..k_max
+    k_max: int = 12
+    n_init: int = 100  # random starts per k-means; the best (lowest within-cluster SS) is kept
+    seed: int = 0
+    stability_runs: int = 5  # re-runs with other seeds, compared by adjusted Rand index
+    min_group_areas: int = 6  # a supergroup is split into groups only with at least this many areas per group
+
+    def __post_init__(self) -> None:
+        if self.supergroups < 2 or self.groups < 1:
+            raise ValueError("'supergroups' must be at least 2 and 'groups' at least 1")
+        if not 2 <= self.k_min <= self.k_max:
+            raise ValueError("need 2 <= k_min <= k_max")
+        if self.n_init < 1 or self.stability_runs < 0:
+            raise ValueError("'n_init' must be at least 1 and 'stability_runs' at least 0")
+
+
+@dataclass
+class SegmentsSpec:
+    """A segments spec (evaluation/segments.toml): build an open area classification."""
+
+    name: str
+    data: SegmentsData
+    purpose: Purpose | None = None  # the ODA method's four statements, printed first on the page
+    clusters: SegmentsClusters = field(default_factory=SegmentsClusters)
+    labels: dict[str, str] = field(default_factory=dict)  # column -> plain-English name for pen portraits
+    names: dict[str, str] = field(default_factory=dict)  # cluster code ("1", "2b") -> a name chosen by people
+    out_dir: Path | None = None  # default out/segments/NAME
+    kind: Literal["segments"] = "segments"
+
+
+SPEC_KINDS["segments"] = SegmentsSpec
+
+
+@dataclass
+class ProfileAreas:
+    """[areas]: area -> segment and population (a segments run's areas.csv, or your own table)."""
+
+    path: Path
+    area_col: str = "area"
+    segment_col: str = "supergroup"
+    population_col: str = "total_population"  # the base of shares and take-up rates
+    segment_name_col: str | None = "supergroup_name"
+    boundaries: Path | None = None  # GeoJSON of the areas (feature property `code_property`)
+    code_property: str = "code"
+
+
+@dataclass
+class ProfileRegister:
+    """[register]: the property register the addresses are matched to (UPRN, address, area)."""
+
+    path: Path
+    area_col: str = "lsoa"
+    lat_col: str | None = "lat"
+    lon_col: str | None = "lon"
+
+
+@dataclass
+class ProfileService:
+    """[services.NAME]: one service's table of users' addresses.
+
+    Only `id_col`, `uprn_col`, `address_col` and `postcode_col` may be present: any other
+    column is refused (data minimisation) unless `drop_other_columns`, which drops it and
+    says so in the report. `delete_input` removes the file once profiling succeeded.
+    `expected` is staff's expected share of users by segment (columns segment, expected_share).
+    """
+
+    path: Path
+    label: str | None = None
+    id_col: str = "service_id"
+    uprn_col: str | None = "uprn"
+    address_col: str = "address"
+    postcode_col: str | None = "postcode"
+    drop_other_columns: bool = False
+    delete_input: bool = False
+    expected: Path | None = None
+
+
+@dataclass
+class ProfileChange:
+    """[change]: the same service's users after an action in some areas (stage 8: measure again)."""
+
+    service: str
+    after: Path
+    targeted: Path  # a table of the targeted areas' codes
+    targeted_col: str = "lsoa"
+    delete_input: bool = False
+
+
+@dataclass
+class ProfileSpec:
+    """A profiling spec (evaluation/profile_services.toml): service users against the population."""
+
+    name: str
+    areas: ProfileAreas
+    register: ProfileRegister
+    services: dict[str, ProfileService]
+    purpose: Purpose | None = None  # the ODA method's four statements, printed first on the page
+    duplicates: Literal["people", "uses"] = "people"  # count each person once, or every row (each use)
+    min_count: int = 10  # smaller counts are suppressed in every published table
+    change: ProfileChange | None = None
+    link: LinkSpec = field(default_factory=LinkSpec)
+    out_dir: Path | None = None  # default out/profile/NAME
+    kind: Literal["profile"] = "profile"
+
+    def __post_init__(self) -> None:
+        if not self.services:
+            raise ValueError("[services] must name at least one service table")
+        if self.min_count < 1:
+            raise ValueError("'min_count' must be at least 1")
+        if self.change is not None and self.change.service not in self.services:
+            raise ValueError(f"[change] service {self.change.service!r} is not one of [services]: "
+                             f"{sorted(self.services)}")
+
+
+SPEC_KINDS["profile"] = ProfileSpec

@@ -83,7 +83,7 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_differs(borough, 
     synth(tmp_path / "other", properties=N, seed=SEED + 1, progress=False)
     first, again, other = _files(borough), _files(tmp_path / "again"), _files(tmp_path / "other")
     assert sorted(first) == sorted(again) == sorted(other)
-    assert len(first) == 12
+    assert len(first) == 21  # 12 for the HMO use case, 9 for profiling (census, boundaries, services, their truth)
     for name in first:
         assert first[name] == again[name], f"{name} differs between two runs with the same seed"
     for name in ["entities.csv", "outcomes.csv", "events/complaints.csv", "truth/probabilities.parquet"]:

@@ -198,11 +198,12 @@ def profile_command(
 
 
 def register(app: typer.Typer, wrap: Callable[[Callable[..., Any]], Callable[..., Any]], panel: str | None = None) -> None:
-    """Add `trial design|analyse|did` and `profile` to the main app, each wrapped by `wrap`, under help `panel`."""
+    """Add `trial design|analyse|did` to the main app, each wrapped by `wrap`, under help `panel`."""
     trial = typer.Typer(help="Design and analyse trials of the list (randomised or before/after).",
                         no_args_is_help=True)
     trial.command("design")(wrap(trial_design))
     trial.command("analyse")(wrap(trial_analyse))
     trial.command("did")(wrap(trial_did))
     app.add_typer(trial, name="trial", rich_help_panel=panel)
-    app.command("profile", rich_help_panel=panel)(wrap(profile_command))
+    # `profile` itself is registered by riskengine.profiling.cli, which keeps this table form
+    # (profile --users --population --segment-col) beside the spec form (profile SPEC).

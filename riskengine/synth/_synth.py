@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from riskengine.errors import RiskEngineError
 from riskengine.progress import bar
-from riskengine.synth import _tables, _world, _write
+from riskengine.synth import _census, _services, _tables, _world, _write
 from riskengine.synth._conversion import NEVER, PRIVATE
 from riskengine.synth._events import SOURCES
 
@@ -27,7 +27,10 @@ DESCRIPTION = (
     "conversion and licence dates, per home and quarter the probability from attributes alone "
     "(p_unlicensed_hmo) and given every record before the date too (p_posterior, the Bayes "
     "ceiling), and the true entity of every event row. Planted problems are counted under each "
-    "file's 'planted'."
+    "file's 'planted'. For profiling: census/ holds counts per LSOA (82 columns, three denominators) "
+    "drawn from each area's hidden type and the LSOA boundaries; services/ the users of a library, a "
+    "leisure centre and a parenting class, with the library's users after an outreach action in the "
+    "areas listed; truth/areas.csv and truth/services.json the hidden area types and the true effect."
 )
 
 
@@ -80,7 +83,7 @@ def synth(
     if out.exists() and not out.is_dir():
         raise RiskEngineError(f"synth: output '{out}' exists and is not a folder")
     n = int(properties)
-    with bar(9 + len(SOURCES), "synth", quiet=not progress) as step:
+    with bar(10 + len(SOURCES), "synth", quiet=not progress) as step:
         world = _world.simulate(n, int(seed), start_day, end_day, step)
         props, borough, book, truth, insp = world.props, world.borough, world.book, world.truth, world.insp
         events, rng = world.events, world.rng
@@ -111,6 +114,11 @@ def synth(
                 _write.dictionary(true_prop, uprn_text),
             ])
         links.close()
+
+        step("census counts and service users (profiling)")
+        census, entries = _census.write(out, borough, props.lsoa, int(seed))
+        files.update(entries)
+        files.update(_services.write(out, props, borough, book, census, int(seed)))
 
         step("writing the truth")
         files["truth/properties.parquet"] = {"rows": _tables.write_truth_properties(out, props, truth, uprn_text)}
