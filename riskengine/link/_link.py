@@ -27,7 +27,6 @@ from riskengine.link._pseudonymise import load_key, person_columns, pseudonymise
 from riskengine.link._quality import quality_report
 from riskengine.link._store import LinkStore, row_fingerprints
 from riskengine.link._survivorship import golden_records
-from riskengine.progress import note
 from riskengine.spec import LinkSpec
 
 MAX_LABELS = 20_000  # keyed rows sampled to measure how true pairs agree
