@@ -27,6 +27,7 @@ from riskengine.spec import DataSpec, Source
 
 ENTITY_REQUIRED = ["entity_id"]
 EVENT_REQUIRED = ["entity_id", "date", "type"]
+AREA_EVENT_REQUIRED = ["lat", "lon", "date", "type"]
 OUTCOME_REQUIRED = ["entity_id", "date", "outcome"]
 REJECT_COLUMNS = ["file", "row", "line", "column", "reason", "record"]
 
@@ -40,6 +41,7 @@ class Dataset:
     outcomes: pd.DataFrame | None
     rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
     fingerprints: list[dict] = field(default_factory=list)  # per input: name, sha256, rows, dates
+    area_events: dict[str, pd.DataFrame] = field(default_factory=dict)  # per source: lat, lon, date, type
 
     @property
     def events(self) -> pd.DataFrame:
@@ -65,6 +67,8 @@ class Dataset:
         out["events"] = {s: int(n) for s, n in events["source"].value_counts().sort_index().items()}
         if len(events):
             out["event_dates"] = [str(events["date"].min().date()), str(events["date"].max().date())]
+        if self.area_events:
+            out["area_events"] = {s: len(df) for s, df in sorted(self.area_events.items())}
         return out
 
 
@@ -284,6 +288,37 @@ def validate_events(
     return good.reset_index(drop=True), rejects
 
 
+def validate_area_events(
+    raw: pd.DataFrame, file: str, today: pd.Timestamp,
+    earliest: pd.Timestamp = pd.Timestamp("1950-01-01"), date_format: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Area events (no entity): coordinates in range, a parseable past date, a type; repeats rejected.
+
+    Returns (lat, lon, date, type of the good rows, rejects).
+    """
+    df = raw.copy()
+    df["lat"], df["lon"] = as_number(raw["lat"]), as_number(raw["lon"])
+    df["date"] = as_date(raw["date"], date_format)
+    df["type"] = df["type"].astype("string").str.strip().replace("", pd.NA)
+    schema = pa.DataFrameSchema(
+        {
+            "lat": pa.Column("float64", nullable=False, checks=pa.Check(lambda s: s.abs() <= 90, error="outside -90..90")),
+            "lon": pa.Column("float64", nullable=False, checks=pa.Check(lambda s: s.abs() <= 180, error="outside -180..180")),
+            "date": _date_column(today, earliest),
+            "type": pa.Column("string", nullable=False),
+        },
+        strict=False,
+    )
+    failures = _validate(df, schema, date_format or "YYYY-MM-DD")
+    failures["reason"] = [("missing or not a number" if r == "missing" and c in ("lat", "lon") else r)
+                          for c, r in zip(failures["column"], failures["reason"])]
+    data_cols = [c for c in raw.columns if c not in ("_row", "_line")]
+    failures = pd.concat([failures, _duplicates(raw[data_cols], raw, "row")])
+    rejects = _reject_rows(raw, failures, file, raw)
+    good = df.drop(index=failures["index"].unique())
+    return good[["lat", "lon", "date", "type"]].reset_index(drop=True), rejects
+
+
 def events_table(sources: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Stack the sources' rows that carry an entity_id into the events table."""
     parts = [
@@ -350,6 +385,15 @@ def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
         all_rejects.append(rej)
         sources[source] = good
 
+    area_events = {}
+    for source, src in spec.area_events.items():
+        raw, fp = read_table(src, AREA_EVENT_REQUIRED)
+        good, rej = validate_area_events(raw, fp["name"], today_ts, earliest, src.date_format)
+        _check_share(fp["name"], len(raw), rej, spec.max_reject_share)
+        fingerprints.append({**fp, "table": f"area_events.{source}", **_date_range(good)})
+        all_rejects.append(rej)
+        area_events[source] = good
+
     outcomes = None
     if spec.outcomes is not None:
         raw, fp = read_table(spec.outcomes, OUTCOME_REQUIRED)
@@ -360,7 +404,7 @@ def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
         all_rejects.append(rej)
 
     rejects = pd.concat([r for r in all_rejects if len(r)] or [pd.DataFrame(columns=REJECT_COLUMNS)], ignore_index=True)
-    return Dataset(entities, sources, outcomes, rejects, fingerprints)
+    return Dataset(entities, sources, outcomes, rejects, fingerprints, area_events)
 
 
 def _date_range(df: pd.DataFrame) -> dict:

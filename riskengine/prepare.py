@@ -52,13 +52,21 @@ def add_stored_outcomes(data: Dataset, spec: DataSpec) -> int:
 
 
 def feature_events(data: Dataset, spec: FeaturesSpec) -> pd.DataFrame:
-    """The events table the features read, with past outcomes as the source "outcomes"."""
+    """The events table the features read, with past outcomes as the source "outcomes".
+
+    With [features.nearby], the area events come too: entity_id empty, `lat` and `lon` set."""
     events = events_table(data.sources)
     if spec.outcomes_as_events and data.outcomes is not None and len(data.outcomes):
         past = pd.DataFrame({"source": "outcomes", "entity_id": data.outcomes["entity_id"],
                              "date": data.outcomes["date"], "type": "inspection",
                              "value": data.outcomes["outcome"].astype("float64")})
         events = pd.concat([events, past], ignore_index=True)
+    if spec.nearby is not None and data.area_events:
+        # area events ride along without an entity_id, with their coordinates: the features
+        # turn them into counts and densities around each entity (features.nearby)
+        area = [df.assign(source=name, entity_id=pd.NA, value=float("nan"))[[*events.columns, "lat", "lon"]]
+                for name, df in data.area_events.items() if len(df)]
+        events = pd.concat([events, *area], ignore_index=True)
     events["date"] = events["date"].astype("datetime64[ns]")
     return events
 

@@ -227,6 +227,7 @@ class DataSpec:
     entities: Source
     events: dict[str, Source] = field(default_factory=dict)
     outcomes: Source | None = None
+    area_events: dict[str, Source] = field(default_factory=dict)  # [data.area_events] NAME = file: lat, lon, date, type; no entity_id
     outcome_kind: Literal["binary", "number"] = "binary"  # 0/1 cases, or a measured amount
     max_reject_share: float = 0.05  # stop when a table loses more than this share of rows
     earliest_date: dt.date = dt.date(1950, 1, 1)  # earlier dates are impossible here, or placeholders for "unknown"
@@ -236,6 +237,28 @@ class DataSpec:
     def __post_init__(self) -> None:
         if not 0 <= self.max_reject_share <= 1:
             raise ValueError("'max_reject_share' must be between 0 and 1")
+
+
+@dataclass
+class NearbySpec:
+    """[features.nearby]: what happens around each entity with coordinates (riskengine.features).
+
+    For every area-event source and type: counts within each radius over each window, and a
+    Gaussian kernel density (events per km2, kernel truncated at 4 bandwidths) over each window.
+    Only area events dated strictly before the as-of date count.
+    """
+
+    radii_m: list[float] = field(default_factory=lambda: [250.0, 500.0])  # metres
+    windows: list[int] = field(default_factory=lambda: [90, 365])  # days before the as-of date
+    bandwidth_m: list[float] = field(default_factory=list)  # kernel bandwidths in metres; empty = no density
+
+    def __post_init__(self) -> None:
+        if not self.radii_m and not self.bandwidth_m:
+            raise ValueError("[features.nearby] needs 'radii_m' or 'bandwidth_m' (or leave the table out)")
+        if any(r <= 0 or r > 50_000 for r in [*self.radii_m, *self.bandwidth_m]):
+            raise ValueError("'radii_m' and 'bandwidth_m' are distances in metres, above 0 and at most 50000")
+        if not self.windows or any(w <= 0 for w in self.windows):
+            raise ValueError("[features.nearby] 'windows' are positive numbers of days (at least one)")
 
 
 @dataclass
@@ -255,6 +278,7 @@ class FeaturesSpec:
     table: Source | None = None  # a ready feature table keyed by entity_id and as_of
     from_events: bool = True  # set false to use only the ready table
     outcomes_as_events: bool = True  # past outcomes (dated before the as-of date) become source "outcomes"
+    nearby: NearbySpec | None = None  # [features.nearby]: counts and densities of [data.area_events] around entities
 
     def __post_init__(self) -> None:
         if any(w <= 0 for w in self.windows):
@@ -560,6 +584,14 @@ class TrainingSpec:
         names = [m.name for m in self.models]
         if len(set(names)) != len(names):
             raise ValueError(f"candidate names must be unique, got {names}")
+        if self.features.nearby is not None and not self.data.area_events:
+            raise ValueError("[features.nearby] needs [data.area_events] (files of lat, lon, date, type)")
+        if self.data.area_events and self.features.nearby is None:
+            self.features.nearby = NearbySpec()  # area events named: nearby features with the default radii
+        shared = set(self.data.area_events) & (set(self.data.events) | {"outcomes"})
+        if shared:
+            raise ValueError(f"[data.area_events] and [data.events] share the name(s) {sorted(shared)}; "
+                             "each source needs its own name")
 
 
 # ---------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import pyarrow as pa
 from riskengine.errors import DataError, RiskEngineError
 from riskengine.features._phrases import column_label, default_label
 from riskengine.progress import Steps
+from riskengine.features._nearby import NEARBY_STATS, nearby_info, nearby_values, split_area_events
 from riskengine.spec import FeaturesSpec
 
 INFO_COLUMNS = ["name", "source", "type", "stat", "window_days", "unit", "label", "categorical", "categories"]
@@ -71,6 +72,7 @@ def build_features(
     today's events hold (a type absent today gives zero counts).
     """
     log = Steps(quiet=not progress, prefix="features")
+    events, area = split_area_events(events)  # area events (lat, lon, no entity) feed the nearby features
     dates = _as_of_dates(as_of)
     _check_entities(entities)
     n, k = len(entities), len(dates)
@@ -99,6 +101,12 @@ def build_features(
             con.close()
         infos.append(plan[INFO_COLUMNS])
         log("events aggregated")
+    if spec.nearby is not None or (ref is not None and ref["stat"].isin(NEARBY_STATS).any()):
+        info = (ref[ref["stat"].isin(NEARBY_STATS)] if ref is not None
+                else nearby_info(area, spec.nearby, spec.labels, _slug))
+        parts.append(nearby_values(entities, keys, area, info))
+        infos.append(info)
+        log(f"{_count(0 if area is None else len(area), 'area event')} nearby: {_count(len(info), 'feature')}")
     if given is not None or spec.table is not None or (ref is not None and (ref["stat"] == "given").any()):
         values, info = _given(entities, dates, spec, given, ref)
         parts.append(values)

@@ -170,6 +170,25 @@ def describe(info_row: Mapping[str, Any] | pd.Series, value: Any) -> str:
         if _missing(value):
             return f"no {label} on record"
         return f"last {singular(label)} {ago(float(value))}"
+    if stat in ("nearby_count", "nearby_kde"):
+        return _nearby(stat, label, window, str(info_row["name"]), value)
     if _missing(value):
         return f"{label}: not recorded"
     return f"{label}: {_plain(value)}"
+
+
+_DISTANCE = re.compile(r"_([0-9p]+)m_\d+d$")
+
+
+def _nearby(stat: str, label: str, window: Any, name: str, value: Any) -> str:
+    """'42 sanitation complaints within 500 m in the last 3 months'; densities per km2 likewise."""
+    m = _DISTANCE.search(name)
+    distance = f"{number(float(m.group(1).replace('p', '.')))} m" if m else "a set distance"
+    if _missing(value):
+        return f"{label} nearby: not known (no coordinates)"
+    if stat == "nearby_count":
+        n = int(round(float(value)))
+        if n == 0:
+            return f"no {label} within {distance} {when(window)}"
+        return f"{n:,} {singular(label) if n == 1 else label} within {distance} {when(window)}"
+    return f"{label} around it {when(window)}: {float(value):,.1f} per km2 (kernel {distance})"
