@@ -63,13 +63,25 @@ def synth(
     start: str | dt.date = "2020-01-01",
     end: str | dt.date = "2026-06-30",
     progress: bool = True,
-) -> SynthSummary:
+    kind: str = "borough",
+    businesses: int = 2_000,
+):
     """Generate a synthetic borough of `properties` homes into `out_dir`.
+
+    With kind="food", a city of `businesses` food businesses instead (riskengine.synth.food;
+    its own default dates apply when `start`/`end` are left as they are).
 
     Writes entities.csv, events/<source>.csv, outcomes.csv, truth/*.parquet and
     manifest.json (see the module docs of riskengine.synth). The same seed gives the same
     bytes in every file.
     """
+    if kind == "food":
+        from riskengine.synth.food import synth_food
+
+        dates = {} if (str(start), str(end)) == ("2020-01-01", "2026-06-30") else {"start": start, "end": end}
+        return synth_food(out_dir, businesses=businesses, seed=seed, progress=progress, **dates)
+    if kind != "borough":
+        raise RiskEngineError(f"synth: 'kind' expected 'borough' or 'food', got {kind!r}")
     if isinstance(properties, bool) or not isinstance(properties, (int, np.integer)) or properties < MIN_PROPERTIES:
         raise RiskEngineError(
             f"synth: 'properties' expected a whole number of at least {MIN_PROPERTIES}, got {properties!r}"

@@ -14,16 +14,34 @@ from riskengine.synth._synth import synth
 
 def synth_command(
     out: Annotated[
-        Path, typer.Option("--out", help="Folder to write into (created if missing; its files are replaced).")
-    ],
+        Path | None, typer.Option("--out", help="Folder to write into (created if missing; its files are replaced). "
+                                  "Default: out/borough or out/food.")
+    ] = None,
     properties: Annotated[int, typer.Option("--properties", help="Number of homes (at least 1,000).")] = 50_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives byte-identical files.")] = 0,
-    start: Annotated[str, typer.Option("--start", help="First day of the event history (YYYY-MM-DD).")] = "2020-01-01",
-    end: Annotated[str, typer.Option("--end", help="Last day of the event history (YYYY-MM-DD).")] = "2026-06-30",
+    start: Annotated[str | None, typer.Option("--start", help="First day of the event history (YYYY-MM-DD); "
+                                              "default 2020-01-01 (borough) or 2021-01-01 (food).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last day of the event history (YYYY-MM-DD); "
+                                            "default 2026-06-30 (borough) or 2024-06-30 (food).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    kind: Annotated[str, typer.Option("--kind", help="borough (homes, the HMO use case) or food (a city's food "
+                                      "businesses and their inspections, each a case at its own date).")] = "borough",
+    businesses: Annotated[int, typer.Option("--businesses", help="--kind food: number of food businesses.")] = 2_000,
 ) -> None:
-    """Generate a synthetic borough: homes, six council event sources, past inspections and the hidden truth."""
-    summary = synth(out, properties=properties, seed=seed, start=start, end=end, progress=not quiet)
+    """Generate a synthetic borough (homes, council event sources, past inspections, hidden truth) or, with
+    --kind food, a city's food businesses with inspections, area events, a ready feature table and a work queue."""
+    if kind not in ("borough", "food"):
+        from riskengine.errors import RiskEngineError
+
+        raise RiskEngineError(f"synth: --kind expected 'borough' or 'food', got {kind!r}")
+    if kind == "food":
+        from riskengine.synth.food.cli import food_command
+
+        food_command(out or Path("out/food"), businesses=businesses, seed=seed, start=start, end=end, quiet=quiet)
+        return
+    out = out or Path("out/borough")
+    summary = synth(out, properties=properties, seed=seed, start=start or "2020-01-01", end=end or "2026-06-30",
+                    progress=not quiet)
     console = Console()
     table = Table(title=f"Synthetic borough in {summary.out_dir}", title_justify="left")
     table.add_column("file")
