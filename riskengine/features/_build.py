@@ -22,8 +22,8 @@ import pyarrow as pa
 
 from riskengine.errors import DataError, RiskEngineError
 from riskengine.features._phrases import column_label, default_label
+from riskengine.features._nearby import nearby_part, split_area_events, wants_nearby
 from riskengine.progress import Steps
-from riskengine.features._nearby import NEARBY_STATS, nearby_info, nearby_values, split_area_events
 from riskengine.spec import FeaturesSpec
 
 INFO_COLUMNS = ["name", "source", "type", "stat", "window_days", "unit", "label", "categorical", "categories"]
@@ -101,10 +101,9 @@ def build_features(
             con.close()
         infos.append(plan[INFO_COLUMNS])
         log("events aggregated")
-    if spec.nearby is not None or (ref is not None and ref["stat"].isin(NEARBY_STATS).any()):
-        info = (ref[ref["stat"].isin(NEARBY_STATS)] if ref is not None
-                else nearby_info(area, spec.nearby, spec.labels, _slug))
-        parts.append(nearby_values(entities, keys, area, info))
+    if wants_nearby(spec, ref):
+        values, info = nearby_part(entities, keys, area, spec, ref, _slug)
+        parts.append(values)
         infos.append(info)
         log(f"{_count(0 if area is None else len(area), 'area event')} nearby: {_count(len(info), 'feature')}")
     if given is not None or spec.table is not None or (ref is not None and (ref["stat"] == "given").any()):

@@ -88,6 +88,20 @@ def nearby_info(area: pd.DataFrame | None, spec: NearbySpec, labels: dict[str, s
                                        "categorical", "categories"])
 
 
+def wants_nearby(spec, ref: pd.DataFrame | None) -> bool:
+    """Whether features built with this FeaturesSpec (or reference info) include nearby ones."""
+    return spec.nearby is not None if ref is None else bool(ref["stat"].isin(NEARBY_STATS).any())
+
+
+def nearby_part(entities: pd.DataFrame, keys: pd.DataFrame, area: pd.DataFrame | None, spec,
+                ref: pd.DataFrame | None, slug) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(values, info) of the nearby features for the rows `keys` (entity_id, as_of): from the spec's
+    [features.nearby], or exactly the reference's nearby columns (scoring with a trained model)."""
+    info = (ref[ref["stat"].isin(NEARBY_STATS)].reset_index(drop=True) if ref is not None
+            else nearby_info(area, spec.nearby, spec.labels, slug))
+    return nearby_values(entities, keys, area, info), info
+
+
 def nearby_values(entities: pd.DataFrame, keys: pd.DataFrame, area: pd.DataFrame | None,
                   info: pd.DataFrame) -> pd.DataFrame:
     """The nearby features (the `info` rows, in order) for every row of `keys` (entity_id, as_of).
@@ -161,45 +175,43 @@ def _pair_query(lat, lon, located, row_of, row_located, as_of: pd.Series, area: 
         & events["lat"].between(lat_lo, lat_hi).to_numpy() & events["lon"].between(lon_lo, lon_hi).to_numpy()
     events = events[keep].astype({"pid": "int64"})
 
+    # distances compared as squared chords between unit vectors: no trigonometry per pair, and the
+    # same order as great-circle distances (d <= r  <=>  chord^2 <= (2 sin(r / 2R))^2)
+    def chord2(metres_: float) -> float:
+        return (2.0 * math.sin(min(metres_, math.pi * EARTH_RADIUS_M) / (2.0 * EARTH_RADIUS_M))) ** 2
+
     aggs = []
     for slot, group in plan.groupby("slot", sort=False):
         f = group.iloc[0]
         in_window = f"p.d >= r.as_of - {int(f.window)}"
         if f.kind == "count":
-            aggs.append(f"count(*) FILTER (WHERE p.dist <= {float(f.dist) + TOLERANCE_M!r} AND {in_window}) AS {slot}")
+            aggs.append(f"count(*) FILTER (WHERE p.c2 <= {chord2(float(f.dist) + TOLERANCE_M)!r} AND {in_window}) AS {slot}")
         else:
             b = float(f.dist)
             norm = 1e6 / (2.0 * math.pi * b * b)  # per km2
-            aggs.append(f"sum(exp(-p.dist * p.dist / {2.0 * b * b!r})) FILTER (WHERE p.dist <= {KERNEL_CUTOFF * b!r} "
+            dist = f"(2 * {EARTH_RADIUS_M!r} * asin(sqrt(p.c2) / 2))"
+            aggs.append(f"sum(exp(-{dist} * {dist} / {2.0 * b * b!r})) FILTER (WHERE p.c2 <= {chord2(KERNEL_CUTOFF * b)!r} "
                         f"AND {in_window}) * {norm!r} AS {slot}")
-    r_m = EARTH_RADIUS_M
+    unit = "cos(radians(lat)) * cos(radians(lon)) AS ux, cos(radians(lat)) * sin(radians(lon)) AS uy, sin(radians(lat)) AS uz"
+    cells = (f"CAST(floor({EARTH_RADIUS_M!r} * radians(lon) * {cos0!r} / {cell!r}) AS BIGINT) AS cx, "
+             f"CAST(floor({EARTH_RADIUS_M!r} * radians(lat) / {cell!r}) AS BIGINT) AS cy")
     con = duckdb.connect()
     try:
         con.register("ents_raw", ents)
         con.register("events_raw", events)
         con.register("rows_raw", rows)
         return con.sql(f"""
-            WITH e AS (
-                SELECT eid, radians(lat) AS phi, radians(lon) AS lam,
-                       CAST(floor({r_m!r} * radians(lon) * {cos0!r} / {cell!r}) AS BIGINT) AS cx,
-                       CAST(floor({r_m!r} * radians(lat) / {cell!r}) AS BIGINT) AS cy
-                FROM ents_raw),
-            v AS (
-                SELECT pid, CAST(d AS DATE) AS d, radians(lat) AS phi, radians(lon) AS lam,
-                       CAST(floor({r_m!r} * radians(lon) * {cos0!r} / {cell!r}) AS BIGINT) AS cx,
-                       CAST(floor({r_m!r} * radians(lat) / {cell!r}) AS BIGINT) AS cy
-                FROM events_raw),
+            WITH e AS (SELECT eid, {unit}, {cells} FROM ents_raw),
+            v AS (SELECT pid, CAST(d AS DATE) AS d, {unit}, {cells} FROM events_raw),
             around AS (
-                SELECT e.eid, e.phi, e.lam, e.cx + dx AS kx, e.cy + dy AS ky
+                SELECT e.eid, e.ux, e.uy, e.uz, e.cx + dx AS kx, e.cy + dy AS ky
                 FROM e, range(-1, 2) a(dx), range(-1, 2) b(dy)),
             p AS (
-                SELECT eid, pid, d, dist FROM (
-                    SELECT around.eid, v.pid, v.d,
-                           2 * {r_m!r} * asin(sqrt(least(1.0,
-                               pow(sin((v.phi - around.phi) / 2), 2)
-                               + cos(around.phi) * cos(v.phi) * pow(sin((v.lam - around.lam) / 2), 2)))) AS dist
-                    FROM around JOIN v ON v.cx = around.kx AND v.cy = around.ky)
-                WHERE dist <= {reach + TOLERANCE_M!r})
+                SELECT around.eid, v.pid, v.d,
+                       (v.ux - around.ux) * (v.ux - around.ux) + (v.uy - around.uy) * (v.uy - around.uy)
+                       + (v.uz - around.uz) * (v.uz - around.uz) AS c2
+                FROM around JOIN v ON v.cx = around.kx AND v.cy = around.ky
+                WHERE c2 <= {chord2(reach + TOLERANCE_M)!r})
             SELECT r.r * {n_pairs}::BIGINT + p.pid AS key, {", ".join(aggs)}
             FROM (SELECT r, eid, CAST(as_of AS DATE) AS as_of FROM rows_raw) r JOIN p ON p.eid = r.eid
             WHERE p.d < r.as_of AND p.d >= r.as_of - {max_window}

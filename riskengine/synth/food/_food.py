@@ -147,7 +147,8 @@ def _tables(city: City, ids: np.ndarray, rng) -> tuple[dict[str, pd.DataFrame], 
                                         "inspector": q["inspector"], "inspection_type": q["kind"]})
     tables["truth/cases.parquet"] = pd.DataFrame({
         "entity_id": ids[insp["business"]], "date": pd.to_datetime(_text(insp["day"])),
-        "p_violation": insp["p_violation"], "p_present": insp["p_present"], "violation_present": insp["present"],
+        "p_violation": insp["p_violation"], "p_true": insp["p_violation"],  # p_true: the name the oracle view reads
+        "p_present": insp["p_present"], "violation_present": insp["present"],
         "inspector": insp["inspector"], "detection_rate": insp["detection"], "inspection_type": insp["kind"]})
     tables["truth/queue.parquet"] = pd.DataFrame({
         "entity_id": ids[q["business"]], "date": pd.to_datetime(_text(q["day"])), "p_violation": q["p_violation"],
