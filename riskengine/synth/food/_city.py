@@ -180,7 +180,7 @@ def _complaints(biz, state, exposure, start, end, rng) -> pd.DataFrame:
     rate = 0.0028 * np.exp(0.75 * state + 0.25 * sanit[:, :n_q])  # per day
     rows = []
     for q in range(n_q):
-        day0 = start - 400 + q * 0 if False else start + q * QUARTER
+        day0 = start + q * QUARTER
         lam = rate[:, q] * QUARTER
         k = rng.poisson(lam)
         b = np.repeat(np.arange(n), k)
@@ -246,7 +246,7 @@ def _inspections(biz, complaints, inspectors, hazard: _Hazard, start, end, rng):
         routine_b.append(np.flatnonzero(ok))
         routine_d.append(due[ok].astype(int))
         late = rng.gamma(2.0, 12.0, n)  # backlog: routine visits slip
-        nxt = due + cycle * rng.uniform(0.9, 1.15, n) + late
+        nxt = np.floor(due + cycle * rng.uniform(0.9, 1.15, n) + late)  # whole days
         done = alive & ~ok
         next_due[done & (due > end) & (due < closed)] = due[done & (due > end) & (due < closed)]
         alive = ok
