@@ -404,7 +404,7 @@ def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
         all_rejects.append(rej)
 
     rejects = pd.concat([r for r in all_rejects if len(r)] or [pd.DataFrame(columns=REJECT_COLUMNS)], ignore_index=True)
-    return Dataset(entities, sources, outcomes, rejects, fingerprints, area_events)
+    return Dataset(entities, sources, outcomes, rejects, fingerprints, area_events=area_events)
 
 
 def _date_range(df: pd.DataFrame) -> dict:
