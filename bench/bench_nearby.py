@@ -5,8 +5,9 @@ entities and area events of two types over three years, one as-of date at the en
 sides count, for every entity, the area events of each type within each radius (haversine,
 metres) dated in each window before the as-of date. The BallTree side builds one tree per
 (type, window) over the events in that window and asks it for counts (`count_only=True`)
-for every radius. The outputs are checked equal first; then the two run in turn (interleaved),
-`--repeats` times, and the medians and their ratio are printed.
+for every radius. The first run of each is checked equal before anything else is printed;
+then the two run in turn (interleaved, order alternating) until each has run `--repeats`
+times, and the medians and their ratio are printed.
 
     python bench/bench_nearby.py                               # 100k entities, 2M area events
     python bench/bench_nearby.py --entities 20000 --events 400000 --repeats 3
@@ -20,6 +21,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from sklearn.neighbors import BallTree
 
 from riskengine.features._nearby import EARTH_RADIUS_M, TOLERANCE_M, nearby_info, nearby_values
 from riskengine.spec import NearbySpec
@@ -60,8 +62,6 @@ def duckdb_counts(entities, area, spec: NearbySpec) -> pd.DataFrame:
 
 
 def balltree_counts(entities, area, spec: NearbySpec) -> pd.DataFrame:
-    from sklearn.neighbors import BallTree
-
     query = np.radians(entities[["lat", "lon"]].to_numpy())
     out = {}
     for source, type_, _ in TYPES:
@@ -88,7 +88,16 @@ def main() -> None:
     print(f"{len(entities):,} entities, {len(area):,} area events of {len(TYPES)} types, as of {AS_OF.date()}; "
           f"radii {args.radii} m, windows {args.windows} days: {len(TYPES) * len(args.radii) * len(args.windows)} counts each")
 
-    ours, theirs = duckdb_counts(entities, area, spec), balltree_counts(entities, area, spec)
+    times = {"duckdb": [], "balltree": []}
+
+    def timed(name, fn):
+        t0 = time.perf_counter()
+        result = fn(entities, area, spec)
+        times[name].append(time.perf_counter() - t0)
+        print(f"  run {len(times[name])} {name:8s} {times[name][-1]:7.2f} s", flush=True)
+        return result
+
+    ours, theirs = timed("duckdb", duckdb_counts), timed("balltree", balltree_counts)  # run 1: checked, and timed
     theirs = theirs[list(ours.columns)]
     mismatched = int((ours.to_numpy() != theirs.to_numpy()).sum())
     print(f"equal outputs: {mismatched == 0} ({mismatched} of {ours.size:,} counts differ); "
@@ -96,14 +105,10 @@ def main() -> None:
     if mismatched:
         raise SystemExit("the two implementations disagree; timings would mean nothing")
 
-    times = {"duckdb": [], "balltree": []}
-    for i in range(args.repeats):
-        for name, fn in (("duckdb", duckdb_counts), ("balltree", balltree_counts)) if i % 2 == 0 else \
-                (("balltree", balltree_counts), ("duckdb", duckdb_counts)):
-            t0 = time.perf_counter()
-            fn(entities, area, spec)
-            times[name].append(time.perf_counter() - t0)
-            print(f"  run {i + 1} {name:8s} {times[name][-1]:7.2f} s", flush=True)
+    for i in range(1, args.repeats):  # interleaved, the order alternating
+        for name, fn in (("balltree", balltree_counts), ("duckdb", duckdb_counts)) if i % 2 else \
+                (("duckdb", duckdb_counts), ("balltree", balltree_counts)):
+            timed(name, fn)
     duck, ball = statistics.median(times["duckdb"]), statistics.median(times["balltree"])
     print(f"median of {args.repeats}: DuckDB {duck:.2f} s, BallTree {ball:.2f} s; "
           f"DuckDB is {ball / duck:.2f}x the speed of the BallTree")
