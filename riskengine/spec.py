@@ -70,6 +70,8 @@ def _convert(value: Any, tp: Any, *, file: str, key: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1 and dataclasses.is_dataclass(inner[0]) and isinstance(value, dict):
+            return _convert(value, inner[0], file=file, key=key)  # an optional table: its own precise error
         for candidate in inner:
             try:
                 return _convert(value, candidate, file=file, key=key)

@@ -131,3 +131,49 @@ def test_bad_area_events_are_rejected_with_reasons():
     assert "lat: missing or not a number" in reasons[3]
     assert "lon: missing or not a number" in reasons[4]
     assert "date" in reasons[5]
+
+
+MINIMAL = """
+name = "food"
+[purpose]
+problem = "p"
+insight = "i"
+datasets = "d"
+action = "a"
+[data]
+entities = "e.csv"
+[labels]
+first_as_of = 2021-01-01
+[[models]]
+name = "lgbm"
+type = "lightgbm"
+"""
+
+
+@pytest.mark.parametrize("extra, message", [
+    ('[features.nearby]\nradii_m = [500]\n', r"\[features.nearby\] needs \[data.area_events\]"),
+    ('[data.area_events]\nx = "a.csv"\n[features.nearby]\nradii_m = [-5]\n', "distances in metres"),
+    ('[data.area_events]\nx = "a.csv"\n[features.nearby]\nwindows = []\n', "positive numbers of days"),
+    ('[data.area_events]\nx = "a.csv"\n[features.nearby]\nradius = [5]\n', r"unknown key 'features.nearby.radius'"),
+    ('[data.events]\ncrime = "c.csv"\n[data.area_events]\ncrime = "a.csv"\n', r"share the name\(s\) \['crime'\]"),
+])
+def test_nearby_keys_are_checked_on_load(tmp_path, extra, message):
+    from riskengine.errors import SpecError
+    from riskengine.spec import load_spec
+
+    (tmp_path / "training").mkdir()
+    path = tmp_path / "training" / "food.toml"
+    path.write_text(MINIMAL + extra)
+    with pytest.raises(SpecError, match=message) as err:
+        load_spec(path)
+    assert str(path) in str(err.value)
+
+
+def test_area_events_alone_bring_the_default_nearby_features(tmp_path):
+    from riskengine.spec import load_spec
+
+    (tmp_path / "training").mkdir()
+    path = tmp_path / "training" / "food.toml"
+    path.write_text(MINIMAL.replace("[labels]", '[data.area_events]\ncrime = "a.csv"\n[labels]'))
+    spec = load_spec(path)
+    assert spec.features.nearby.radii_m == [250.0, 500.0] and spec.data.area_events["crime"].path.name == "a.csv"

@@ -2,7 +2,9 @@
 
 For every (source, type) of event: counts over each window and over all history, sums and
 the latest `value` where the type has values, and days since the last event; plus static
-entity columns and, optionally, a ready-made feature table. Only events dated strictly
+entity columns; counts and densities of area events (lat, lon, no entity) around each
+entity with coordinates ([features.nearby], riskengine.features._nearby); and, optionally,
+a ready-made feature table. Only events dated strictly
 before the as-of date count, so a row never sees its own future.
 
     fs = build_features(entities, events, ["2024-04-01"], spec.features)

@@ -39,7 +39,8 @@ class FeatureSet:
         with the entities in the order of the entities table. Columns: static columns in the
         spec's order; then per (source, type), sorted, its counts (windows ascending, then all
         history), sums (likewise; only where the type has values), last value and days since
-        the last event; then the given table's columns in its order.
+        the last event; then the nearby features (per area source and type: counts by radius
+        and window, then densities by bandwidth and window); then the given table's columns.
     info : one row per feature column (INFO_COLUMNS), in the table's order.
     """
 
@@ -65,8 +66,9 @@ def build_features(
 ) -> FeatureSet:
     """Features for every entity as of every date in `as_of`, from events strictly before it.
 
-    entities: entity_id plus the static columns; events: source, entity_id, date, type and
-    optionally value. `given` is the spec's ready feature table (entity_id, as_of, features).
+    entities: entity_id plus the static columns (and lat, lon for nearby features); events:
+    source, entity_id, date, type and optionally value, plus area events (rows without an
+    entity_id, with lat and lon) when the spec asks for [features.nearby]. `given` is the spec's ready feature table (entity_id, as_of, features).
     `reference` is the `info` of an earlier FeatureSet (the one a model was trained on): the
     result then has exactly its columns, in its order, with its categories, whatever types
     today's events hold (a type absent today gives zero counts).
