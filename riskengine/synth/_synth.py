@@ -60,16 +60,17 @@ def synth(
     out_dir: str | Path,
     properties: int = 50_000,
     seed: int = 0,
-    start: str | dt.date = "2020-01-01",
-    end: str | dt.date = "2026-06-30",
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
     progress: bool = True,
     kind: str = "borough",
     businesses: int = 2_000,
 ):
     """Generate a synthetic borough of `properties` homes into `out_dir`.
 
-    With kind="food", a city of `businesses` food businesses instead (riskengine.synth.food;
-    its own default dates apply when `start`/`end` are left as they are).
+    The event history runs from `start` to `end` (default 2020-01-01 to 2026-06-30). With
+    kind="food", a city of `businesses` food businesses instead (riskengine.synth.food; by
+    default 2021-01-01 to 2024-06-30).
 
     Writes entities.csv, events/<source>.csv, outcomes.csv, truth/*.parquet and
     manifest.json (see the module docs of riskengine.synth). The same seed gives the same
@@ -78,10 +79,11 @@ def synth(
     if kind == "food":
         from riskengine.synth.food import synth_food
 
-        dates = {} if (str(start), str(end)) == ("2020-01-01", "2026-06-30") else {"start": start, "end": end}
-        return synth_food(out_dir, businesses=businesses, seed=seed, progress=progress, **dates)
+        return synth_food(out_dir, businesses=businesses, seed=seed, progress=progress,
+                          start=start or "2021-01-01", end=end or "2024-06-30")
     if kind != "borough":
         raise RiskEngineError(f"synth: 'kind' expected 'borough' or 'food', got {kind!r}")
+    start, end = start or "2020-01-01", end or "2026-06-30"
     if isinstance(properties, bool) or not isinstance(properties, (int, np.integer)) or properties < MIN_PROPERTIES:
         raise RiskEngineError(
             f"synth: 'properties' expected a whole number of at least {MIN_PROPERTIES}, got {properties!r}"

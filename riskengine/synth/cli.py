@@ -40,8 +40,7 @@ def synth_command(
         food_command(out or Path("out/food"), businesses=businesses, seed=seed, start=start, end=end, quiet=quiet)
         return
     out = out or Path("out/borough")
-    summary = synth(out, properties=properties, seed=seed, start=start or "2020-01-01", end=end or "2026-06-30",
-                    progress=not quiet)
+    summary = synth(out, properties=properties, seed=seed, start=start, end=end, progress=not quiet)
     console = Console()
     table = Table(title=f"Synthetic borough in {summary.out_dir}", title_justify="left")
     table.add_column("file")
