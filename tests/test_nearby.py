@@ -177,3 +177,11 @@ def test_area_events_alone_bring_the_default_nearby_features(tmp_path):
     path.write_text(MINIMAL.replace("[labels]", '[data.area_events]\ncrime = "a.csv"\n[labels]'))
     spec = load_spec(path)
     assert spec.features.nearby.radii_m == [250.0, 500.0] and spec.data.area_events["crime"].path.name == "a.csv"
+
+
+def test_nearby_without_area_events_is_an_error_not_silence():
+    from riskengine.errors import DataError
+
+    entities, area = city(6, n=10, m=10)
+    with pytest.raises(DataError, match="no area events reached the features"):
+        build_features(entities, area_rows(area.iloc[:0]), ["2024-08-01"], SPEC)

@@ -97,6 +97,11 @@ def nearby_part(entities: pd.DataFrame, keys: pd.DataFrame, area: pd.DataFrame |
                 ref: pd.DataFrame | None, slug) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(values, info) of the nearby features for the rows `keys` (entity_id, as_of): from the spec's
     [features.nearby], or exactly the reference's nearby columns (scoring with a trained model)."""
+    if ref is None and (area is None or area.empty):
+        # say so rather than train without them: [data.area_events] empty, or a caller that
+        # dropped the area events (rows without an entity_id) before they reached the features
+        raise DataError("[features.nearby] asks for features from area events, but no area events reached the "
+                        "features: check that the [data.area_events] files have rows")
     info = (ref[ref["stat"].isin(NEARBY_STATS)].reset_index(drop=True) if ref is not None
             else nearby_info(area, spec.nearby, spec.labels, slug))
     return nearby_values(entities, keys, area, info), info
