@@ -1,0 +1,270 @@
+"""C source for one model: straight-line trees for scores, and exact TreeSHAP on flat arrays.
+
+Scores: each tree becomes a function of nested `if`s with its thresholds as constants, and
+blocks of rows go through one tree after another (the tree's code and constants stay in the
+instruction cache while the rows stream past). Each row's sum is taken tree by tree in
+LightGBM's order, so the result is the same double, bit for bit.
+
+Reasons: path-dependent TreeSHAP, written per leaf. For a leaf reached through d distinct
+features with cover fractions z_k, a row's contribution depends only on which of those d
+conditions the row meets (its "hot" set H). Cold features all receive -v * prod(z over
+cold) * sum_s w(s, d) e_{|H|-s}(z over H); a hot feature j receives v (1 - z_j) prod(z over
+cold) sum_s w(s, d) e_{|H|-1-s}(z over H without j), where e are elementary symmetric
+polynomials and w(s, d) = s! (d-s-1)! / d!. For leaves up to DMAX distinct features these
+values are tabulated for all 2^d patterns when the library loads (the idea of FastTreeSHAP
+v2), so a row costs one pass over the tree's nodes and a table look-up per leaf; deeper
+leaves are computed on the spot in O(d^2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from riskengine.trees._forest import CATEGORICAL, NUM_NAN, NUM_NONE, NUM_ZERO, Forest
+
+KZ = "1.0000000180025095e-35"  # LightGBM's kZeroThreshold (1e-35f): smaller magnitudes read as 0
+
+HEADER = r"""
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#define KZ 1.0000000180025095e-35
+#define BLOCK 64
+static inline double z0(double v) { return fabs(v) <= KZ ? 0.0 : v; }
+static inline int inset(double v, const uint32_t* bits, int nw) {
+    if (isnan(v)) return 0;
+    int iv = (int)v;
+    if (iv < 0 || (iv >> 5) >= nw) return 0;
+    return (bits[iv >> 5] >> (iv & 31)) & 1;
+}
+"""
+
+SHAP = r"""
+#define DMAX 12
+static double* TABLE = 0;
+static int64_t* TABLE_AT = 0;
+static double WEIGHT[130][130];
+
+static inline int goes_left(const double* x, int node) {
+    double v = x[FEATURE[node]];
+    int k = KIND[node];
+    if (k == 3) return inset(v, BITSETS + CAT_START[node], CAT_WORDS[node]);
+    if (k == 2) { if (isnan(v)) return DEFAULT_LEFT[node]; return z0(v) <= THRESHOLD[node]; }
+    if (k == 1) { if (isnan(v) || fabs(v) <= KZ) return DEFAULT_LEFT[node]; return v <= THRESHOLD[node]; }
+    if (isnan(v)) v = 0.0;
+    return z0(v) <= THRESHOLD[node];
+}
+
+/* contributions of one leaf (value v, d path features with fractions z) for a row whose
+   hot flags are hot[0..d-1]; written to out[0..d-1] */
+static void leaf_values(int d, const double* z, const char* hot, double v, double* out) {
+    double e[130], f[130], zc = 1.0;
+    int h = 0;
+    e[0] = 1.0;
+    for (int k = 0; k < d; k++) {
+        if (hot[k]) {
+            h++;
+            e[h] = 0.0;
+            for (int m = h; m >= 1; m--) e[m] += z[k] * e[m - 1];
+        } else {
+            zc *= z[k];
+        }
+    }
+    const double* w = WEIGHT[d];
+    double cold = 0.0;
+    if (h < d) {
+        for (int s = 0; s <= h; s++) cold += w[s] * e[h - s];
+        cold = -v * zc * cold;
+    }
+    for (int j = 0; j < d; j++) {
+        if (!hot[j]) { out[j] = cold; continue; }
+        f[0] = 1.0;
+        for (int m = 1; m < h; m++) f[m] = e[m] - z[j] * f[m - 1];
+        double acc = 0.0;
+        for (int s = 0; s <= h - 1; s++) acc += w[s] * f[h - 1 - s];
+        out[j] = v * (1.0 - z[j]) * zc * acc;
+    }
+}
+
+int re_shap_init(int64_t budget_doubles) {
+    if (TABLE_AT) return 0;
+    for (int d = 1; d < 130; d++) {
+        /* w(s, d) = s! (d-s-1)! / d! = 1 / (d * C(d-1, s)) */
+        double c = 1.0;
+        for (int s = 0; s < d; s++) {
+            WEIGHT[d][s] = 1.0 / (d * c);
+            c = c * (d - 1 - s) / (s + 1);
+        }
+    }
+    int64_t* at = (int64_t*)malloc(sizeof(int64_t) * (N_LEAVES + 1));
+    if (!at) return 1;
+    int64_t total = 0;
+    for (int l = 0; l < N_LEAVES; l++) {
+        int d = PATH_START[l + 1] - PATH_START[l];
+        int64_t need = ((int64_t)1 << (d < 62 ? d : 62)) * d;
+        if (d <= DMAX && total + need <= budget_doubles) { at[l] = total; total += need; }
+        else at[l] = -1;
+    }
+    double* table = (double*)malloc(sizeof(double) * (total > 0 ? total : 1));
+    if (!table) { free(at); return 1; }
+    for (int l = 0; l < N_LEAVES; l++) {
+        if (at[l] < 0) continue;
+        int d = PATH_START[l + 1] - PATH_START[l];
+        const double* z = PATH_Z + PATH_START[l];
+        char hot[DMAX + 1];
+        for (int p = 0; p < (1 << d); p++) {
+            for (int k = 0; k < d; k++) hot[k] = (p >> k) & 1;
+            leaf_values(d, z, hot, LEAF_VALUE[l], table + at[l] + (int64_t)p * d);
+        }
+    }
+    TABLE = table;
+    TABLE_AT = at;
+    return 0;
+}
+
+/* out: n rows x (N_FEATURES + 1), zeroed by the caller; the last column is the base value */
+void re_shap(const double* X, int64_t n, int64_t stride, double* out, int nthreads) {
+    #pragma omp parallel num_threads(nthreads)
+    {
+        char* dec = (char*)malloc(MAX_NODES + 1);
+        char hot[130];
+        double vals[130];
+        #pragma omp for schedule(dynamic, 16)
+        for (int64_t r = 0; r < n; r++) {
+            const double* x = X + r * stride;
+            double* phi = out + r * (int64_t)(N_FEATURES + 1);
+            for (int t = 0; t < N_TREES; t++) {
+                int n0 = NODE_START[t], nn = NODE_START[t + 1] - n0;
+                for (int i = 0; i < nn; i++) dec[i] = (char)goes_left(x, n0 + i);
+                for (int l = LEAF_START[t]; l < LEAF_START[t + 1]; l++) {
+                    int p0 = PATH_START[l], d = PATH_START[l + 1] - p0;
+                    if (d == 0) continue;
+                    int e0 = EDGE_START[l], e1 = EDGE_START[l + 1];
+                    if (TABLE_AT[l] >= 0) {
+                        int64_t pattern = ((int64_t)1 << d) - 1;
+                        for (int e = e0; e < e1; e++)
+                            if (dec[EDGE_NODE[e]] != EDGE_LEFT[e]) pattern &= ~((int64_t)1 << EDGE_SLOT[e]);
+                        const double* row = TABLE + TABLE_AT[l] + pattern * d;
+                        for (int j = 0; j < d; j++) phi[PATH_FEATURE[p0 + j]] += row[j];
+                    } else {
+                        for (int k = 0; k < d; k++) hot[k] = 1;
+                        for (int e = e0; e < e1; e++)
+                            if (dec[EDGE_NODE[e]] != EDGE_LEFT[e]) hot[EDGE_SLOT[e]] = 0;
+                        leaf_values(d, PATH_Z + p0, hot, LEAF_VALUE[l], vals);
+                        for (int j = 0; j < d; j++) phi[PATH_FEATURE[p0 + j]] += vals[j];
+                    }
+                }
+            }
+            phi[N_FEATURES] += EXPECTED_VALUE;
+        }
+        free(dec);
+    }
+}
+"""
+
+PREDICT = r"""
+void re_predict(const double* X, int64_t n, int64_t stride, double* out, int nthreads) {
+    int64_t nblocks = (n + BLOCK - 1) / BLOCK;
+    #pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int64_t b = 0; b < nblocks; b++) {
+        int64_t lo = b * BLOCK, m = n - lo < BLOCK ? n - lo : BLOCK;
+        double acc[BLOCK];
+        for (int64_t r = 0; r < m; r++) acc[r] = 0.0;
+        const double* x = X + lo * stride;
+        for (int t = 0; t < N_TREES; t++) TREE_BLOCKS[t](x, m, stride, acc);
+        for (int64_t r = 0; r < m; r++) out[lo + r] = acc[r];
+    }
+}
+int re_n_features(void) { return N_FEATURES; }
+"""
+
+
+def _num(x: float) -> str:
+    """A double as an exact C literal (hexadecimal floating point)."""
+    if np.isnan(x):
+        return "NAN"
+    if np.isinf(x):
+        return "INFINITY" if x > 0 else "-INFINITY"
+    return float(x).hex()
+
+
+def _array(name: str, ctype: str, values: np.ndarray) -> str:
+    values = np.asarray(values)
+    if len(values) == 0:
+        values = np.zeros(1, dtype=values.dtype)
+    if ctype == "double":
+        body = ",".join(_num(v) for v in values)
+    else:
+        suffix = "u" if ctype == "uint32_t" else ""
+        body = ",".join(f"{int(v)}{suffix}" for v in values)
+    return f"static const {ctype} {name}[{len(values)}] = {{{body}}};\n"
+
+
+def _condition(f: Forest, node: int) -> str:
+    """C expression: does a row (x) go left at this node? LightGBM's rules, spelled out."""
+    feat, kind, thr = int(f.feature[node]), int(f.kind[node]), float(f.threshold[node])
+    v = f"x[{feat}]"
+    dl = int(f.default_left[node])
+    tiny = abs(thr) <= 2e-35  # a threshold at zero: magnitudes under kZeroThreshold count as 0
+    cmp = f"(z0({v}) <= {_num(thr)})" if tiny else f"({v} <= {_num(thr)})"
+    if kind == CATEGORICAL:
+        return f"inset({v}, BITSETS + {int(f.cat_start[node])}, {int(f.cat_words[node])})"
+    if kind == NUM_NAN:
+        return f"(isnan({v}) ? {dl} : {cmp})"
+    if kind == NUM_ZERO:
+        return f"((isnan({v}) || fabs({v}) <= KZ) ? {dl} : {cmp})"
+    assert kind == NUM_NONE
+    if 0.0 <= thr:  # NaN reads as 0, which goes left: "not greater" also sends NaN left
+        return f"!(z0({v}) > {_num(thr)})" if tiny else f"!({v} > {_num(thr)})"
+    return cmp  # NaN reads as 0 > threshold: right, as a false comparison does
+
+
+def _tree_code(f: Forest, t: int) -> str:
+    lines = [f"static inline double tree_{t}(const double* x) {{"]
+
+    def emit(ref: int, depth: int) -> None:
+        pad = "    " * depth
+        if ref < 0:
+            lines.append(f"{pad}return {_num(f.leaf_value[~ref])};")
+            return
+        lines.append(f"{pad}if ({_condition(f, ref)}) {{")
+        emit(int(f.left[ref]), depth + 1)
+        lines.append(f"{pad}}} else {{")
+        emit(int(f.right[ref]), depth + 1)
+        lines.append(f"{pad}}}")
+
+    emit(int(f.tree_root[t]), 1)
+    lines.append("}")
+    lines.append(f"static void block_{t}(const double* x, int64_t m, int64_t stride, double* acc) {{\n"
+                 f"    for (int64_t r = 0; r < m; r++) acc[r] += tree_{t}(x + r * stride);\n}}")
+    return "\n".join(lines) + "\n"
+
+
+def c_source(f: Forest) -> str:
+    """The whole library's C source for one model."""
+    parts = [f"/* riskengine compiled trees for model sha256 {f.model_hash} */\n", HEADER,
+             f"#define N_FEATURES {f.n_features}\n#define N_TREES {f.n_trees}\n",
+             f"#define N_LEAVES {len(f.leaf_value)}\n#define MAX_NODES {max(f.max_nodes, 1)}\n",
+             f"static const double EXPECTED_VALUE = {_num(f.expected_value)};\n",
+             f"const char RE_MODEL_HASH[] = \"{f.model_hash}\";\n"]
+    for name, ctype, values in (
+            ("FEATURE", "int32_t", f.feature), ("THRESHOLD", "double", f.threshold), ("KIND", "int8_t", f.kind),
+            ("DEFAULT_LEFT", "int8_t", f.default_left), ("CAT_START", "int32_t", f.cat_start),
+            ("CAT_WORDS", "int32_t", f.cat_words), ("BITSETS", "uint32_t", f.bitsets),
+            ("NODE_START", "int32_t", f.node_start), ("LEAF_START", "int32_t", f.leaf_start),
+            ("LEAF_VALUE", "double", f.leaf_value), ("PATH_START", "int32_t", f.path_feat_start),
+            ("PATH_FEATURE", "int32_t", f.path_feature), ("PATH_Z", "double", f.path_z),
+            ("EDGE_START", "int32_t", f.edge_start), ("EDGE_NODE", "int32_t", f.edge_node),
+            ("EDGE_LEFT", "int8_t", f.edge_left), ("EDGE_SLOT", "int16_t", f.edge_slot)):
+        parts.append(_array(name, ctype, values))
+    parts.append(SHAP)
+    parts += [_tree_code(f, t) for t in range(f.n_trees)]
+    parts.append("typedef void (*block_fn)(const double*, int64_t, int64_t, double*);\n")
+    parts.append("static const block_fn TREE_BLOCKS[N_TREES] = {"
+                 + ",".join(f"block_{t}" for t in range(f.n_trees)) + "};\n")
+    parts.append(PREDICT)
+    return "".join(parts)
