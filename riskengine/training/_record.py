@@ -128,6 +128,7 @@ def _register(result, sample: pd.DataFrame) -> str:
             example[col] = example[col].astype(object).where(example[col].notna(), None).astype(str)
         else:  # numbers as doubles: a missing value at scoring time must not break the schema
             example[col] = pd.to_numeric(example[col], errors="coerce").astype("float64")
+    _compile_champion(result)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*type hints.*")
         wrapper = RiskModelPyfunc(result.champion, result.feature_info)
@@ -141,6 +142,25 @@ def _register(result, sample: pd.DataFrame) -> str:
     MlflowClient().set_registered_model_alias(spec.name, "champion", version)
     result.summary["model_version"] = version
     return f"models:/{spec.name}@champion"
+
+
+def _compile_champion(result) -> None:
+    """Compile the champion once, here, so scoring never compiles: the library travels inside
+    the registered model and is also logged on its own (compiled/) with the model's hash."""
+    champion = result.champion.compile()
+    fast = getattr(champion, "fast_", None)
+    compiled = getattr(fast, "compiled", None)
+    info = {"scorer": type(fast).__name__ if fast is not None else "none"}
+    if compiled is not None:
+        info.update(model_sha256=compiled.model_hash, compiler=compiled.compiler,
+                    compile_seconds=round(compiled.compile_seconds, 2), library_bytes=len(compiled.library))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"trees-{compiled.model_hash[:16]}.so"
+            path.write_bytes(compiled.library)
+            mlflow.log_artifact(str(path), artifact_path="compiled")
+        mlflow.set_tag("compiled_model_sha256", compiled.model_hash)
+    mlflow.log_dict(info, "compiled/compiled.json")
+    result.summary["compiled"] = info
 
 
 def _tag_model_version(result) -> None:

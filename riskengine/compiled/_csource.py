@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from riskengine.trees._forest import CATEGORICAL, NUM_NAN, NUM_NONE, NUM_ZERO, Forest
+from riskengine.compiled._forest import CATEGORICAL, NUM_NAN, NUM_NONE, NUM_ZERO, Forest
 
 KZ = "1.0000000180025095e-35"  # LightGBM's kZeroThreshold (1e-35f): smaller magnitudes read as 0
 

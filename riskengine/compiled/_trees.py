@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from riskengine.trees._csource import c_source
-from riskengine.trees._forest import Forest, UnsupportedModel, read_forest
+from riskengine.compiled._csource import c_source
+from riskengine.compiled._forest import Forest, UnsupportedModel, read_forest
 
-log = logging.getLogger("riskengine.trees")
+log = logging.getLogger("riskengine.compiled")
 CFLAGS = ["-O2", "-fPIC", "-shared", "-fopenmp", "-fno-math-errno", "-std=c99"]
 TABLE_BUDGET_BYTES = 512 * 1024**2  # TreeSHAP tables: leaves past the budget are computed on the spot
 _LOADED: dict[str, tuple[ctypes.CDLL, str]] = {}  # model hash -> library (one load per process)
@@ -109,7 +109,7 @@ class CompiledTrees:
 
     def check(self, booster) -> bool:
         """Whether this library was compiled from exactly this booster (same model text)."""
-        from riskengine.trees._forest import model_hash
+        from riskengine.compiled._forest import model_hash
 
         return model_hash(booster) == self.model_hash
 

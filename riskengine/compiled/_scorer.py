@@ -1,0 +1,63 @@
+"""The fast scorer a registered model carries: compiled trees, or the logistic model as arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskengine.compiled._linear import LinearScorer
+from riskengine.compiled._matrix import float_matrix
+from riskengine.compiled._trees import CompiledTrees, compile_or_none, warn_once
+
+CHUNK_ROWS = 250_000  # rows per float matrix: bounds the extra memory whatever the table's size
+
+
+class TreeScorer:
+    """A LightGBM model's compiled library with the model's feature order and category codes."""
+
+    def __init__(self, compiled: CompiledTrees, features: list[str], categories: dict[str, list]):
+        self.compiled = compiled
+        self.features = list(features)
+        self.categories = dict(categories)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+    def serves(self, booster) -> bool:
+        """True when compiled from this very booster (checked once per process)."""
+        ok = getattr(self, "_serves", None)
+        if ok is None:
+            ok = self._serves = self.compiled.check(booster)
+            if not ok:
+                warn_once("the compiled trees do not match the model (it was changed after compiling); "
+                          "scoring uses LightGBM's Booster.predict")
+        return ok
+
+    def raw_score(self, X: pd.DataFrame, threads: int | None = None) -> np.ndarray:
+        out = np.empty(len(X))
+        buffer = np.empty((min(CHUNK_ROWS, len(X)), len(self.features)))
+        for lo in range(0, len(X), CHUNK_ROWS):
+            M = float_matrix(X.iloc[lo:lo + CHUNK_ROWS], self.features, self.categories, out=buffer)
+            out[lo:lo + len(M)] = self.compiled.raw_score(M, threads)
+        return out
+
+    def contributions(self, X: pd.DataFrame, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        contrib = np.empty((len(X), len(self.features)))
+        base = np.empty(len(X))
+        buffer = np.empty((min(CHUNK_ROWS, len(X)), len(self.features)))
+        for lo in range(0, len(X), CHUNK_ROWS):
+            M = float_matrix(X.iloc[lo:lo + CHUNK_ROWS], self.features, self.categories, out=buffer)
+            c = self.compiled.contributions(M, threads)
+            contrib[lo:lo + len(M)] = c[:, :-1]
+            base[lo:lo + len(M)] = c[:, -1]
+        return contrib, base
+
+
+def compile_model(model) -> TreeScorer | LinearScorer | None:
+    """The fast scorer for a fitted RiskModel; None (said once) when trees cannot be compiled here."""
+    if model.kind == "lightgbm":
+        compiled = compile_or_none(model.estimator_.booster_)
+        return None if compiled is None else TreeScorer(compiled, model.features_, model.categories)
+    if model.kind == "logistic_regression":
+        return LinearScorer(model)
+    return None
