@@ -1,0 +1,118 @@
+"""Compiled scorers give LightGBM's and scikit-learn's own outputs: scores, SHAP, fall-back."""
+
+from __future__ import annotations
+
+import pickle
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskengine.compiled import CompiledTrees, compiler
+from riskengine.model import RiskModel, contributions
+
+pytestmark = pytest.mark.skipif(compiler() is None, reason="no C compiler on this machine")
+
+
+def _data(n: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({
+        "a": rng.normal(size=n), "b": pd.Categorical(rng.integers(0, 40, n)), "c": rng.normal(size=n),
+        "d": rng.integers(0, 3, n).astype(float), "e": pd.Categorical(rng.choice(["x", "y", "z"], n)),
+        "f": rng.exponential(size=n)})
+    X.loc[rng.random(n) < 0.15, "a"] = np.nan
+    X.loc[rng.random(n) < 0.1, "b"] = np.nan
+    X.loc[rng.random(n) < 0.3, "d"] = 0.0
+    X.loc[rng.random(n) < 0.1, "f"] = np.nan
+    signal = X["a"].fillna(1.0) + (X["b"].cat.codes % 3) + X["d"] - (X["e"] == "y") + rng.normal(size=n)
+    return X, (signal > 1.5).astype(int).to_numpy()
+
+
+def _codes(X: pd.DataFrame) -> np.ndarray:
+    M = X.copy()
+    for c in M.columns:
+        if isinstance(M[c].dtype, pd.CategoricalDtype):
+            M[c] = M[c].cat.codes.replace(-1, np.nan)
+    return M.to_numpy(dtype=float)
+
+
+@pytest.mark.parametrize("params", [{}, {"zero_as_missing": True}, {"use_missing": False}])
+def test_compiled_trees_equal_lightgbm_with_categories_and_missing_values(params):
+    X, y = _data()
+    booster = lgb.LGBMClassifier(n_estimators=25, num_leaves=15, min_child_samples=5, cat_smooth=1,
+                                 min_data_per_group=5, verbose=-1, **params).fit(X, y).booster_
+    dump = str(booster.dump_model())
+    assert "'decision_type': '=='" in dump  # the model has categorical splits
+    M = _codes(X)
+    # edge cases: missing and unknown categories, negative codes, magnitudes under LightGBM's zero threshold
+    M[:40, 1] = np.nan
+    M[40:50, 1] = -1
+    M[50:60, 1] = 1000
+    M[60:70, 0] = 1e-40
+    M[70:80, 3] = -1e-40
+    M[80:90, 4] = np.nan
+    compiled = CompiledTrees.from_booster(booster)
+    assert np.abs(compiled.raw_score(M) - booster.predict(M, raw_score=True)).max() <= 1e-9
+    ours = compiled.contributions(M)
+    theirs = booster.predict(M, pred_contrib=True)
+    assert np.abs(ours - theirs).max() <= 1e-6
+    assert np.abs(ours.sum(axis=1) - booster.predict(M, raw_score=True)).max() <= 1e-9
+
+
+def test_registered_model_scores_through_compiled_trees_after_a_round_trip():
+    X, y = _data(3000, seed=1)
+    model = RiskModel("lightgbm", {"n_estimators": 20, "num_leaves": 7}, {"b": list(range(40)), "e": ["x", "y", "z"]})
+    model.fit(X, y)
+    before, (c_before, b_before) = model.raw_score(X), contributions(model, X)
+    model = pickle.loads(pickle.dumps(model.compile()))  # as MLflow stores and loads it
+    assert type(model.fast_).__name__ == "TreeScorer"
+    X2 = X.astype({"e": object})  # categories arriving as plain strings, as from an MLflow input example
+    np.testing.assert_allclose(model.raw_score(X2), before, rtol=0, atol=1e-9)
+    contrib, base = contributions(model, X2)
+    np.testing.assert_allclose(contrib, c_before, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(contrib.sum(axis=1) + base, before, rtol=0, atol=1e-9)
+
+
+def test_a_changed_booster_is_not_scored_by_a_stale_library():
+    X, y = _data(2000, seed=2)
+    model = RiskModel("lightgbm", {"n_estimators": 10, "num_leaves": 7}, {"b": list(range(40)), "e": ["x", "y", "z"]})
+    model.fit(X, y).compile()
+    other = RiskModel("lightgbm", {"n_estimators": 12, "num_leaves": 5}, model.categories).fit(X, 1 - y)
+    other.fast_ = model.fast_  # a library compiled from another model
+    np.testing.assert_array_equal(other.raw_score(X), other.estimator_.booster_.predict(
+        other._matrix(X), raw_score=True))
+
+
+def test_without_a_compiler_scoring_falls_back_and_says_so_once(monkeypatch, capsys):
+    import riskengine.compiled._trees as trees
+
+    monkeypatch.setattr(trees, "compiler", lambda: None)
+    monkeypatch.setattr(trees, "_WARNED", set())
+    X, y = _data(1500, seed=3)
+    model = RiskModel("lightgbm", {"n_estimators": 5, "num_leaves": 5}, {"b": list(range(40)), "e": ["x", "y", "z"]})
+    model.fit(X, y).compile()
+    model.compile()
+    assert model.fast_ is None
+    assert len(model.raw_score(X)) == len(X)
+    err = capsys.readouterr().err
+    assert err.count("Booster.predict") == 1 and "no C compiler" in err
+
+
+def test_linear_arrays_equal_the_scikit_learn_pipeline():
+    X, y = _data(3000, seed=4)
+    X["empty"] = np.nan  # a column never seen with a value
+    model = RiskModel("logistic_regression", {}, {"b": list(range(40)), "e": ["x", "y", "z"]}).fit(X, y)
+    before, (c_before, b_before) = model.raw_score(X), contributions(model, X)
+    model = pickle.loads(pickle.dumps(model.compile()))
+    assert type(model.fast_).__name__ == "LinearScorer"
+    X2 = X.astype({"e": object})
+    X2.loc[:5, "e"] = "unseen"  # unknown category: scikit-learn's one-hot ignores it; so do the arrays
+    slow = RiskModel.__new__(RiskModel)
+    slow.__dict__.update({k: v for k, v in model.__dict__.items() if k != "fast_"})
+    np.testing.assert_allclose(model.raw_score(X), before, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(model.raw_score(X2), slow.raw_score(X2), rtol=0, atol=1e-9)
+    contrib, base = contributions(model, X)
+    np.testing.assert_allclose(contrib, c_before, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(base, b_before, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(contrib.sum(axis=1) + base, before, rtol=0, atol=1e-9)
