@@ -116,3 +116,20 @@ def test_linear_arrays_equal_the_scikit_learn_pipeline():
     np.testing.assert_allclose(contrib, c_before, rtol=0, atol=1e-9)
     np.testing.assert_allclose(base, b_before, rtol=0, atol=1e-9)
     np.testing.assert_allclose(contrib.sum(axis=1) + base, before, rtol=0, atol=1e-9)
+
+
+def test_every_entity_gets_its_top_reasons_from_a_compiled_model():
+    from riskengine.scoring import reasons_for_all
+
+    X, y = _data(2000, seed=5)
+    model = RiskModel("lightgbm", {"n_estimators": 15, "num_leaves": 7}, {"b": list(range(40)), "e": ["x", "y", "z"]})
+    model.fit(X, y)
+    assert reasons_for_all(model, X) is None  # not compiled: the list alone is explained
+    reference = model.estimator_.booster_.predict(model._matrix(X), pred_contrib=True)[:, :-1]
+    model.compile()
+    top = reasons_for_all(model, X, n=2, chunk_rows=700)
+    best = np.argmax(reference, axis=1)
+    has = reference.max(axis=1) > 0
+    assert (top["top_feature_1"][has].to_numpy() == np.asarray(model.features_)[best[has]]).all()
+    np.testing.assert_allclose(top["top_contribution_1"][has], reference.max(axis=1)[has], atol=1e-6)
+    assert top["top_feature_1"][~has].isna().all()

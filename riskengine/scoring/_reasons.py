@@ -1,9 +1,14 @@
 """Reasons: the SHAP contributions that raised each listed entity's score, in plain English.
 
-Contributions come from `riskengine.model.contributions`: exact TreeSHAP for LightGBM
-(its `pred_contrib`, which tests show equals `shap.TreeExplainer` and brute-force Shapley
-values), and the exact linear decomposition for logistic regression (what
-`shap.LinearExplainer` gives). Contributions plus the base value equal the raw score.
+Contributions come from `riskengine.model.contributions`: exact path-dependent TreeSHAP
+for LightGBM (the registered model's compiled library, equal to LightGBM's `pred_contrib`
+to 1e-6 and several times faster; `pred_contrib` itself for a model not compiled), and the
+exact linear decomposition for logistic regression (what `shap.LinearExplainer` gives).
+Contributions plus the base value equal the raw score.
+
+The listed entities get phrases; with a compiled model every entity scored gets its top
+reasons as feature names and sizes (`reasons_for_all`), for the map and for anyone who
+asks why they were not listed.
 """
 
 from __future__ import annotations
@@ -15,12 +20,40 @@ import pandas as pd
 
 from riskengine.model import RiskModel, contributions
 
-__all__ = ["explain", "top_reasons", "phrase"]
+__all__ = ["explain", "top_reasons", "phrase", "reasons_for_all"]
 
 
 def explain(model: RiskModel, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(n x features) contributions to the raw score (log-odds) and the base value per row."""
     return contributions(model, X)
+
+
+def reasons_for_all(model: RiskModel, table: pd.DataFrame, n: int = 3,
+                    chunk_rows: int = 100_000) -> pd.DataFrame | None:
+    """Every row's n largest positive contributions: top_feature_i and top_contribution_i.
+
+    None when the model has no compiled scorer (LightGBM's own TreeSHAP would take minutes
+    for a borough); rows with fewer than n positive contributions leave the rest empty.
+    """
+    if getattr(model, "fast_", None) is None or len(table) == 0:
+        return None
+    names = np.asarray(model.features_, dtype=object)
+    feats = [np.empty(len(table), dtype=object) for _ in range(n)]
+    sizes = [np.full(len(table), np.nan) for _ in range(n)]
+    for lo in range(0, len(table), chunk_rows):
+        contrib, _ = contributions(model, table.iloc[lo:lo + chunk_rows])
+        k = min(n, contrib.shape[1])
+        top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
+        for i in range(k):
+            c = contrib[np.arange(len(contrib)), top[:, i]]
+            positive = c > 0
+            feats[i][lo:lo + len(c)] = np.where(positive, names[top[:, i]], None)
+            sizes[i][lo:lo + len(c)] = np.where(positive, c, np.nan)
+    out = {}
+    for i in range(n):
+        out[f"top_feature_{i + 1}"] = feats[i]
+        out[f"top_contribution_{i + 1}"] = sizes[i]
+    return pd.DataFrame(out, index=table.index)
 
 
 def _describe() -> Callable:

@@ -23,7 +23,7 @@ from riskengine.scoring._alerts import find_alerts, find_previous, read_previous
 from riskengine.scoring._list import exclusions, make_list
 from riskengine.scoring._model import LoadedModel, check_features, check_sources, load_model
 from riskengine.scoring._outputs import write_outputs
-from riskengine.scoring._reasons import explain, top_reasons
+from riskengine.scoring._reasons import explain, reasons_for_all, top_reasons
 
 
 @dataclass
@@ -196,6 +196,9 @@ def score_frames(spec: ScoringSpec, table: pd.DataFrame, entities: pd.DataFrame,
     reason_cols = [f"reason_{i}" for i in range(1, spec.reasons + 1)]
     listed = listed.merge(why[["entity_id", *reason_cols]], on="entity_id", how="left", validate="one_to_one")
     n_list = len(listed)
+    everyone = reasons_for_all(loaded.model, table, spec.reasons)  # compiled models: every entity's reasons
+    if everyone is not None:
+        scores = pd.concat([scores, everyone.reset_index(drop=True)], axis=1)
 
     step(f"writing the list to {out_dir}", "outputs")
     purpose = purpose or {"problem": "", "insight": "", "datasets": "", "action": ""}
