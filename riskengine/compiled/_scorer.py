@@ -27,10 +27,18 @@ class TreeScorer:
         """True when compiled from this very booster (checked once per process)."""
         ok = getattr(self, "_serves", None)
         if ok is None:
-            ok = self._serves = self.compiled.check(booster)
+            ok = self.compiled.check(booster)
             if not ok:
                 warn_once("the compiled trees do not match the model (it was changed after compiling); "
                           "scoring uses LightGBM's Booster.predict")
+            else:
+                try:
+                    self.compiled._lib()
+                except OSError as exc:  # compiled for another kind of machine
+                    ok = False
+                    warn_once(f"the model's compiled trees do not load here ({exc}); "
+                              "scoring uses LightGBM's Booster.predict")
+            self._serves = ok
         return ok
 
     def raw_score(self, X: pd.DataFrame, threads: int | None = None) -> np.ndarray:

@@ -94,7 +94,10 @@ class CompiledTrees:
         folder = Path(tempfile.mkdtemp(prefix="riskengine-trees-"))
         path = folder / f"trees-{self.model_hash[:16]}.so"
         path.write_bytes(self.library)
-        lib = ctypes.CDLL(str(path))
+        try:
+            lib = ctypes.CDLL(str(path))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)  # mapped now; nothing left behind in /tmp
         if (ctypes.c_char * 65).in_dll(lib, "RE_MODEL_HASH").value.decode() != self.model_hash:
             raise CompileError("the compiled library does not belong to this model")
         dbl = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
