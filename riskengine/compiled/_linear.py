@@ -5,7 +5,7 @@ The pipeline is: median imputation with missing-value indicators, sign(x) log(1 
 standard scaling, one-hot categories, logistic regression. Its score is linear in the
 transformed columns, so each numeric feature folds into `a * slog(x or median) + b` (plus
 an indicator term when it was ever missing in training) and each categorical feature into
-a look-up table by category code. Rows are taken in slices that stay in the CPU cache.
+a look-up table by category code. Rows are taken in slices, the numeric features as one matrix.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from riskengine.compiled._matrix import category_codes, numeric_column
+from riskengine.compiled._matrix import category_codes, float_matrix
 
-SLICE = 65_536
+SLICE = 65_536  # rows at a time: bounds the temporary arrays
 
 
 def _slog(x: np.ndarray) -> np.ndarray:
@@ -34,6 +34,7 @@ class LinearScorer:
         self.features = list(model.features_)
         self.categories = dict(model.categories)
         self.numeric = numeric
+        self.num_pos = np.asarray([self.features.index(c) for c in numeric], dtype=int)
         self.intercept = float(lr.intercept_[0])
         zbar = np.asarray(model.background_mean_, dtype=np.float64)
         self.base = float(self.intercept + coef @ zbar)
@@ -72,55 +73,56 @@ class LinearScorer:
                 offset += len(seen)
 
     # -- pieces ------------------------------------------------------------------------
-    def _numeric_parts(self, j: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """(value term, indicator term or None) of numeric feature j, both centred at zero mean."""
-        missing = np.isnan(x)
-        s = _slog(np.where(missing, self.median[j], x))
-        term = self.num_k[j] * (s - self.num_mean[j])
-        return term, missing
-
     def _codes(self, values: pd.Series, name: str) -> np.ndarray:
         codes = category_codes(values, self.categories[name])
         return np.where(np.isnan(codes), len(self.categories[name]), codes).astype(np.intp)
 
-    def _contrib_slice(self, X: pd.DataFrame, out_raw: np.ndarray | None, contrib: np.ndarray | None) -> None:
-        n = len(X)
-        acc = np.full(n, self.intercept) if out_raw is not None else None
-        ind_of = {int(f): i for i, f in enumerate(self.ind_feature)}
-        for j, name in enumerate(self.numeric):
-            x = numeric_column(X[name])
-            term, missing = self._numeric_parts(j, x)
-            if j in ind_of:
-                i = ind_of[j]
-                term = term + self.ind_k[i] * (_slog(missing.astype(np.float64)) - self.ind_mean[i])
-            if acc is not None:
-                acc += term
-            if contrib is not None:
-                centre = self.num_k[j] * (self.num_zbar[j] - self.num_mean[j])
-                if j in ind_of:
-                    i = ind_of[j]
-                    centre += self.ind_k[i] * (self.ind_zbar[i] - self.ind_mean[i])
-                contrib[:, self.features.index(name)] = term - centre
-        for name, table in self.cat_table.items():
-            term = table[self._codes(X[name], name)]
-            if acc is not None:
-                acc += term
-            if contrib is not None:
-                contrib[:, self.features.index(name)] = term - self.cat_zbar[name]
+    def _numeric(self, X: pd.DataFrame, buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """slog of the imputed numeric features, and the missing flags of those with an indicator."""
+        M = float_matrix(X, self.numeric, {}, out=buffer)
+        missing = np.isnan(M)
+        np.copyto(M, self.median, where=missing)
+        return _slog(M), missing[:, self.ind_feature]
+
+    def _contrib_slice(self, X: pd.DataFrame, out_raw: np.ndarray | None, contrib: np.ndarray | None,
+                       buffer: np.ndarray) -> None:
+        one = np.log1p(1.0)  # slog of an indicator that is set
         if out_raw is not None:
+            acc = np.full(len(X), self.intercept)
+            if self.numeric:
+                S, flags = self._numeric(X, buffer)
+                acc += S @ self.num_k - self.num_k @ self.num_mean
+                if len(self.ind_feature):
+                    acc += flags @ (self.ind_k * one) - self.ind_k @ self.ind_mean
+            for name, table in self.cat_table.items():
+                acc += table[self._codes(X[name], name)]
             out_raw[:] = acc
+        if contrib is not None:
+            if self.numeric:
+                S, flags = self._numeric(X, buffer)
+                C = (S - self.num_zbar) * self.num_k
+                if len(self.ind_feature):
+                    C[:, self.ind_feature] += (flags * one - self.ind_zbar) * self.ind_k
+                contrib[:, self.num_pos] = C
+            for name, table in self.cat_table.items():
+                contrib[:, self.features.index(name)] = table[self._codes(X[name], name)] - self.cat_zbar[name]
+
+    def _buffer(self, n: int) -> np.ndarray:
+        return np.empty((min(n, SLICE), len(self.numeric)), order="F")  # filled column by column
 
     # -- public ------------------------------------------------------------------------
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
         """The logistic regression's decision function (log-odds), equal to scikit-learn's to ~1e-12."""
         out = np.empty(len(X))
+        buffer = self._buffer(len(X))
         for lo in range(0, len(X), SLICE):
-            self._contrib_slice(X.iloc[lo:lo + SLICE], out[lo:lo + SLICE], None)
+            self._contrib_slice(X.iloc[lo:lo + SLICE], out[lo:lo + SLICE], None, buffer)
         return out
 
     def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Exact linear contributions (coefficient x (value - training mean), per feature) and the base."""
         contrib = np.zeros((len(X), len(self.features)))
+        buffer = self._buffer(len(X))
         for lo in range(0, len(X), SLICE):
-            self._contrib_slice(X.iloc[lo:lo + SLICE], None, contrib[lo:lo + SLICE])
+            self._contrib_slice(X.iloc[lo:lo + SLICE], None, contrib[lo:lo + SLICE], buffer)
         return contrib, np.full(len(X), self.base)
