@@ -10,10 +10,9 @@ features with cover fractions z_k, a row's contribution depends only on which of
 conditions the row meets (its "hot" set H). Cold features all receive -v * prod(z over
 cold) * sum_s w(s, d) e_{|H|-s}(z over H); a hot feature j receives v (1 - z_j) prod(z over
 cold) sum_s w(s, d) e_{|H|-1-s}(z over H without j), where e are elementary symmetric
-polynomials and w(s, d) = s! (d-s-1)! / d!. For leaves up to DMAX distinct features these
-values are tabulated for all 2^d patterns when the library loads (the idea of FastTreeSHAP
-v2), so a row costs one pass over the tree's nodes and a table look-up per leaf; deeper
-leaves are computed on the spot in O(d^2).
+polynomials and w(s, d) = s! (d-s-1)! / d!. For shallow leaves these values are tabulated
+for all 2^d patterns when the library loads (the idea of FastTreeSHAP v2); deeper leaves are
+computed on the spot in O(d h), which beats a look-up that misses the cache.
 """
 
 from __future__ import annotations
@@ -90,7 +89,7 @@ static void leaf_values(int d, const double* z, const char* hot, double v, doubl
     }
 }
 
-int re_shap_init(int64_t budget_doubles) {
+int re_shap_init(int64_t budget_doubles, int dmax) {
     if (TABLE_AT) return 0;
     for (int d = 1; d < 130; d++) {
         /* w(s, d) = s! (d-s-1)! / d! = 1 / (d * C(d-1, s)) */
@@ -106,7 +105,7 @@ int re_shap_init(int64_t budget_doubles) {
     for (int l = 0; l < N_LEAVES; l++) {
         int d = PATH_START[l + 1] - PATH_START[l];
         int64_t need = ((int64_t)1 << (d < 62 ? d : 62)) * d;
-        if (d <= DMAX && total + need <= budget_doubles) { at[l] = total; total += need; }
+        if (d <= dmax && d <= DMAX && total + need <= budget_doubles) { at[l] = total; total += need; }
         else at[l] = -1;
     }
     double* table = (double*)malloc(sizeof(double) * (total > 0 ? total : 1));

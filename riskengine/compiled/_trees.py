@@ -24,7 +24,11 @@ from riskengine.compiled._forest import Forest, UnsupportedModel, read_forest
 
 log = logging.getLogger("riskengine.compiled")
 CFLAGS = ["-O2", "-fPIC", "-shared", "-fopenmp", "-fno-math-errno", "-std=c99"]
-TABLE_BUDGET_BYTES = 512 * 1024**2  # TreeSHAP tables: leaves past the budget are computed on the spot
+# TreeSHAP tables for leaves at most TABLE_DEPTH features deep, within a budget that stays in the
+# CPU cache: measured on a 300 x 31 model, 512 MB of tables for leaves up to 12 deep ran 1.4x
+# slower than computing every leaf on the spot (cache misses cost more than the arithmetic)
+TABLE_BUDGET_BYTES = 4 * 1024**2
+TABLE_DEPTH = 5
 _LOADED: dict[str, tuple[ctypes.CDLL, str]] = {}  # model hash -> library (one load per process)
 
 
@@ -105,7 +109,7 @@ class CompiledTrees:
         lib.re_predict.restype = None
         lib.re_shap.argtypes = [dbl, ctypes.c_int64, ctypes.c_int64, dbl, ctypes.c_int]
         lib.re_shap.restype = None
-        lib.re_shap_init.argtypes = [ctypes.c_int64]
+        lib.re_shap_init.argtypes = [ctypes.c_int64, ctypes.c_int]
         lib.re_shap_init.restype = ctypes.c_int
         _LOADED[self.model_hash] = (lib, str(path))
         return lib
@@ -135,7 +139,7 @@ class CompiledTrees:
         """Exact path-dependent TreeSHAP: rows x (features + 1), the last column the base value."""
         X = self._input(X)
         lib = self._lib()
-        if lib.re_shap_init(TABLE_BUDGET_BYTES // 8) != 0:
+        if lib.re_shap_init(TABLE_BUDGET_BYTES // 8, TABLE_DEPTH) != 0:
             raise MemoryError("could not allocate the TreeSHAP tables")
         out = np.zeros((len(X), self.n_features + 1), dtype=np.float64)
         if len(X):
