@@ -30,7 +30,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from riskengine.compiled import CompiledTrees, float_matrix
+from riskengine.compiled import CompiledTrees
 from riskengine.model import RiskModel, contributions
 
 
@@ -91,7 +91,7 @@ def bench_trees(name: str, model: RiskModel, X: pd.DataFrame, rows_explain: int,
     compiled = CompiledTrees.from_booster(booster)
     print(f"\n[{name}] {booster.num_trees()} trees, {booster.num_feature()} features; compiled in "
           f"{time.perf_counter() - t:.1f} s ({len(compiled.library) / 1e6:.1f} MB library)", flush=True)
-    M = float_matrix(X, model.features_, model.categories)
+    M = np.ascontiguousarray(model.matrix(X))
     assert np.array_equal(compiled.raw_score(M), booster.predict(M, raw_score=True)), "compiled scores differ"
     E = M[:rows_explain]
     lgb_c = booster.predict(E, pred_contrib=True)
@@ -120,10 +120,8 @@ def bench_trees(name: str, model: RiskModel, X: pd.DataFrame, rows_explain: int,
     slow = RiskModel.__new__(RiskModel)
     slow.__dict__.update({k: v for k, v in model.__dict__.items() if k != "fast_"})
     assert np.array_equal(model.raw_score(X), booster.predict(M, raw_score=True))
-    from riskengine.scoring import raw_scores
-
-    t = race({"scoring stage before (float buffer + Booster.predict)": lambda: raw_scores(slow, X),
-              "scoring stage now (compiled)": lambda: raw_scores(model, X)}, repeat)
+    t = race({"RiskModel.raw_score before (matrix + Booster.predict)": lambda: slow.raw_score(X),
+              "RiskModel.raw_score now (compiled)": lambda: model.raw_score(X)}, repeat)
     base, fast = t.values()
     fig["engine_from_table"] = {k: round(v, 3) for k, v in t.items()} | {"speedup": round(base / fast, 2)}
     print(f"  scoring stage from the feature table (all cores): before {base:.2f} s, now {fast:.2f} s "

@@ -81,7 +81,7 @@ def test_a_changed_booster_is_not_scored_by_a_stale_library():
     other = RiskModel("lightgbm", {"n_estimators": 12, "num_leaves": 5}, model.categories).fit(X, 1 - y)
     other.fast_ = model.fast_  # a library compiled from another model
     np.testing.assert_array_equal(other.raw_score(X), other.estimator_.booster_.predict(
-        other._matrix(X), raw_score=True))
+        other.matrix(X), raw_score=True))
 
 
 def test_without_a_compiler_scoring_falls_back_and_says_so_once(monkeypatch, capsys):
@@ -125,7 +125,7 @@ def test_every_entity_gets_its_top_reasons_from_a_compiled_model():
     model = RiskModel("lightgbm", {"n_estimators": 15, "num_leaves": 7}, {"b": list(range(40)), "e": ["x", "y", "z"]})
     model.fit(X, y)
     assert reasons_for_all(model, X) is None  # not compiled: the list alone is explained
-    reference = model.estimator_.booster_.predict(model._matrix(X), pred_contrib=True)[:, :-1]
+    reference = model.estimator_.booster_.predict(model.matrix(X), pred_contrib=True)[:, :-1]
     model.compile()
     top = reasons_for_all(model, X, n=2, chunk_rows=700)
     best = np.argmax(reference, axis=1)

@@ -5,15 +5,14 @@ exact TreeSHAP) that is kept inside the MLflow model with the model's hash; the 
 model is reduced to arrays (no ColumnTransformer at scoring time).
 
     scorer = compile_model(model)          # TreeScorer, LinearScorer, or None without a compiler
-    scorer.raw_score(table)                # == the model's own raw score
-    scorer.contributions(table)            # (contributions, base value): exact SHAP / linear
+    scorer.raw_score(model.matrix(table))      # == the model's own raw score
+    scorer.contributions(model.matrix(table))  # (contributions, base value): exact SHAP / linear
 """
 
 from riskengine.compiled._linear import LinearScorer
-from riskengine.compiled._matrix import float_matrix
 from riskengine.compiled._scorer import TreeScorer, compile_model
 from riskengine.compiled._trees import CompileError, CompiledTrees, compile_or_none, compiler
 from riskengine.compiled._forest import UnsupportedModel, model_hash
 
 __all__ = ["CompileError", "CompiledTrees", "LinearScorer", "TreeScorer", "UnsupportedModel", "compile_model",
-           "compile_or_none", "compiler", "float_matrix", "model_hash"]
+           "compile_or_none", "compiler", "model_hash"]

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from riskengine.compiled._linear import LinearScorer
-from riskengine.compiled._matrix import float_matrix
 from riskengine.compiled._trees import CompiledTrees, compile_or_none, warn_once
-
-CHUNK_ROWS = 250_000  # rows per float matrix: bounds the extra memory whatever the table's size
 
 
 class TreeScorer:
@@ -41,31 +37,21 @@ class TreeScorer:
             self._serves = ok
         return ok
 
-    def raw_score(self, X: pd.DataFrame, threads: int | None = None) -> np.ndarray:
-        out = np.empty(len(X))
-        buffer = np.empty((min(CHUNK_ROWS, len(X)), len(self.features)))
-        for lo in range(0, len(X), CHUNK_ROWS):
-            M = float_matrix(X.iloc[lo:lo + CHUNK_ROWS], self.features, self.categories, out=buffer)
-            out[lo:lo + len(M)] = self.compiled.raw_score(M, threads)
-        return out
+    def raw_score(self, M: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """Raw scores for the model's float matrix (`RiskModel.matrix`)."""
+        return self.compiled.raw_score(np.ascontiguousarray(M), threads)
 
-    def contributions(self, X: pd.DataFrame, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        contrib = np.empty((len(X), len(self.features)))
-        base = np.empty(len(X))
-        buffer = np.empty((min(CHUNK_ROWS, len(X)), len(self.features)))
-        for lo in range(0, len(X), CHUNK_ROWS):
-            M = float_matrix(X.iloc[lo:lo + CHUNK_ROWS], self.features, self.categories, out=buffer)
-            c = self.compiled.contributions(M, threads)
-            contrib[lo:lo + len(M)] = c[:, :-1]
-            base[lo:lo + len(M)] = c[:, -1]
-        return contrib, base
+    def contributions(self, M: np.ndarray, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Exact TreeSHAP for the model's float matrix: (contributions, base value per row)."""
+        c = self.compiled.contributions(np.ascontiguousarray(M), threads)
+        return c[:, :-1], c[:, -1]
 
 
 def compile_model(model) -> TreeScorer | LinearScorer | None:
     """The fast scorer for a fitted RiskModel; None (said once) when trees cannot be compiled here."""
     if model.kind == "lightgbm":
         compiled = compile_or_none(model.estimator_.booster_)
-        return None if compiled is None else TreeScorer(compiled, model.features_, model.categories)
+        return None if compiled is None else TreeScorer(compiled, model.features_, model.categories_)
     if model.kind == "logistic_regression":
         return LinearScorer(model)
     return None
