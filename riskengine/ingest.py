@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -77,30 +78,41 @@ class Dataset:
 # ---------------------------------------------------------------------------------------
 
 
-def read_table(source: Source, required: list[str] | None = None) -> tuple[pd.DataFrame, dict]:
+def read_table(source: Source, required: list[str] | None = None,
+               keep_malformed: bool = False) -> tuple[pd.DataFrame, dict]:
     """Read one source as it is (CSV as text, nothing coerced) with its fingerprint.
 
     Adds `_row` (1-based data row) and, for CSV, `_line` (the line a text editor shows).
     A missing file, an unreadable file or a missing required column is a DataError.
+
+    A CSV line that cannot be decoded (a byte that is not UTF-8, or not the source's
+    `encoding`) or that has more fields than the header is malformed: with `keep_malformed`
+    it stays in the table with its reason in `_problem` (the validators reject it, naming the
+    line); without, the first one is a DataError naming its line.
+    Columns named like the engine's own bookkeeping (`line`, `_row`, `_line`, `_problem`)
+    are kept under `<name>_in_source`.
     """
     name = source.describe()
+    problems = None
     if source.path is not None:
         path = Path(source.path)
-        df = read_file(path, text=True)
+        if kind_of(path) != "csv" or not path.is_file():
+            df = read_file(path, text=True)  # Parquet; or the one reader's message for a missing or unknown file
+        else:
+            try:
+                df, problems = _read_csv(path, source.encoding)
+            except DataError:
+                raise
+            except Exception as exc:  # parser errors name the line; pass them on readably
+                raise DataError(f"{path}: cannot be read: {_one_line(exc)}") from None
         digest = _file_sha256(path)
         is_csv = kind_of(path) == "csv"
     else:
-        import sqlalchemy
-
-        try:
-            engine = sqlalchemy.create_engine(source.url)
-            with engine.connect() as conn:
-                df = pd.read_sql(sqlalchemy.text(source.sql), conn)
-        except Exception as exc:
-            raise DataError(f"{name}: query failed: {exc}") from None
+        df = _read_sql(source)
         digest = hashlib.sha256(pd.util.hash_pandas_object(df, index=False).values.tobytes()).hexdigest()
         is_csv = False
     df.columns = [str(c).strip() for c in df.columns]
+    df = df.rename(columns={c: f"{c}_in_source" for c in df.columns if c in RESERVED_COLUMNS})
     missing = [c for c in (required or []) if c not in df.columns]
     if missing:
         raise DataError(
@@ -109,9 +121,131 @@ def read_table(source: Source, required: list[str] | None = None) -> tuple[pd.Da
         )
     df = df.reset_index(drop=True)
     df["_row"] = range(1, len(df) + 1)
-    df["_line"] = df["_row"] + 1 if is_csv else pd.NA
+    if problems is not None:
+        df["_line"] = problems["line"].to_numpy()
+        if problems["problem"].notna().any():
+            if not keep_malformed:
+                first = problems[problems["problem"].notna()].iloc[0]
+                raise DataError(f"{name}: line {first['line']}: {first['problem']}")
+            df["_problem"] = problems["problem"].to_numpy()
+    else:
+        df["_line"] = df["_row"] + 1 if is_csv else pd.NA
     fingerprint = {"name": name, "sha256": digest, "rows": len(df)}
     return df, fingerprint
+
+
+RESERVED_COLUMNS = {"line", "_row", "_line", "_problem"}
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:500]
+
+
+def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """A CSV as text. The fast reader first; on a bad byte or a line with too many fields, line by line.
+
+    Returns the table and, from the line-by-line reader, each row's first line and problem.
+    """
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding or "utf-8",
+                         sep="\t" if path.suffix.lower() == ".tsv" else ",")
+        return df, None
+    except (UnicodeDecodeError, pd.errors.ParserError):
+        return _read_csv_by_line(path, encoding)
+
+
+def _read_csv_by_line(path: Path, encoding: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Decode each physical line on its own and parse with the csv module, so one bad line costs one row."""
+    import csv
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as fh:
+        data = fh.read()
+    enc = encoding or "utf-8"
+    if data.startswith(b"\xef\xbb\xbf") and enc.replace("-", "").lower() in ("utf8", "utf8sig"):
+        data = data[3:]
+    bad_lines: dict[int, str] = {}
+    texts = []
+    for i, line in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            texts.append(line.decode(enc))
+        except UnicodeDecodeError as exc:
+            byte = line[exc.start:exc.start + 1].hex().upper()
+            bad_lines[i] = (f"not {enc} text (byte 0x{byte} at character {exc.start + 1}); if the file is "
+                            "Windows or Latin-1 text, set encoding = \"cp1252\" on this source")
+            texts.append(line.decode(enc, errors="replace"))
+    reader = csv.reader(texts, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    header = None
+    rows, lines, problems = [], [], []
+    last = 0
+    for fields in reader:
+        first, last = last + 1, reader.line_num
+        if header is None:
+            if first in bad_lines:
+                raise DataError(f"{path}: line {first} (the header): {bad_lines[first]}")
+            header = [f.strip() for f in fields]
+            continue
+        if not fields or fields == [""]:
+            continue  # a blank line is no row
+        problem = next((bad_lines[n] for n in range(first, last + 1) if n in bad_lines), None)
+        if len(fields) > len(header):
+            problem = problem or (f"{len(fields)} fields, {len(header)} expected (an unquoted comma or "
+                                  "delimiter inside a value?)")
+            fields = fields[:len(header)]
+        rows.append([f if f != "" else None for f in fields] + [None] * (len(header) - len(fields)))
+        lines.append(first)
+        problems.append(problem)
+    if header is None:
+        raise DataError(f"{path}: empty file (no header line)")
+    df = pd.DataFrame(rows, columns=header, dtype=object).astype("string") if rows else pd.DataFrame(
+        {c: pd.Series([], dtype="string") for c in header})
+    return df, pd.DataFrame({"line": lines, "problem": pd.Series(problems, dtype=object)})
+
+
+def _read_sql(source: Source) -> pd.DataFrame:
+    """Run a source's query read-only: SQLite files opened with mode=ro, elsewhere a read-only transaction."""
+    import sqlalchemy
+
+    name = source.describe()
+    try:
+        url = sqlalchemy.engine.make_url(source.url)
+    except Exception as exc:
+        raise DataError(f"{name}: not a database URL: {_one_line(exc)}") from None
+    try:
+        if url.get_backend_name() == "sqlite":
+            engine = _sqlite_read_only(url, name)
+        else:
+            engine = sqlalchemy.create_engine(url)
+        with engine.connect() as conn:
+            if url.get_backend_name() == "postgresql":
+                conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            elif url.get_backend_name() in ("mysql", "mariadb"):
+                conn.exec_driver_sql("START TRANSACTION READ ONLY")
+            df = pd.read_sql(sqlalchemy.text(source.sql), conn)
+            conn.rollback()
+        engine.dispose()
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{name}: query failed: {_one_line(exc)}") from None
+    return df
+
+
+def _sqlite_read_only(url, name: str):
+    """A SQLite engine that can only read an existing file (never creates one)."""
+    import sqlite3
+
+    import sqlalchemy
+
+    db = url.database
+    if not db or db == ":memory:":
+        raise DataError(f"{name}: a SQLite source needs a database file, not an in-memory database")
+    path = Path(db)
+    if not path.is_file():
+        raise DataError(f"{name}: database file {path} not found")
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    return sqlalchemy.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
 
 
 def _file_sha256(path: Path) -> str:
@@ -128,20 +262,137 @@ def _file_sha256(path: Path) -> str:
 
 
 def as_id(col: pd.Series) -> pd.Series:
-    """Entity ids are strings; integer-valued numbers from Parquet/SQL become their digits."""
+    """Entity ids are strings; numbers from Parquet/SQL become the text a CSV would hold.
+
+    Whole numbers lose their ".0" (12.0 -> "12"); other numbers keep their digits (12.5 -> "12.5"),
+    so they match nothing rather than a different id; NaN and infinities are missing.
+    """
     if pd.api.types.is_float_dtype(col):
-        col = col.astype("Int64")
+        values = col.astype("float64")
+        finite = np.isfinite(values)
+        whole = finite & (values == np.round(values)) & (values.abs() < 2**63)
+        text = pd.Series(pd.NA, index=col.index, dtype="string")
+        text[whole] = values[whole].astype("int64").astype("string")
+        other = finite & ~whole
+        text[other] = values[other].map(repr).astype("string")
+        col = text
     out = col.astype("string").str.strip()
     return out.mask(out == "")
 
 
+ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+ISO_DATE_TIME = ISO_DATE + r"[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+NS_FIRST, NS_LAST = pd.Timestamp("1677-09-22"), pd.Timestamp("2262-04-10")  # what datetime64[ns] can hold
+
+
+def parse_dates(col: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd.Series]:
+    """Dates from text, and why a value is not one: (datetime64[us] dates, reason or None).
+
+    The contract's rule: a date is written YYYY-MM-DD (zero-padded, ISO 8601), optionally
+    followed by a time and a UTC offset, which are ignored: the day is the day as written.
+    `2023/01/05`, `2023-1-5`, `today` or `5 Jan 2023` are not dates unless the source names
+    its `date_format` (a strftime pattern, then applied exactly).
+    """
+    if pd.api.types.is_datetime64_any_dtype(col):  # Parquet/SQL dates are dates already
+        values = col.dt.tz_localize(None) if getattr(col.dt, "tz", None) is not None else col
+        dates = values.dt.normalize().astype("datetime64[us]")
+        reason = pd.Series(np.where(dates.isna(), "missing", None), index=col.index, dtype=object)
+        return dates, reason
+    text = col.astype("string").str.strip()
+    text = text.mask(text == "")
+    missing = text.isna()
+    if fmt is None:
+        shape = text.str.fullmatch(ISO_DATE) | text.str.fullmatch(ISO_DATE_TIME)
+        shape = shape.fillna(False).astype(bool)
+        day = text.str.slice(0, 10).where(shape)
+        dates = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
+        expected = "YYYY-MM-DD"
+    else:
+        dates = _parse_with_format(text, fmt)
+        shape = ~missing
+        expected = fmt
+    dates = dates.astype("datetime64[us]").dt.normalize()
+    reason = pd.Series(None, index=col.index, dtype=object)
+    reason[missing] = "missing"
+    reason[~missing & dates.isna()] = f"not a real date (expected {expected})"
+    return dates, reason
+
+
+def _parse_with_format(text: pd.Series, fmt: str) -> pd.Series:
+    """Dates in a named strftime format; a value the format does not fit is NaT (mixed offsets too)."""
+    try:
+        out = pd.to_datetime(text, format=fmt, errors="coerce")
+        if getattr(out.dt, "tz", None) is not None:
+            out = out.dt.tz_localize(None)
+        return out
+    except (ValueError, TypeError, OverflowError):  # e.g. mixed UTC offsets: one value at a time
+        def one(v):
+            if v is None or v is pd.NA:
+                return None
+            try:
+                return dt.datetime.strptime(str(v), fmt).replace(tzinfo=None)
+            except (ValueError, TypeError, OverflowError):
+                return None
+        return pd.Series([one(v) for v in text], index=text.index, dtype="datetime64[us]")
+
+
 def as_date(col: pd.Series, fmt: str | None = None) -> pd.Series:
-    """Dates from text (ISO 8601 unless the source names a strftime format); unreadable -> NaT."""
-    return pd.to_datetime(col, errors="coerce", format=fmt or "ISO8601").dt.normalize().astype("datetime64[ns]")
+    """Dates by the contract's rule (see `parse_dates`); unreadable or out of datetime64[ns] range -> NaT."""
+    dates, _ = parse_dates(col, fmt)
+    return dates.where((dates >= NS_FIRST) & (dates <= NS_LAST)).astype("datetime64[ns]")
 
 
 def as_number(col: pd.Series) -> pd.Series:
-    return pd.to_numeric(col, errors="coerce").astype("float64")
+    """Numbers; text that is not one, and infinities (inf, 1e400), become NaN."""
+    out = pd.to_numeric(col, errors="coerce").astype("float64")
+    return out.where(np.isfinite(out))
+
+
+def _number_failures(raw: pd.Series, column: str) -> pd.DataFrame:
+    """Why a present value is not a usable number: text, a decimal comma, an infinity."""
+    parsed = pd.to_numeric(raw, errors="coerce").astype("float64")
+    text = raw.astype("string").str.strip()
+    present = text.notna() & (text != "")
+    bad = present & ~np.isfinite(parsed.fillna(np.nan))
+    if not bad.any():
+        return _no_failures()
+    reason = pd.Series("not a number", index=raw.index, dtype=object)
+    reason[parsed.isin([np.inf, -np.inf])] = "not a finite number (infinite or too large)"
+    reason[text.str.fullmatch(r"[+-]?\d+,\d+").fillna(False).astype(bool)] = \
+        "not a number (a decimal comma? write 51.5, not 51,5)"
+    return pd.DataFrame({"index": raw.index[bad], "column": column, "reason": reason[bad].to_numpy()})
+
+
+def _no_failures() -> pd.DataFrame:
+    return pd.DataFrame(columns=["index", "column", "reason"])
+
+
+def _date_failures(raw: pd.Series, column: str, today: pd.Timestamp, earliest: pd.Timestamp,
+                   fmt: str | None) -> tuple[pd.Series, pd.DataFrame]:
+    """Parse a date column; (datetime64[ns] dates, failures): missing, unreadable, future, too early.
+
+    Far-off years (2999, 9999, 1600) are judged on the parsed date before the cast to
+    nanoseconds, so they are rejects with the same reasons as any future or early date.
+    """
+    dates, reason = parse_dates(raw, fmt)
+    future = dates.notna() & (dates > today)
+    early = dates.notna() & (dates < earliest)
+    reason = reason.copy()
+    reason[future] = f"date in the future (after {today.date()})"
+    reason[early] = (f"date before {earliest.date()} (data.earliest_date): impossible here, "
+                     "or a placeholder for unknown")
+    bad = reason.notna()
+    failures = pd.DataFrame({"index": raw.index[bad], "column": column, "reason": reason[bad].to_numpy()})
+    ok = dates.where(~bad)
+    return ok.where((ok >= NS_FIRST) & (ok <= NS_LAST)).astype("datetime64[ns]"), failures
+
+
+def _malformed(raw: pd.DataFrame) -> pd.DataFrame:
+    """Rows the reader could not take apart (a bad byte, too many fields): rejected as a whole."""
+    if "_problem" not in raw.columns:
+        return _no_failures()
+    bad = raw["_problem"].notna()
+    return pd.DataFrame({"index": raw.index[bad], "column": "*", "reason": raw.loc[bad, "_problem"].to_numpy()})
 
 
 def _validate(df: pd.DataFrame, schema: pa.DataFrameSchema, date_format: str = "YYYY-MM-DD") -> pd.DataFrame:
@@ -158,33 +409,22 @@ def _validate(df: pd.DataFrame, schema: pa.DataFrameSchema, date_format: str = "
         return pd.DataFrame(
             {"index": fc["index"].astype(int), "column": fc["column"].astype(str), "reason": reasons}
         )
-    return pd.DataFrame(columns=["index", "column", "reason"])
+    return _no_failures()
 
 
 _NOT_NULL = {
-    "date": "missing or not a real date (expected YYYY-MM-DD)",
     "outcome": "missing or not a number",
 }
-
-
-def _date_column(today: pd.Timestamp, earliest: pd.Timestamp, nullable: bool = False) -> pa.Column:
-    return pa.Column(
-        "datetime64[ns]",
-        nullable=nullable,
-        checks=[
-            pa.Check(lambda s: s >= earliest,
-                     error=f"date before {earliest.date()} (data.earliest_date): impossible here, or a placeholder for unknown"),
-            pa.Check(lambda s: s <= today, error=f"date in the future (after {today.date()})"),
-        ],
-    )
 
 
 def _reject_rows(
     raw: pd.DataFrame, failures: pd.DataFrame, file: str, raw_values: pd.DataFrame
 ) -> pd.DataFrame:
     """One reject row per failing data row, all its reasons joined."""
+    failures = failures[failures["index"].notna()] if len(failures) else failures
     if failures.empty:
         return pd.DataFrame(columns=REJECT_COLUMNS)
+    failures = failures.assign(index=failures["index"].astype(int))
     grouped = failures.groupby("index", sort=True)
     idx = list(grouped.groups)
     cols = grouped["column"].agg(lambda s: ", ".join(dict.fromkeys(s)))
@@ -192,7 +432,7 @@ def _reject_rows(
         lambda g: "; ".join(dict.fromkeys(r if c == "*" else f"{c}: {r}" for c, r in zip(g["column"], g["reason"]))),
         include_groups=False,
     )
-    records = raw_values.loc[idx].drop(columns=["_row", "_line"], errors="ignore")
+    records = raw_values.loc[idx].drop(columns=["_row", "_line", "_problem"], errors="ignore")
     return pd.DataFrame(
         {
             "file": file,
@@ -200,22 +440,46 @@ def _reject_rows(
             "line": raw.loc[idx, "_line"].to_numpy(),
             "column": cols.loc[idx].to_numpy(),
             "reason": why.loc[idx].to_numpy(),
-            "record": [json.dumps({k: (None if pd.isna(v) else str(v)) for k, v in r.items()}) for r in records.to_dict("records")],
+            "record": [json.dumps({k: (None if _isna(v) else str(v)) for k, v in r.items()}) for r in records.to_dict("records")],
         }
     )
+
+
+def _isna(v) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):  # arrays and lists held in a Parquet cell
+        return False
 
 
 def _duplicates(keys: pd.DataFrame, raw: pd.DataFrame, what: str) -> pd.DataFrame:
     """Failures for repeated rows (by `keys`): the first copy stays, later ones are rejected."""
     dup = keys.duplicated(keep="first")
     if not dup.any():
-        return pd.DataFrame(columns=["index", "column", "reason"])
+        return _no_failures()
     first_row = raw.groupby([keys[c] for c in keys.columns], dropna=False, sort=False)["_row"].transform("first")
     idx = keys.index[dup]
     return pd.DataFrame(
         {"index": idx, "column": "*" if what == "row" else keys.columns[0],
          "reason": [f"duplicate {what} of row {r}" for r in first_row.loc[idx]]}
     )
+
+
+def _comparable(raw: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The row as a duplicate check should see it: text stripped, entity ids normalised."""
+    out = {}
+    for c in columns:
+        col = raw[c]
+        if c == "entity_id":
+            out[c] = as_id(col)
+        elif pd.api.types.is_string_dtype(col) or col.dtype == object:
+            try:
+                out[c] = col.astype("string").str.strip()
+            except (TypeError, ValueError):
+                out[c] = col.astype(str)
+        else:
+            out[c] = col
+    return pd.DataFrame(out, index=raw.index)
 
 
 def _check_share(file: str, n: int, rejects: pd.DataFrame, max_share: float) -> None:
@@ -230,22 +494,25 @@ def _check_share(file: str, n: int, rejects: pd.DataFrame, max_share: float) -> 
 
 
 def validate_entities(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Entities: a non-empty, unique entity_id; coordinates, if given, in range."""
+    """Entities: a non-empty, unique entity_id; coordinates, if given, numbers in range."""
     df = raw.copy()
     df["entity_id"] = as_id(df["entity_id"])
     columns = {"entity_id": pa.Column("string", nullable=False)}
+    failures = [_malformed(raw)]
     for c, lim in (("lat", 90), ("lon", 180)):
         if c in df.columns:
+            failures.append(_number_failures(raw[c], c))
             df[c] = as_number(df[c])
             columns[c] = pa.Column(
                 "float64", nullable=True,
                 checks=pa.Check(lambda s, lim=lim: s.abs() <= lim, error=f"outside -{lim}..{lim}"),
             )
-    failures = _validate(df, pa.DataFrameSchema(columns, strict=False))
+    failures.append(_validate(df, pa.DataFrameSchema(columns, strict=False)))
     present = df[df["entity_id"].notna()]
-    failures = pd.concat([failures, _duplicates(present[["entity_id"]], raw, "entity_id")])
+    failures.append(_duplicates(present[["entity_id"]], raw, "entity_id"))
+    failures = pd.concat(failures)
     rejects = _reject_rows(raw, failures, file, raw)
-    good = df.drop(index=failures["index"].unique()).drop(columns=["_row", "_line"])
+    good = df.drop(index=failures["index"].unique()).drop(columns=["_row", "_line", "_problem"], errors="ignore")
     return good.reset_index(drop=True), rejects
 
 
@@ -259,32 +526,24 @@ def validate_events(
     """
     df = raw.copy()
     df["entity_id"] = as_id(df["entity_id"])
-    df["date"] = as_date(raw["date"], date_format)
+    df["date"], date_failures = _date_failures(raw["date"], "date", today, earliest, date_format)
     df["type"] = df["type"].astype("string").str.strip().replace("", pd.NA)
     df["value"] = as_number(raw["value"]) if "value" in raw.columns else float("nan")
     has_address = df["address"].astype("string").str.strip().fillna("") != "" if "address" in df.columns else pd.Series(False, index=df.index)
-    schema = pa.DataFrameSchema(
-        {
-            "date": _date_column(today, earliest),
-            "type": pa.Column("string", nullable=False),
-            "value": pa.Column("float64", nullable=True),
-        },
-        strict=False,
-    )
-    failures = [_validate(df, schema, date_format or "YYYY-MM-DD")]
+    schema = pa.DataFrameSchema({"type": pa.Column("string", nullable=False)}, strict=False)
+    failures = [_malformed(raw), date_failures, _validate(df, schema)]
     if "value" in raw.columns:
-        bad_value = raw["value"].notna() & df["value"].isna()
-        failures.append(pd.DataFrame({"index": df.index[bad_value], "column": "value", "reason": "not a number"}))
+        failures.append(_number_failures(raw["value"], "value"))
     unknown = df["entity_id"].notna() & ~df["entity_id"].isin(known)
     failures.append(pd.DataFrame({"index": df.index[unknown], "column": "entity_id", "reason": "not in the entities table"}))
     orphan = df["entity_id"].isna() & ~has_address
     failures.append(pd.DataFrame({"index": df.index[orphan], "column": "entity_id", "reason": "missing, and no address to link by"}))
-    data_cols = [c for c in raw.columns if c not in ("_row", "_line")]
-    failures.append(_duplicates(raw[data_cols], raw, "row"))
+    data_cols = [c for c in raw.columns if c not in ("_row", "_line", "_problem")]
+    failures.append(_duplicates(_comparable(raw, data_cols), raw, "row"))
     failures = pd.concat(failures)
     rejects = _reject_rows(raw, failures, file, raw)
     good = df.drop(index=failures["index"].unique())
-    good = good.rename(columns={"_row": "line"}).drop(columns=["_line"])
+    good = good.rename(columns={"_row": "line"}).drop(columns=["_line", "_problem"], errors="ignore")
     return good.reset_index(drop=True), rejects
 
 
@@ -337,22 +596,21 @@ def validate_outcomes(
     raw: pd.DataFrame, file: str, known: pd.Index, today: pd.Timestamp, kind: str,
     earliest: pd.Timestamp = pd.Timestamp("1950-01-01"), date_format: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Outcomes: a known entity, a parseable past date, an outcome that is 0/1 (or a number)."""
+    """Outcomes: a known entity, a parseable past date, an outcome that is 0/1 (or a finite number)."""
     df = raw.copy()
     df["entity_id"] = as_id(df["entity_id"])
-    df["date"] = as_date(raw["date"], date_format)
+    df["date"], date_failures = _date_failures(raw["date"], "date", today, earliest, date_format)
     df["outcome"] = as_number(raw["outcome"])
     outcome_checks = [pa.Check.isin([0.0, 1.0], error="outcome must be 0 or 1")] if kind == "binary" else []
     schema = pa.DataFrameSchema(
         {
             "entity_id": pa.Column("string", nullable=False,
                                    checks=pa.Check.isin(list(known), error="not in the entities table")),
-            "date": _date_column(today, earliest),
             "outcome": pa.Column("float64", nullable=False, checks=outcome_checks),
         },
         strict=False,
     )
-    failures = _validate(df, schema, date_format or "YYYY-MM-DD")
+    failures = pd.concat([_malformed(raw), date_failures, _validate(df, schema)])
     rejects = _reject_rows(raw, failures, file, raw)
     good = df.drop(index=failures["index"].unique())
     return good[["entity_id", "date", "outcome"]].reset_index(drop=True), rejects
@@ -369,7 +627,7 @@ def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
     earliest = pd.Timestamp(spec.earliest_date)
     fingerprints, all_rejects = [], []
 
-    raw, fp = read_table(spec.entities, ENTITY_REQUIRED)
+    raw, fp = read_table(spec.entities, ENTITY_REQUIRED, keep_malformed=True)
     entities, rej = validate_entities(raw, fp["name"])
     _check_share(fp["name"], len(raw), rej, spec.max_reject_share)
     fingerprints.append({**fp, "table": "entities"})
@@ -378,7 +636,7 @@ def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
 
     sources = {}
     for source, src in spec.events.items():
-        raw, fp = read_table(src, EVENT_REQUIRED)
+        raw, fp = read_table(src, EVENT_REQUIRED, keep_malformed=True)
         good, rej = validate_events(raw, fp["name"], source, known, today_ts, earliest, src.date_format)
         _check_share(fp["name"], len(raw), rej, spec.max_reject_share)
         fingerprints.append({**fp, "table": f"events.{source}", **_date_range(good)})
@@ -396,7 +654,7 @@ def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
 
     outcomes = None
     if spec.outcomes is not None:
-        raw, fp = read_table(spec.outcomes, OUTCOME_REQUIRED)
+        raw, fp = read_table(spec.outcomes, OUTCOME_REQUIRED, keep_malformed=True)
         outcomes, rej = validate_outcomes(raw, fp["name"], known, today_ts, spec.outcome_kind, earliest,
                                           spec.outcomes.date_format)
         _check_share(fp["name"], len(raw), rej, spec.max_reject_share)

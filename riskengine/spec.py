@@ -121,15 +121,18 @@ def _convert(value: Any, tp: Any, *, file: str, key: str) -> Any:
         raise fail()
     if tp is dt.date:
         if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        if isinstance(value, str):
+            value = value.date()
+        elif isinstance(value, str):
             try:
-                return dt.date.fromisoformat(value)
+                value = dt.date.fromisoformat(value)
             except ValueError:
                 raise fail() from None
-        raise fail()
+        if not isinstance(value, dt.date):
+            raise fail()
+        if not dt.date(1678, 1, 1) <= value <= dt.date(2261, 12, 31):
+            raise SpecError(f"{file}: key '{key}' = {value} is outside the dates the engine can hold "
+                            "(1678-01-01 to 2261-12-31)")
+        return value
     raise TypeError(f"spec schema uses an unsupported type {tp!r} at {key}")
 
 
@@ -177,6 +180,163 @@ def read_toml(path: str | Path) -> dict:
         raise SpecError(f"{path}: not valid TOML: {exc}") from None
 
 
+
+# ---------------------------------------------------------------------------------------
+# Checks of names, SQL, date formats and model parameters (run on load, before any data work)
+# ---------------------------------------------------------------------------------------
+
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+
+
+def check_name(value: str, key: str = "name") -> str:
+    """A pipeline name: letters, digits, '-' and '_' (it becomes a folder, an experiment and a model name)."""
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(NAME_PATTERN, value):
+        raise ValueError(f"'{key}' = {value!r} is not a valid name: use 1 to 64 letters, digits, '-' or '_', "
+                         "starting with a letter or digit (it names output folders and the registered model)")
+    return value
+
+
+def check_date_format(fmt: str) -> None:
+    """A source's `date_format`: a strftime pattern with a year, a month and a day, that Python can read."""
+    import re
+
+    if not isinstance(fmt, str) or "\x00" in fmt:
+        raise ValueError(f"'date_format' = {fmt!r} is not a strftime pattern")
+    sample = dt.datetime(2001, 2, 3, 4, 5, 6, tzinfo=dt.timezone.utc)
+    try:
+        back = dt.datetime.strptime(sample.strftime(fmt), fmt)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"'date_format' = {fmt!r} cannot be read back ({exc}); use strftime directives "
+                         "such as %Y, %m, %d, %b, e.g. \"%d/%m/%Y\"") from None
+    if not (re.search(r"%[Yy]", fmt) and re.search(r"%[mbB]", fmt) and re.search(r"%d", fmt)) or back.date() != sample.date():
+        raise ValueError(f"'date_format' = {fmt!r} must name a year (%Y), a month (%m or %b) and a day (%d)")
+
+
+def check_select_only(sql: str) -> None:
+    """A source's `sql` must be one SELECT (or WITH ... SELECT) statement: sources are read, never written."""
+    what = "a SQL source's 'sql' must be one SELECT or WITH ... SELECT statement"
+    if not isinstance(sql, str) or not sql.strip():
+        raise ValueError(f"{what}; got an empty query")
+    try:
+        import sqlglot
+        from sqlglot import expressions as exp
+    except ImportError:  # a careful tokenizer instead
+        _check_select_tokens(sql, what)
+        return
+    try:
+        statements = [st for st in sqlglot.parse(sql) if st is not None]
+    except Exception:  # a dialect sqlglot cannot read: fall back to the tokenizer
+        _check_select_tokens(sql, what)
+        return
+    if len(statements) != 1:
+        raise ValueError(f"{what}; got {len(statements)} statements")
+    st = statements[0]
+    readers = tuple(t for t in (getattr(exp, n, None) for n in ("Select", "Union", "Intersect", "Except", "Subquery"))
+                    if t is not None)
+    if not isinstance(st, readers) or st.find(exp.Into) is not None:
+        raise ValueError(f"{what}; got {st.key.upper()}: {sql.strip()[:60]!r}")
+    writers = tuple(t for t in (getattr(exp, n, None) for n in ("Insert", "Update", "Delete", "Create", "Drop",
+                                                                 "Alter", "Attach", "Pragma", "Command"))
+                    if t is not None)
+    if any(isinstance(node, writers) for node in st.walk()):
+        raise ValueError(f"{what}; this one also writes or changes the database")
+
+
+def _check_select_tokens(sql: str, what: str) -> None:
+    """Without sqlglot: strip comments and strings, allow one statement whose first word is SELECT or WITH."""
+    import re
+
+    text = re.sub(r"--[^\n]*|/\*.*?\*/", " ", sql, flags=re.S)
+    text = re.sub(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"", "''", text)
+    body = text.strip().rstrip(";").strip()
+    if ";" in body:
+        raise ValueError(f"{what}; got more than one statement")
+    words = re.findall(r"[A-Za-z_]+", body.upper())
+    if not words or words[0] not in ("SELECT", "WITH"):
+        raise ValueError(f"{what}; got {words[0] if words else 'nothing'}")
+    banned = {"INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "ATTACH", "DETACH", "PRAGMA", "INTO",
+              "REPLACE", "VACUUM", "GRANT", "TRUNCATE", "MERGE", "COPY", "CALL", "EXEC", "EXECUTE"}
+    found = sorted(banned & set(words))
+    if found:
+        raise ValueError(f"{what}; it contains {', '.join(found)}")
+
+
+def check_model_params(kind: str, params: dict[str, Any], grid: dict[str, list[Any]]) -> None:
+    """Parameter names against the library's own lists, and values by fitting a tiny model with them.
+
+    A typo (`learning_rat`), a wrong value (`learning_rate = -1.0`) or a wrong type (`C = "x"`)
+    is an error when the spec loads, not after hours of data work.
+    """
+    import difflib
+
+    import numpy as np
+
+    names = set(params) | set(grid)
+    known = _known_params(kind)
+    if known:
+        unknown = sorted(names - known)
+        if unknown:
+            hints = []
+            for u in unknown:
+                close = difflib.get_close_matches(u, sorted(known), n=1)
+                hints.append(f"'{u}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            raise ValueError(f"unknown {kind} parameter{'s' if len(unknown) > 1 else ''} {', '.join(hints)}")
+    for key, values in grid.items():
+        if not values:
+            raise ValueError(f"'grid.{key}' needs at least one value")
+    trials = [dict(params)] + [{**params, key: v} for key, values in grid.items() for v in values]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] + rng.normal(size=60) > 0).astype(int)
+    import warnings
+
+    for trial in trials:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _tiny_fit(kind, trial, X, y)
+        except Exception as exc:  # the library's own message says which value is wrong
+            shown = ", ".join(f"{k} = {v!r}" for k, v in trial.items())
+            msg = " ".join(str(exc).split())[:300]
+            raise ValueError(f"{kind} rejects the parameters ({shown}): {msg}") from None
+
+
+def _known_params(kind: str) -> set[str]:
+    if kind == "lightgbm":
+        import lightgbm as lgb
+
+        known = set(lgb.LGBMClassifier().get_params())
+        try:  # LightGBM's own table of core parameters and their aliases
+            from lightgbm.basic import _ConfigAliases
+
+            for name, aliases in _ConfigAliases._get_all_param_aliases().items():
+                known |= {name, *aliases}
+        except (ImportError, AttributeError):
+            return set()  # cannot list them on this version: leave names to the fit below
+        return known
+    if kind == "logistic_regression":
+        from sklearn.linear_model import LogisticRegression
+
+        return set(LogisticRegression().get_params())
+    return set()
+
+
+def _tiny_fit(kind: str, params: dict[str, Any], X, y) -> None:
+    if kind == "lightgbm":
+        import lightgbm as lgb
+
+        n = params.get("n_estimators", 1)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n_estimators must be a positive integer, got {n!r}")
+        fixed = {**params, "n_estimators": 1, "n_jobs": 1, "verbose": -1}
+        lgb.LGBMClassifier(**fixed).fit(X, y)
+    elif kind == "logistic_regression":
+        from sklearn.linear_model import LogisticRegression
+
+        LogisticRegression(**{"max_iter": 50, **params}).fit(X, y)
+
 # ---------------------------------------------------------------------------------------
 # Pieces shared by every kind of spec
 # ---------------------------------------------------------------------------------------
@@ -203,13 +363,28 @@ class Source:
     path: Path | None = None
     sql: str | None = None
     url: str | None = None
-    date_format: str | None = None  # strftime format of its dates, e.g. "%m/%d/%Y"; default ISO 8601
+    date_format: str | None = None  # strftime format of its dates, e.g. "%m/%d/%Y"; default YYYY-MM-DD
+    encoding: str | None = None  # text encoding of a CSV, e.g. "cp1252" or "latin-1"; default UTF-8
 
     def __post_init__(self) -> None:
         if (self.path is None) == (self.sql is None):
             raise ValueError("a source needs either 'path' or 'sql' (with 'url'), not both")
         if self.sql is not None and not self.url:
             raise ValueError("a SQL source needs 'url' (a SQLAlchemy database URL)")
+        if self.path is not None and "\x00" in str(self.path):
+            raise ValueError(f"'path' contains a NUL byte: {str(self.path)!r}")
+        if self.date_format is not None:
+            check_date_format(self.date_format)
+        if self.encoding is not None:
+            import codecs
+
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ValueError(f"'encoding' = {self.encoding!r} is not a text encoding Python knows "
+                                 "(e.g. \"utf-8\", \"cp1252\", \"latin-1\")") from None
+        if self.sql is not None:
+            check_select_only(self.sql)
 
     @classmethod
     def from_string(cls, value: str) -> "Source":
@@ -448,6 +623,9 @@ class ModelSpec:
     params: dict[str, Any] = field(default_factory=dict)  # fixed parameters
     grid: dict[str, list[Any]] = field(default_factory=dict)  # parameter -> values to try
 
+    def __post_init__(self) -> None:
+        check_model_params(self.type, self.params, self.grid)
+
 
 @dataclass
 class BaselineSpec:
@@ -467,6 +645,9 @@ class MetricSpec:
     def __post_init__(self) -> None:
         if self.k < 1:
             raise ValueError("'k' (the team's capacity) must be at least 1")
+        bad = [p for p in self.top_pcts if not 0 < p <= 100]
+        if bad:
+            raise ValueError(f"'top_pcts' are percentages of the list in (0, 100], got {bad}")
 
 
 @dataclass
@@ -497,6 +678,18 @@ class AuditSpec:
     burden: Literal["punitive", "assistive"] = "punitive"  # inspections burden the flagged
     min_group_size: int = 10
     reference: dict[str, str] = field(default_factory=dict)  # attribute -> reference group
+
+    def __post_init__(self) -> None:
+        bad = [a for a in self.attributes if not a.strip() or "\x00" in a]
+        if bad:
+            raise ValueError(f"'attributes' must be column names of the entities table, got {bad}")
+        if len(set(self.attributes)) != len(self.attributes):
+            raise ValueError(f"'attributes' lists a column twice: {self.attributes}")
+        extra = sorted(set(self.reference) - set(self.attributes))
+        if extra:
+            raise ValueError(f"'reference' names {extra}, which are not in 'attributes' {self.attributes}")
+        if self.min_group_size < 1:
+            raise ValueError("'min_group_size' must be at least 1")
 
 
 @dataclass
@@ -580,6 +773,7 @@ class TrainingSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_name(self.name)
         information_governance(self.governance)  # checked on load; read with the same function
         if not self.models:
             raise ValueError("'models' needs at least one candidate")
@@ -684,7 +878,8 @@ class ScoringSpec:
     dashboard: DashboardSpec = field(default_factory=DashboardSpec)
 
     def __post_init__(self) -> None:
-        self.name = self.name or self.pipeline
+        check_name(self.pipeline, "pipeline")
+        self.name = check_name(self.name or self.pipeline, "name")
         if self.capacity < 1:
             raise ValueError("'capacity' (rows on the list) must be at least 1")
         if not 1 <= self.reasons <= 10:
@@ -712,6 +907,9 @@ class DataOnlySpec:
 
     def __post_init__(self) -> None:
         information_governance(self.governance)
+
+    def __post_init__(self) -> None:
+        check_name(self.name)
 
 
 SPEC_KINDS: dict[str, type] = {"data": DataOnlySpec, "training": TrainingSpec, "scoring": ScoringSpec}
@@ -846,6 +1044,10 @@ class EvaluationSpec:
     paths: EvaluationPaths = field(default_factory=EvaluationPaths)
     analysis: EvaluationAnalysis = field(default_factory=EvaluationAnalysis)
     kind: Literal["evaluation"] = "evaluation"
+
+    def __post_init__(self) -> None:
+        check_name(self.name)
+        check_name(self.pipeline, "pipeline")
 
 
 SPEC_KINDS["evaluation"] = EvaluationSpec
