@@ -64,16 +64,15 @@ def validate_command(
     out: Path = typer.Option(None, help="Folder for rejects.csv (default: out/<pipeline>/validate)."),
 ) -> None:
     """Check the data a spec names against the data contract; write the rejected rows with reasons."""
-    from riskengine.ingest import load_data, write_rejects
+    from riskengine.ingest import validate_into
     from riskengine.report_console import print_data_summary
     from riskengine.spec import load_spec
 
     loaded = load_spec(spec)
     if not hasattr(loaded, "data"):
         raise RiskEngineError(f"{spec}: a {loaded.kind} spec has no [data] section to validate")
-    data = load_data(loaded.data)
     redact = loaded.link.person_columns if hasattr(loaded, "link") else ()
-    path = write_rejects(data.rejects, out or Path("out") / loaded.name / "validate", redact=redact)
+    data, path = validate_into(loaded.data, loaded.name, out, redact=redact)  # rejects.csv even when it stops
     print_data_summary(data.summary(), str(path))
 
 

@@ -622,14 +622,25 @@ def validate_outcomes(
 
 
 def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
-    """Read and validate entities, every event source and the outcomes named in `spec`."""
+    """Read and validate entities, every event source and the outcomes named in `spec`.
+
+    When a table loses more than `max_reject_share` of its rows the DataError carries every
+    reject found so far as `.rejects`, so a caller can write them before it stops.
+    """
     today_ts = pd.Timestamp(today or dt.date.today())
     earliest = pd.Timestamp(spec.earliest_date)
     fingerprints, all_rejects = [], []
 
+    def check(name: str, n: int, rej: pd.DataFrame) -> None:
+        try:
+            _check_share(name, n, rej, spec.max_reject_share)
+        except DataError as exc:  # the caller writes what was set aside before stopping
+            exc.rejects = pd.concat([r for r in [*all_rejects, rej] if len(r)], ignore_index=True)
+            raise
+
     raw, fp = read_table(spec.entities, ENTITY_REQUIRED, keep_malformed=True)
     entities, rej = validate_entities(raw, fp["name"])
-    _check_share(fp["name"], len(raw), rej, spec.max_reject_share)
+    check(fp["name"], len(raw), rej)
     fingerprints.append({**fp, "table": "entities"})
     all_rejects.append(rej)
     known = pd.Index(entities["entity_id"])
@@ -638,7 +649,7 @@ def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
     for source, src in spec.events.items():
         raw, fp = read_table(src, EVENT_REQUIRED, keep_malformed=True)
         good, rej = validate_events(raw, fp["name"], source, known, today_ts, earliest, src.date_format)
-        _check_share(fp["name"], len(raw), rej, spec.max_reject_share)
+        check(fp["name"], len(raw), rej)
         fingerprints.append({**fp, "table": f"events.{source}", **_date_range(good)})
         all_rejects.append(rej)
         sources[source] = good
@@ -657,7 +668,7 @@ def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
         raw, fp = read_table(spec.outcomes, OUTCOME_REQUIRED, keep_malformed=True)
         outcomes, rej = validate_outcomes(raw, fp["name"], known, today_ts, spec.outcome_kind, earliest,
                                           spec.outcomes.date_format)
-        _check_share(fp["name"], len(raw), rej, spec.max_reject_share)
+        check(fp["name"], len(raw), rej)
         fingerprints.append({**fp, "table": "outcomes", **_date_range(outcomes)})
         all_rejects.append(rej)
 
@@ -669,6 +680,60 @@ def _date_range(df: pd.DataFrame) -> dict:
     if df is None or not len(df):
         return {"first_date": None, "last_date": None}
     return {"first_date": str(df["date"].min().date()), "last_date": str(df["date"].max().date())}
+
+
+def load_data_or_write_rejects(spec: DataSpec, name: str, today: dt.date | None = None,
+                               redact: list[str] | tuple = ()) -> Dataset:
+    """`load_data`; when it stops on too many rejects, write them first and name the file in the error.
+
+    They go to `data.rejects_dir`, else to out/<name>/rejects/, replaced whole by each stopped run.
+    """
+    try:
+        return load_data(spec, today=today)
+    except DataError as exc:
+        rejects = getattr(exc, "rejects", None)
+        if rejects is None:
+            raise
+        from riskengine.outputs import default_output, run_folder
+
+        from riskengine.outputs import resolve_output
+
+        target = (resolve_output(spec.rejects_dir, "data.rejects_dir") if spec.rejects_dir is not None
+                  else default_output(name, "rejects"))
+        with run_folder(target) as work:
+            write_rejects(rejects, work, redact=redact)
+        raise DataError(f"{exc} Rejected rows so far: {target / 'rejects.csv'}") from None
+
+
+def validate_into(spec: DataSpec, name: str, out: str | Path | None = None, today: dt.date | None = None,
+                  redact: list[str] | tuple = ()) -> tuple[Dataset, Path]:
+    """What `riskengine validate` does: load, and write rejects.csv whether or not the data passes.
+
+    The folder is `out`, else `data.rejects_dir`, else out/<name>/validate; it is replaced whole
+    (see riskengine.outputs). Too many rejects: the file is written, then the DataError raised.
+    """
+    from riskengine.outputs import default_output, resolve_output, run_folder
+
+    if out is not None:
+        target = Path(out)
+    elif spec.rejects_dir is not None:
+        target = resolve_output(spec.rejects_dir, "data.rejects_dir")
+    else:
+        target = default_output(name, "validate")
+    stopped = None
+    with run_folder(target) as work:
+        try:
+            data = load_data(spec, today=today)
+            rejects = data.rejects
+        except DataError as exc:
+            if getattr(exc, "rejects", None) is None:
+                raise
+            stopped, rejects = exc, exc.rejects
+        write_rejects(rejects, work, redact=redact)
+    path = target / "rejects.csv"
+    if stopped is not None:
+        raise DataError(f"{stopped} Rejected rows so far: {path}") from None
+    return data, path
 
 
 def write_rejects(rejects: pd.DataFrame, out_dir: str | Path, redact: list[str] | tuple = ()) -> Path:

@@ -14,6 +14,7 @@ template, so the two files always say the same thing.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -438,12 +439,28 @@ def _completeness(audit: "AuditResult | None") -> str | None:
 # ---------------------------------------------------------------------------------------
 
 
+_MD_PUNCT = re.compile(r"([\\`*_\[\]#|!~])")
+
+
+def _md(value: Any) -> str:
+    """Text from data or specs made inert in Markdown: one line, HTML and Markdown syntax escaped.
+
+    `<script>`, `![x](http://...)`, `**bold**`, a leading `#` or `-` and table pipes all render
+    as the characters they are, in any Markdown viewer (MLflow's included).
+    """
+    text = " ".join(str(value).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_PUNCT.sub(r"\\\1", text)
+    text = re.sub(r"^(\d+)([.)])(?=\s|$)", r"\1\\\2", text)  # not a numbered list
+    return re.sub(r"^([+=-])(?=\s|$)", r"\\\1", text)  # not a bullet or a heading underline
+
+
 def _md_cell(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return _md(value)
 
 
 def _environment() -> jinja2.Environment:
-    return environment({"md_cell": _md_cell})
+    return environment({"md_cell": _md_cell, "md": _md})
 
 
 def write_document(document: Document, out_dir: str | Path, stem: str) -> dict[str, Path]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from riskengine.outputs import final_path, run_folder
 from riskengine.progress import Steps
 from riskengine.errors import RiskEngineError
 from riskengine.spec import ScoringSpec, TrainingSpec, load_spec, load_spec_as
@@ -110,25 +111,74 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
     alias is loaded. `previous` names the list to compare with (default: the latest earlier
     list beside this one).
     """
-    from riskengine.features import build_features
-    from riskengine.ingest import load_data
-    from riskengine.prepare import add_stored_outcomes, feature_events, given_features, link_sources
+    from riskengine.ingest import load_data_or_write_rejects
+    from riskengine.prepare import add_stored_outcomes, link_sources
 
     spec_path = None if isinstance(spec, ScoringSpec) else spec
     spec = load_scoring_spec(spec)
     step = Steps(quiet)
 
+    root = scoring_root(spec)  # checked before any work: an `outputs` that is a file stops here
     step(f"loading the training spec and the model {spec.pipeline}@{spec.model_alias}", "load")
     tspec = training_spec_for(spec, spec_path)
     loaded = model or load_model(spec.pipeline, spec.model_alias)
 
     step("reading and validating the data", "data")
-    data = load_data(tspec.data, today=today)
+    data = load_data_or_write_rejects(tspec.data, spec.pipeline, today=today, redact=tspec.link.person_columns)
     add_stored_outcomes(data, tspec.data)  # new results take entities off the list (exclusions)
     link_sources(data, tspec.link)
     when = pd.Timestamp(as_of or spec.as_of) if (as_of or spec.as_of) else default_as_of(data, today)
-    out_dir = Path(out) if out else Path(spec.outputs or Path("out") / spec.pipeline) / str(when.date())
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_as_of(when, data, today)
+    target = Path(out) if out else root / str(when.date())
+    with run_folder(target) as work:
+        result = _score_in(spec, tspec, data, loaded, when, work, previous, log_mlflow, step)
+    result.out_dir = target
+    result.paths = {k: final_path(v) for k, v in result.paths.items()}
+    return result
+
+
+def scoring_root(spec: ScoringSpec) -> Path:
+    """The folder holding one folder per as-of date: `outputs` (under out/ unless absolute), else out/<pipeline>."""
+    from riskengine.outputs import default_output, resolve_output
+
+    root = resolve_output(spec.outputs, "outputs", "scoring spec") if spec.outputs else default_output(spec.pipeline)
+    if root.exists() and not root.is_dir():
+        raise RiskEngineError(f"scoring spec: 'outputs' = '{spec.outputs}' is a file; it must name a folder "
+                              "(one folder per as-of date goes inside it)")
+    return root
+
+
+def check_as_of(when: pd.Timestamp, data, today: dt.date | None = None) -> None:
+    """An as-of date the data can speak to: not after today, not before the first event; warn if long after the last."""
+    today_ts = pd.Timestamp(today or dt.date.today())
+    if when > today_ts:
+        raise RiskEngineError(f"as_of {when.date()} is after today ({today_ts.date()}): a list for the future "
+                              "would count no events that have not happened yet; score as of today or earlier")
+    dates = [df["date"] for df in data.sources.values() if len(df)]
+    if data.outcomes is not None and len(data.outcomes):
+        dates.append(data.outcomes["date"])
+    dates = [d.dropna() for d in dates if d.notna().any()]
+    if not dates:
+        return
+    first, last = min(d.min() for d in dates), max(d.max() for d in dates)
+    if when <= first:
+        raise RiskEngineError(f"as_of {when.date()} is on or before the first dated record ({first.date()}): "
+                              "no event would count, so every entity would score alike")
+    if when - last > pd.Timedelta(days=365):
+        import warnings
+
+        from rich.console import Console
+
+        msg = (f"as_of {when.date()} is {(when - last).days} days after the last dated record ({last.date()}): "
+               "features see no recent events; is the data up to date?")
+        Console(stderr=True).print(f"[bold yellow]warning:[/] {msg}", highlight=False)
+        warnings.warn(msg, stacklevel=2)
+
+
+def _score_in(spec: ScoringSpec, tspec: TrainingSpec, data, loaded: LoadedModel, when: pd.Timestamp,
+              out_dir: Path, previous, log_mlflow: bool, step: Steps) -> ScoringResult:
+    from riskengine.features import build_features
+    from riskengine.prepare import feature_events, given_features
 
     step(f"building features as of {when.date()} for {len(data.entities):,} entities", "features")
     events = feature_events(data, tspec.features)
@@ -243,7 +293,7 @@ def _write_run_json(result: ScoringResult) -> None:
            "data_fingerprint": result.fingerprint, "previous_list": str(result.previous) if result.previous else None,
            "entities_scored": int(len(result.scores)), "listed": int(len(result.listed)),
            "alerts": int(len(result.alerts)), "timings_seconds": result.timings,
-           "files": {k: str(v) for k, v in result.paths.items()}}
+           "files": {k: str(final_path(v)) for k, v in result.paths.items()}}
     path = result.out_dir / "run.json"
     path.write_text(json.dumps(doc, indent=2))
     result.paths["run"] = path

@@ -15,6 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from riskengine.charts import plot_shap_summary
 from riskengine.model import RiskModelPyfunc, contributions
+from riskengine.outputs import final_paths
 from riskengine.tracking import package_versions, pip_requirements, run_tags, tracking_uri, use_experiment
 from riskengine.training._metrics import calibration_table
 from riskengine.training._plots import plot_calibration, plot_precision_over_time
@@ -116,7 +117,7 @@ def record_run(result, oof: pd.DataFrame, splits, fingerprints: list[dict], log_
         if paths:
             mlflow.log_artifacts(str(result.out_dir / "governance"), artifact_path="governance")
             _tag_model_version(result)
-        mlflow.log_dict(result.summary, "summary.json")
+        mlflow.log_dict(final_paths(result.summary), "summary.json")
 
 
 def _register(result, sample: pd.DataFrame) -> str:

@@ -14,7 +14,8 @@ import pandas as pd
 from riskengine.errors import RiskEngineError
 from riskengine.exclusions import exclusions
 from riskengine.features import build_features
-from riskengine.ingest import load_data, read_table, write_rejects
+from riskengine.ingest import load_data_or_write_rejects, read_table, write_rejects
+from riskengine.outputs import default_output, final_paths, run_folder
 from riskengine.model import RiskModel
 from riskengine.infogov import check_dpia
 from riskengine.prepare import add_stored_outcomes, feature_events, given_features, link_sources, write_feature_sample
@@ -63,15 +64,26 @@ def build_training_table(spec: TrainingSpec, data, events: pd.DataFrame, dates: 
 
 def train(spec: TrainingSpec | str | Path, out: str | Path | None = None, today: dt.date | None = None,
           log_mlflow: bool = True, quiet: bool = False) -> TrainingResult:
-    """Train, compare over time, choose and register the champion for one pipeline."""
+    """Train, compare over time, choose and register the champion for one pipeline.
+
+    The outputs are written into a fresh folder that replaces `out` (default out/<name>/train)
+    only when the run has finished; a second run of the same folder meanwhile is refused.
+    """
     spec = load_training_spec(spec)
     check_dpia(spec)  # a required, unsigned DPIA stops the run before any work
-    out_dir = Path(out) if out else Path("out") / spec.name / "train"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    target = Path(out) if out else default_output(spec.name, "train")
+    with run_folder(target) as work:
+        result = _train_in(spec, work, today, log_mlflow, quiet)
+    result.out_dir = target
+    return result
+
+
+def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlflow: bool,
+              quiet: bool) -> TrainingResult:
     step = Steps(quiet, total=8)
 
     step("reading and validating the data")
-    data = load_data(spec.data, today=today)
+    data = load_data_or_write_rejects(spec.data, spec.name, today=today, redact=spec.link.person_columns)
     add_stored_outcomes(data, spec.data)  # inspectors' results added since (riskengine outcomes add)
     rejects_path = write_rejects(data.rejects, out_dir, redact=spec.link.person_columns)
     step(f"linking source rows without an entity id ({sum(len(d) for d in data.unlinked.values())} rows)")
@@ -107,6 +119,7 @@ def train(spec: TrainingSpec | str | Path, out: str | Path | None = None, today:
     record_run(result, oof=oof, splits=splits, fingerprints=data.fingerprints, log_mlflow=log_mlflow,
                sample=population.sample(min(len(population), 2000), random_state=spec.seed)[features],
                population=population, outcomes=data.outcomes)
+    result.summary = final_paths(result.summary)  # the paths it will have once the folder is in place
     (out_dir / "summary.json").write_text(json.dumps(result.summary, indent=2, default=str))
     return result
 

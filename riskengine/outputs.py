@@ -1,0 +1,176 @@
+"""Output folders that are never half-written, and one writer per folder at a time.
+
+Every stage that writes a folder a person opens (training's `out/<pipeline>/train`, a scoring
+run's `out/<pipeline>/<as-of>`, validate's rejects) does it through `run_folder`:
+
+- the run writes into a fresh hidden folder beside the target (`.<name>.partial-XXXX`);
+- only when it has finished is that folder renamed into place (the previous run's folder is
+  moved aside first and then deleted), so an interrupted or failed run leaves the last good
+  folder as it was, and a partial folder that is plainly marked as such;
+- a lock file beside the target (`.<name>.lock`, held with `fcntl.flock`) stops a second run
+  from writing the same folder at the same time, with a message naming the first run.
+
+Relative output paths named in specs are resolved under the project's output root (`out/`):
+a spec cannot write outside it unless it names an absolute folder explicitly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from riskengine.errors import RiskEngineError, SpecError
+
+OUTPUT_ROOT = Path("out")
+MARKER = ".riskengine-run"  # a folder holding this file was written by riskengine and may be replaced
+_ACTIVE: dict[str, str] = {}  # work folder -> target folder, for the runs in progress in this process
+
+
+def resolve_output(path: str | Path, key: str, file: str = "spec") -> Path:
+    """A spec's output folder: absolute as named, or relative and inside the output root `out/`.
+
+    `out/hmo` and `hmo` both mean `out/hmo`; `../x` or `out/../../x` are SpecErrors.
+    """
+    p = Path(path)
+    if "\x00" in str(p):
+        raise SpecError(f"{file}: key '{key}' contains a NUL byte")
+    if p.is_absolute():
+        return p
+    root = OUTPUT_ROOT.resolve()
+    parts = p.parts[1:] if p.parts[:1] == (OUTPUT_ROOT.name,) else p.parts
+    full = (root.joinpath(*parts)).resolve()
+    if full != root and root not in full.parents:
+        raise SpecError(f"{file}: key '{key}' = '{path}' resolves outside the output folder {OUTPUT_ROOT}/; "
+                        "name an absolute folder to write elsewhere")
+    return OUTPUT_ROOT.joinpath(*parts)
+
+
+def default_output(*parts: str) -> Path:
+    """out/<parts...>, each part a checked name (spec names are validated on load)."""
+    for part in parts:
+        if not part or "/" in part or "\\" in part or part in (".", "..") or "\x00" in part:
+            raise SpecError(f"'{part}' cannot name an output folder")
+    return OUTPUT_ROOT.joinpath(*parts)
+
+
+class FolderLocked(RiskEngineError):
+    """Another run is writing the same output folder."""
+
+
+@contextlib.contextmanager
+def folder_lock(target: Path) -> Iterator[None]:
+    """Hold `.<name>.lock` beside `target` for the run; a second run fails at once, naming the first."""
+    import fcntl
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = target.parent / f".{target.name}.lock"
+    fh = open(lock_path, "a+")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise FolderLocked(f"{target}: another riskengine run is writing this folder ({holder}); "
+                               f"wait for it to finish, or write elsewhere (lock file {lock_path})") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, started {dt.datetime.now().isoformat(timespec='seconds')}")
+        fh.flush()
+        yield
+    finally:
+        fh.close()  # closing releases the lock
+
+
+@contextlib.contextmanager
+def run_folder(target: str | Path, lock: bool = True) -> Iterator[Path]:
+    """Yield a fresh work folder beside `target`; on success it replaces `target` in one rename.
+
+    On an error the work folder is renamed `.<name>.failed-XXXX` (kept for a post-mortem, never
+    mistaken for a result) and `target` is untouched. An existing `target` is replaced only if
+    riskengine wrote it (it holds the marker file), it is empty, or it lies under `out/`.
+    """
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise RiskEngineError(f"{target}: is a file, not a folder; name a folder for the outputs")
+    if target.resolve() in (Path.cwd().resolve(), Path.home().resolve(), Path(target.anchor or "/").resolve()):
+        raise RiskEngineError(f"{target}: refusing to replace this folder with a run's outputs; name a new folder")
+    _check_replaceable(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(target) if lock else contextlib.nullcontext():
+        _sweep(target)
+        work = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+        (work / MARKER).write_text(json.dumps({"target": target.name}) + "\n")
+        _ACTIVE[str(work)] = str(target)
+        try:
+            yield work
+        except BaseException:
+            _ACTIVE.pop(str(work), None)
+            failed = work.with_name(work.name.replace(".partial-", ".failed-"))
+            with contextlib.suppress(OSError):
+                shutil.rmtree(failed, ignore_errors=True)
+                work.rename(failed)
+            raise
+        _ACTIVE.pop(str(work), None)
+        _swap(work, target)
+
+
+def _check_replaceable(target: Path) -> None:
+    if not target.is_dir() or (target / MARKER).is_file():
+        return
+    if not any(target.iterdir()):
+        return
+    root = OUTPUT_ROOT.resolve()
+    if root in target.resolve().parents:
+        return
+    raise RiskEngineError(f"{target}: the folder exists and holds files riskengine did not write; name a new "
+                          "or empty folder for the outputs (a run replaces its whole folder)")
+
+
+def _swap(work: Path, target: Path) -> None:
+    """Put `work` in place of `target`: move the old one aside, rename, then delete the old one."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        old.rmdir()
+        target.rename(old)
+    work.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _sweep(target: Path) -> None:
+    """Remove leftovers of earlier runs of this folder that were killed mid-way (we hold the lock)."""
+    for p in target.parent.glob(f".{target.name}.*-*"):
+        if p.is_dir() and (".partial-" in p.name or ".old-" in p.name or ".failed-" in p.name):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def final_path(path: str | Path) -> Path:
+    """Where a path inside a run's work folder will be once the run has finished."""
+    text = str(path)
+    for work, target in _ACTIVE.items():
+        if text == work or text.startswith(work + os.sep):
+            return Path(target + text[len(work):])
+    return Path(path)
+
+
+def final_paths(obj: Any) -> Any:
+    """`final_path` applied to every path or string inside dicts and lists (summaries, run records)."""
+    if isinstance(obj, dict):
+        return {k: final_paths(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [final_paths(v) for v in obj]
+    if isinstance(obj, Path):
+        return final_path(obj)
+    if isinstance(obj, str) and _ACTIVE and any(w in obj for w in _ACTIVE):
+        return str(final_path(obj))
+    return obj
