@@ -22,8 +22,8 @@ def figure(width: float, height: float) -> Figure:
 
 
 def save_png(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
-    """Write the figure as a PNG file."""
-    fig.savefig(str(path), dpi=dpi)
+    """Write the figure as a PNG file, without matplotlib's version stamp: same figure, same bytes."""
+    fig.savefig(str(path), dpi=dpi, metadata={"Software": None})
     return Path(path)
 
 
@@ -54,7 +54,12 @@ def plot_shap_summary(values: np.ndarray, X: pd.DataFrame, path: str | Path, tit
                                    feature_names=[str(c) for c in numeric.columns])
     fig = figure(9, 6)
     ax = fig.add_subplot()
-    shap.plots.beeswarm(explanation, max_display=max_display, ax=ax, show=False, plot_size=None)
+    state = np.random.get_state()  # the beeswarm jitters with NumPy's global generator: seed it for
+    np.random.seed(0)  # this drawing only, so a rerun draws the same picture (list.html embeds it)
+    try:
+        shap.plots.beeswarm(explanation, max_display=max_display, ax=ax, show=False, plot_size=None)
+    finally:
+        np.random.set_state(state)
     ax.set_title(title)
     fig.tight_layout()
     return save_png(fig, path)

@@ -174,3 +174,40 @@ def final_paths(obj: Any) -> Any:
     if isinstance(obj, str) and _ACTIVE and any(w in obj for w in _ACTIVE):
         return str(final_path(obj))
     return obj
+
+
+# ---------------------------------------------------------------------------------------
+# Same inputs, same bytes: pictures and workbooks without timestamps
+# ---------------------------------------------------------------------------------------
+
+PNG_METADATA = {"Software": None}  # matplotlib's savefig(metadata=...): no version stamp in a PNG
+
+
+def stable_zip(path: str | Path, when: dt.date | dt.datetime) -> Path:
+    """Rewrite an Office file (a zip) so its bytes depend on its content and `when` only.
+
+    Every member gets `when` as its zip timestamp, and docProps/core.xml's created and
+    modified dates (which openpyxl sets to the moment of saving) become `when` too.
+    """
+    import re
+    import zipfile
+
+    path = Path(path)
+    when = dt.datetime(when.year, when.month, when.day)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with zipfile.ZipFile(path) as zin:
+        members = [(info.filename, zin.read(info.filename)) for info in zin.infolist()]
+    tmp = path.with_name(f".{path.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for name, data in members:
+            if name == "docProps/core.xml":
+                text = data.decode("utf-8")
+                for tag in ("created", "modified"):
+                    text = re.sub(rf"(<dcterms:{tag}\b[^>]*>)[^<]*(</dcterms:{tag}>)", rf"\g<1>{stamp}\g<2>", text)
+                data = text.encode("utf-8")
+            info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            zout.writestr(info, data)
+    os.replace(tmp, path)
+    return path

@@ -7,9 +7,12 @@ so a team's own MLflow server works unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -29,19 +32,25 @@ def tracking_uri() -> str:
 
 
 def use_experiment(name: str) -> str:
-    """Point MLflow at the store and the named experiment (created with explicit artefacts)."""
+    """Point MLflow at the store and the named experiment (created with explicit artefacts).
+
+    With a local SQLite store, creating the database (MLflow runs its schema migrations then)
+    and creating the experiment happen under a file lock beside the database, so two runs
+    started at once on a fresh store do not both migrate it or both create the experiment.
+    """
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    exp = mlflow.get_experiment_by_name(name)
-    if exp is None:
-        artifacts = None
-        if uri.startswith("sqlite:///"):
-            root = Path(uri.removeprefix("sqlite:///")).parent / "artifacts"
-            artifacts = (root / name).resolve().as_uri()
-        exp_id = mlflow.create_experiment(name, artifact_location=artifacts)
-    else:
-        exp_id = exp.experiment_id
+    with store_lock(uri):
+        exp = mlflow.get_experiment_by_name(name)
+        if exp is None:
+            artifacts = None
+            if uri.startswith("sqlite:///"):
+                root = Path(uri.removeprefix("sqlite:///")).parent / "artifacts"
+                artifacts = (root / name).resolve().as_uri()
+            exp_id = mlflow.create_experiment(name, artifact_location=artifacts)
+        else:
+            exp_id = exp.experiment_id
     mlflow.set_experiment(experiment_id=exp_id)
     return exp_id
 
@@ -58,6 +67,35 @@ def run_tags(stage: str, pipeline: str | None = None, **extra: object) -> dict[s
         tags[TAG_PIPELINE] = pipeline
     tags.update({k: "" if v is None else str(v) for k, v in extra.items()})
     return tags
+
+
+@contextlib.contextmanager
+def store_lock(uri: str, timeout: float = 300.0) -> Iterator[None]:
+    """Hold `<db>.lock` beside a SQLite store while it may be created or migrated; other stores: no lock."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    from riskengine.errors import RiskEngineError
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a+") as fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RiskEngineError(f"{db}: the MLflow store stayed locked for {timeout:.0f} s by another "
+                                          "run creating it; try again when that run has started") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def package_versions() -> dict[str, str]:

@@ -14,6 +14,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from riskengine.outputs import stable_zip
+
 DIGITS = 6
 
 
@@ -61,8 +63,12 @@ _WIDTHS = {"rank": 6, "entity_id": 16, "score": 10, "probability": 11, "ward": 1
            "exploration": 13, "inclusion_probability": 11}
 
 
-def write_list_xlsx(listed: pd.DataFrame, columns: list[str], path: Path, title: str) -> Path:
-    """list.xlsx formatted for printing: bold frozen header, widths, wrapped reasons, landscape, fit to width."""
+def write_list_xlsx(listed: pd.DataFrame, columns: list[str], path: Path, title: str,
+                    when: pd.Timestamp | None = None) -> Path:
+    """list.xlsx formatted for printing: bold frozen header, widths, wrapped reasons, landscape, fit to width.
+
+    With `when` (the as-of date) the workbook's dates are that day, so reruns give the same bytes.
+    """
     wb = Workbook()
     ws = wb.active
     ws.title = "list"
@@ -108,6 +114,8 @@ def write_list_xlsx(listed: pd.DataFrame, columns: list[str], path: Path, title:
     ws.oddHeader.center.text = title
     ws.oddFooter.center.text = "Page &P of &N"
     wb.save(path)
+    if when is not None:
+        stable_zip(path, when)
     return path
 
 
@@ -144,7 +152,7 @@ def write_outputs(result, reasons: pd.DataFrame, contrib: np.ndarray, X_list: pd
     title = f"{spec.name}: the list as of {result.as_of.date()}"
     paths = {
         "list_csv": write_list_csv(listed, columns, out / "list.csv"),
-        "list_xlsx": write_list_xlsx(listed, columns, out / "list.xlsx", title),
+        "list_xlsx": write_list_xlsx(listed, columns, out / "list.xlsx", title, when=result.as_of),
         "alerts_csv": write_alerts_csv(result.alerts, reasons[["entity_id", *[f"reason_{i}" for i in range(1, spec.reasons + 1)]]],
                                        out / "alerts.csv"),
         "scores": write_scores(result.scores, listed, out / "scores.parquet"),

@@ -132,8 +132,8 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
     target = Path(out) if out else root / str(when.date())
     with run_folder(target) as work:
         result = _score_in(spec, tspec, data, loaded, when, work, previous, log_mlflow, step)
+        result.paths = {k: final_path(v) for k, v in result.paths.items()}
     result.out_dir = target
-    result.paths = {k: final_path(v) for k, v in result.paths.items()}
     return result
 
 
