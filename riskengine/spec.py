@@ -75,7 +75,9 @@ def _convert(value: Any, tp: Any, *, file: str, key: str) -> Any:
         for candidate in inner:
             try:
                 return _convert(value, candidate, file=file, key=key)
-            except SpecError:
+            except SpecError as exc:
+                if getattr(exc, "final", False):
+                    raise
                 continue
         raise fail()
     if origin is Literal:
@@ -130,8 +132,10 @@ def _convert(value: Any, tp: Any, *, file: str, key: str) -> Any:
         if not isinstance(value, dt.date):
             raise fail()
         if not dt.date(1678, 1, 1) <= value <= dt.date(2261, 12, 31):
-            raise SpecError(f"{file}: key '{key}' = {value} is outside the dates the engine can hold "
+            err = SpecError(f"{file}: key '{key}' = {value} is outside the dates the engine can hold "
                             "(1678-01-01 to 2261-12-31)")
+            err.final = True  # the right type, a wrong value: no other reading of a union can fit
+            raise err
         return value
     raise TypeError(f"spec schema uses an unsupported type {tp!r} at {key}")
 

@@ -1,0 +1,284 @@
+"""Issue 16: outputs never half-written, one writer per folder, the same bytes on a rerun, specs kept in place."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskengine.errors import RiskEngineError, SpecError
+from riskengine.outputs import FolderLocked, resolve_output, run_folder
+
+# ---------------------------------------------------------------------------------------
+# Atomic folders and locks
+# ---------------------------------------------------------------------------------------
+
+
+def test_a_failed_run_leaves_the_last_good_folder_untouched(tmp_path):
+    target = tmp_path / "hmo" / "train"
+    with run_folder(target) as work:
+        (work / "summary.json").write_text("good")
+    assert (target / "summary.json").read_text() == "good"
+    with pytest.raises(KeyboardInterrupt):
+        with run_folder(target) as work:
+            (work / "summary.json").write_text("half")
+            (work / "calibration.png").write_text("new plot")
+            raise KeyboardInterrupt  # Ctrl-C while the plots are written
+    assert (target / "summary.json").read_text() == "good" and not (target / "calibration.png").exists()
+    leftovers = [p.name for p in target.parent.iterdir() if p.name.startswith(".train.")]
+    assert any(".failed-" in name for name in leftovers)  # plainly marked, never mistaken for a result
+    with run_folder(target) as work:
+        (work / "summary.json").write_text("next")
+    assert (target / "summary.json").read_text() == "next"
+    assert not [p for p in target.parent.iterdir() if ".failed-" in p.name or ".partial-" in p.name]
+
+
+def test_a_second_writer_of_the_same_folder_is_refused_with_a_message(tmp_path):
+    target = tmp_path / "hmo" / "train"
+    with run_folder(target):
+        with pytest.raises(FolderLocked, match="another riskengine run is writing this folder .*pid"):
+            with run_folder(target):
+                pass
+    with run_folder(target):  # released when the first run ends
+        pass
+
+
+def test_a_folder_riskengine_did_not_write_is_never_replaced(tmp_path):
+    mine = tmp_path / "documents"
+    mine.mkdir()
+    (mine / "thesis.docx").write_text("precious")
+    with pytest.raises(RiskEngineError, match="holds files riskengine did not write"):
+        with run_folder(mine):
+            pass
+    assert (mine / "thesis.docx").read_text() == "precious"
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(RiskEngineError, match="is a file"):
+        with run_folder(afile):
+            pass
+
+
+@pytest.mark.parametrize("path, ok", [("out/hmo", "out/hmo"), ("hmo/lists", "out/hmo/lists"), ("../x", None),
+                                      ("out/../../x", None), ("hmo/../../etc", None)])
+def test_relative_output_paths_stay_under_out(tmp_path, monkeypatch, path, ok):
+    monkeypatch.chdir(tmp_path)
+    if ok is None:
+        with pytest.raises(SpecError, match="outside the output folder"):
+            resolve_output(path, "outputs")
+    else:
+        assert resolve_output(path, "outputs") == Path(ok)
+    assert resolve_output(tmp_path / "elsewhere", "outputs") == tmp_path / "elsewhere"  # absolute: as named
+
+
+@pytest.mark.slow  # two MLflow imports and a store creation: about 20 s on a busy machine
+def test_two_runs_creating_a_fresh_mlflow_store_at_once_both_succeed(tmp_path):
+    script = textwrap.dedent("""
+        import sys
+        from riskengine.tracking import use_experiment
+        print(use_experiment(sys.argv[1]))
+    """)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "HOME": str(tmp_path)}
+    procs = [subprocess.Popen([sys.executable, "-c", script, name], cwd=tmp_path, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for name in ("hmo", "hmo")]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    ids = [o[0].strip().splitlines()[-1] for o in outs]
+    assert ids[0] == ids[1]  # one experiment, created once
+
+
+# ---------------------------------------------------------------------------------------
+# The same inputs give the same bytes
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_list():
+    from riskengine.model import RiskModel
+    from riskengine.scoring import LoadedModel
+
+    rng = np.random.default_rng(3)
+    n = 400
+    ents = pd.DataFrame({"entity_id": [f"E{i:05d}" for i in range(n)], "ward": rng.choice(["North", "South"], n),
+                         "lat": 51.5 + rng.normal(0, 0.02, n), "lon": -0.1 + rng.normal(0, 0.02, n)})
+    table = pd.DataFrame({"entity_id": ents["entity_id"], "as_of": pd.Timestamp("2024-06-03"),
+                          "complaints__noise__count_365d": rng.poisson(1.0, n),
+                          "council_tax__account_change__count_1095d": rng.poisson(0.7, n)})
+    y = (rng.random(n) < 0.2 + 0.1 * table["complaints__noise__count_365d"].clip(0, 5)).astype(int)
+    model = RiskModel("lightgbm", {"n_estimators": 20, "num_leaves": 5, "min_child_samples": 10}, {})
+    model.fit(table.drop(columns=["entity_id", "as_of"]), y)
+    model.calibrate(model.raw_score(table), y)
+    info = pd.DataFrame({"name": ["complaints__noise__count_365d", "council_tax__account_change__count_1095d"],
+                         "source": ["complaints", "council_tax"], "type": ["noise", "account_change"],
+                         "stat": ["count", "count"], "window_days": pd.array([365, 1095], dtype="Int64"),
+                         "unit": ["events", "events"], "label": ["noise complaints", "council-tax account changes"],
+                         "categorical": [False, False], "categories": [None, None]})
+    return ents, table, LoadedModel(model, info, "models:/hmo@champion", "1", "train-run")
+
+
+def _score_once(small_list, folder: Path):
+    from riskengine.scoring import score_frames
+    from riskengine.spec import ScoringSpec
+
+    ents, table, loaded = small_list
+    empty = pd.DataFrame({"source": pd.Series([], dtype=str), "entity_id": pd.Series([], dtype=str),
+                          "date": pd.Series([], dtype="datetime64[ns]"), "type": pd.Series([], dtype=str)})
+    purpose = {"problem": "p", "insight": "i", "datasets": "d", "action": "a"}
+    return score_frames(ScoringSpec(pipeline="hmo", capacity=30), table, ents, empty, None,
+                        pd.Timestamp("2024-06-03"), loaded, folder, purpose=purpose, fingerprint="f" * 64)
+
+
+def test_two_scoring_runs_give_identical_bytes(small_list, tmp_path):
+    _score_once(small_list, tmp_path / "a" / "2024-06-03")
+    time.sleep(2.1)  # zip and workbook timestamps tick in seconds (zip: two): a rerun is later
+    _score_once(small_list, tmp_path / "b" / "2024-06-03")
+    for name in ("list.csv", "list.xlsx", "list.html", "list.json", "alerts.csv", "shap_summary.png"):
+        a = (tmp_path / "a" / "2024-06-03" / name).read_bytes()
+        b = (tmp_path / "b" / "2024-06-03" / name).read_bytes()
+        assert a == b, name
+    import openpyxl
+
+    props = openpyxl.load_workbook(tmp_path / "a" / "2024-06-03" / "list.xlsx").properties
+    assert props.created.date().isoformat() == props.modified.date().isoformat() == "2024-06-03"
+
+
+def test_training_plots_have_no_version_stamp_and_repeat(tmp_path):
+    from riskengine.training._plots import plot_shap_summary
+
+    rng = np.random.default_rng(0)
+    values, X = rng.normal(size=(200, 3)), pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    plot_shap_summary(values, X, str(tmp_path / "1.png"), "t")
+    plot_shap_summary(values, X, str(tmp_path / "2.png"), "t")
+    data = (tmp_path / "1.png").read_bytes()
+    assert data == (tmp_path / "2.png").read_bytes() and b"matplotlib" not in data.lower()
+
+
+# ---------------------------------------------------------------------------------------
+# Specs checked on load, before any data work
+# ---------------------------------------------------------------------------------------
+
+TRAINING = """
+name = "{name}"
+[purpose]
+problem = "p"
+insight = "i"
+datasets = "d"
+action = "a"
+[data]
+entities = "e.csv"
+[labels]
+first_as_of = 2021-01-01
+[metric]
+top_pcts = {top_pcts}
+[audit]
+attributes = {attributes}
+[[models]]
+name = "m"
+type = "{kind}"
+params = {params}
+"""
+
+
+def _load(tmp_path, name="hmo", kind="lightgbm", params="{}", top_pcts="[1.0]", attributes="[]"):
+    from riskengine.spec import load_spec
+
+    path = tmp_path / "training" / "x.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(TRAINING.format(name=name, kind=kind, params=params, top_pcts=top_pcts, attributes=attributes))
+    return load_spec(path)
+
+
+@pytest.mark.parametrize("name", ["../../x", "/abs/x", "a b", "x\\u0000y", "", "-x", "a" * 65, "hmo.v2"])
+def test_spec_names_are_letters_digits_dash_underscore(tmp_path, name):
+    with pytest.raises(SpecError, match="not a valid name"):
+        _load(tmp_path, name=name)
+
+
+@pytest.mark.parametrize("kind, params, message", [
+    ("lightgbm", "{ learning_rate = -1.0 }", "learning_rate"),
+    ("lightgbm", "{ learning_rat = 0.1 }", "did you mean 'learning_rate'"),
+    ("lightgbm", "{ num_leaves = \"x\" }", "num_leaves"),
+    ("lightgbm", "{ n_estimators = 0 }", "n_estimators must be a positive integer"),
+    ("logistic_regression", "{ C = \"x\" }", "'C' parameter of LogisticRegression"),
+    ("logistic_regression", "{ C = -1.0 }", "'C' parameter"),
+    ("logistic_regression", "{ gamma = 1 }", "unknown logistic_regression parameter 'gamma'"),
+])
+def test_model_parameters_are_checked_on_load(tmp_path, kind, params, message):
+    with pytest.raises(SpecError, match=r"x\.toml: \[models\[0\]\]: .*" + message):
+        _load(tmp_path, kind=kind, params=params)
+
+
+def test_good_parameters_and_the_shipped_spec_load():
+    from riskengine.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[1] / "training" / "hmo.toml")
+    assert spec.models[0].grid
+
+
+@pytest.mark.parametrize("top_pcts", ["[0.0]", "[150.0]", "[-5.0]"])
+def test_top_pcts_are_percentages(tmp_path, top_pcts):
+    with pytest.raises(SpecError, match=r"top_pcts.*\(0, 100\]"):
+        _load(tmp_path, top_pcts=top_pcts)
+
+
+@pytest.mark.parametrize("attributes, message", [('[""]', "column names"), ('["ward", "ward"]', "twice")])
+def test_audit_attributes_are_checked(tmp_path, attributes, message):
+    with pytest.raises(SpecError, match=message):
+        _load(tmp_path, attributes=attributes)
+
+
+def test_far_off_spec_dates_are_spec_errors(tmp_path):
+    from riskengine.spec import load_spec
+
+    path = tmp_path / "scoring" / "s.toml"
+    path.parent.mkdir()
+    path.write_text('pipeline = "hmo"\nas_of = 2999-01-01\n')
+    with pytest.raises(SpecError, match="as_of' = 2999-01-01 is outside the dates"):
+        load_spec(path)
+
+
+def test_scoring_outputs_that_is_a_file_stops_before_any_work(tmp_path, monkeypatch):
+    from riskengine.scoring import score
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    path = tmp_path / "scoring" / "s.toml"
+    path.parent.mkdir()
+    path.write_text(f'pipeline = "hmo"\noutputs = "{tmp_path / "afile"}"\n')
+    with pytest.raises(RiskEngineError, match="'outputs' .* is a file"):
+        score(path, log_mlflow=False, quiet=True)
+
+
+def test_scoring_as_of_must_be_within_the_data(tmp_path):
+    from types import SimpleNamespace
+
+    from riskengine.scoring._score import check_as_of
+
+    data = SimpleNamespace(sources={"c": pd.DataFrame({"date": pd.to_datetime(["2020-01-01", "2023-06-30"])})},
+                           outcomes=None)
+    today = pd.Timestamp("2024-01-01").date()
+    with pytest.raises(RiskEngineError, match="after today"):
+        check_as_of(pd.Timestamp("2999-01-01"), data, today)
+    with pytest.raises(RiskEngineError, match="before the first dated record"):
+        check_as_of(pd.Timestamp("1900-01-01"), data, today)
+    check_as_of(pd.Timestamp("2023-07-01"), data, today)
+    data.sources["c"] = pd.DataFrame({"date": pd.to_datetime(["2019-01-01", "2020-01-01"])})
+    with pytest.warns(UserWarning, match="days after the last dated record"):
+        check_as_of(pd.Timestamp("2023-12-01"), data, today)
+
+
+def test_markdown_outputs_escape_data_and_spec_text(tmp_path):
+    from riskengine.audit.governance import Document, Section, write_document
+
+    payload = '<script>alert(1)</script> ![x](http://evil/x.png) **b** | c'
+    doc = Document(f"Model card: {payload}", payload,
+                   [Section(payload).text(payload).items([payload]).fields([(payload, payload)])
+                    .table(["a", payload], [[payload, 1.0]])])
+    md = write_document(doc, tmp_path, "card")["md"].read_text()
+    assert "<script>" not in md and "![x]" not in md and "**b**" not in md
+    assert "&lt;script&gt;" in md and "\\!\\[x\\]" in md and "\\*\\*b\\*\\*" in md and "\\|" in md
