@@ -412,7 +412,7 @@ class DataSpec:
     outcome_kind: Literal["binary", "number"] = "binary"  # 0/1 cases, or a measured amount
     max_reject_share: float = 0.05  # stop when a table loses more than this share of rows
     earliest_date: dt.date = dt.date(1950, 1, 1)  # earlier dates are impossible here, or placeholders for "unknown"
-    rejects_dir: Path | None = None  # where rejects go; default: beside the run's outputs
+    rejects_dir: Path | None = None  # where `validate` and a run stopped by its data write rejects.csv (under out/ unless absolute); default out/<name>/validate, out/<name>/rejects
     outcome_store: Path | None = None  # folder of inspectors' results added with `riskengine outcomes add`; read with the outcomes
 
     def __post_init__(self) -> None:

@@ -150,7 +150,7 @@ def _mutate(lines: list[str], cells, lines_ops) -> bytes:
     return b"\n".join(out) + b"\n"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cells=st.lists(_cell_edit, max_size=4), ops=st.lists(_line_edit, max_size=3),
        raw=st.lists(_byte_edit, max_size=2), target=st.sampled_from(["events", "entities", "outcomes"]))
 def test_mutated_inputs_give_a_clean_error_or_every_row_accounted_for(tmp_path_factory, cells, ops, raw, target):
@@ -171,7 +171,7 @@ def test_mutated_inputs_give_a_clean_error_or_every_row_accounted_for(tmp_path_f
     _accounted(data)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, database=None)
 @given(row=st.integers(1, len(EVENTS) - 1), column=st.sampled_from(sorted(BAD_EVENT_VALUES)), data=st.data())
 def test_a_planted_bad_value_is_always_rejected_with_its_reason(tmp_path_factory, row, column, data):
     value, reason = data.draw(st.sampled_from(BAD_EVENT_VALUES[column]))
@@ -207,7 +207,7 @@ complaints = {source}
 """
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=10, deadline=None, database=None)
 @given(ops=st.lists(_line_edit, max_size=3), cells=st.lists(_cell_edit, max_size=3),
        name=st.sampled_from(["t", "../../x", "a b", "x\\u0000", "ok-name_1"]),
        share=st.sampled_from(["0.0", "1.0", "2", '"x"']),
