@@ -33,7 +33,7 @@ def _ensure_key(console: Console) -> None:
 def run_demo(properties: int = 50_000, seed: int = 0, out: Path = Path("out")) -> dict[str, Path]:
     """Run every stage on the synthetic borough; return the paths a person opens."""
     from riskengine.evaluation import design_trial
-    from riskengine.ingest import load_data, write_rejects
+    from riskengine.ingest import validate_into
     from riskengine.report_console import print_data_summary, print_training_summary
     from riskengine.scoring import score
     from riskengine.spec import load_spec
@@ -48,8 +48,8 @@ def run_demo(properties: int = 50_000, seed: int = 0, out: Path = Path("out")) -
 
     console.print(Rule("2. Validating the data against the contract"))
     tspec = load_spec("training/hmo.toml")
-    data = load_data(tspec.data)
-    rejects = write_rejects(data.rejects, out / tspec.name / "validate", redact=tspec.link.person_columns)
+    data, rejects = validate_into(tspec.data, tspec.name, out / tspec.name / "validate",
+                                  redact=tspec.link.person_columns)
     print_data_summary(data.summary(), str(rejects))
     del data
 

@@ -149,9 +149,24 @@ def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, pd.DataFr
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding=encoding or "utf-8",
                          sep="\t" if path.suffix.lower() == ".tsv" else ",")
-        return df, None
     except (UnicodeDecodeError, pd.errors.ParserError):
         return _read_csv_by_line(path, encoding)
+    lines = _physical_lines(path)
+    if lines >= 0 and lines != len(df) + 1:  # blank lines or values spanning lines: count them exactly
+        return _read_csv_by_line(path, encoding)
+    return df, None
+
+
+def _physical_lines(path: Path) -> int:
+    """Lines in a file (a last line without a newline counts); -1 for compressed files (not counted)."""
+    if path.suffix.lower() == ".gz":
+        return -1
+    n, last = 0, b"\n"
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (last != b"\n")
 
 
 def _read_csv_by_line(path: Path, encoding: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -197,3 +197,10 @@ def test_parse_dates_says_why():
     dates, why = parse_dates(pd.Series(["2023-01-05", "", "2023/01/05", "2999-01-01"]))
     assert [w if isinstance(w, str) else None for w in why] == [None, "missing", "not a real date (expected YYYY-MM-DD)", None]
     assert dates.iloc[3] == pd.Timestamp("2999-01-01")
+
+
+def test_lines_are_exact_after_blank_lines_and_values_spanning_lines(tmp_path):
+    body = HEADER + GOOD + "\n" + 'E2,"2 High St\nFlat 1",2021-01-01,noise,\n' + "E3,x,2023/01/05,noise,\n"
+    data = load_data(spec_for(tmp_path, body), today=TODAY)
+    rej = event_reject(data)
+    assert rej["line"] == 6 and rej["row"] == 3  # what a text editor shows, and the third data row
