@@ -104,9 +104,16 @@ def run_folder(target: str | Path, lock: bool = True) -> Iterator[Path]:
     if target.resolve() in (Path.cwd().resolve(), Path.home().resolve(), Path(target.anchor or "/").resolve()):
         raise RiskEngineError(f"{target}: refusing to replace this folder with a run's outputs; name a new folder")
     _check_replaceable(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with folder_lock(target) if lock else contextlib.nullcontext():
+    stack = contextlib.ExitStack()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if lock:
+            stack.enter_context(folder_lock(target))
         _sweep(target)
+    except OSError as exc:
+        stack.close()
+        raise RiskEngineError(f"{target}: cannot write the outputs here: {exc.strerror or exc}") from None
+    with stack:
         work = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
         (work / MARKER).write_text(json.dumps({"target": target.name}) + "\n")
         _ACTIVE[str(work)] = str(target)
@@ -148,7 +155,14 @@ def _swap(work: Path, target: Path) -> None:
 
 
 def _sweep(target: Path) -> None:
-    """Remove leftovers of earlier runs of this folder that were killed mid-way (we hold the lock)."""
+    """Remove leftovers of earlier runs of this folder that were killed mid-way (we hold the lock).
+
+    A run killed between its two renames leaves the last good folder as `.<name>.old-XXXX`
+    and no target: that folder is put back first.
+    """
+    olds = sorted(target.parent.glob(f".{target.name}.old-*"))
+    if not target.exists() and olds:
+        olds[-1].rename(target)
     for p in target.parent.glob(f".{target.name}.*-*"):
         if p.is_dir() and (".partial-" in p.name or ".old-" in p.name or ".failed-" in p.name):
             shutil.rmtree(p, ignore_errors=True)

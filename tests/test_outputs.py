@@ -282,3 +282,30 @@ def test_markdown_outputs_escape_data_and_spec_text(tmp_path):
     md = write_document(doc, tmp_path, "card")["md"].read_text()
     assert "<script>" not in md and "![x]" not in md and "**b**" not in md
     assert "&lt;script&gt;" in md and "\\!\\[x\\]" in md and "\\*\\*b\\*\\*" in md and "\\|" in md
+
+
+def test_a_run_killed_between_its_renames_gets_the_last_good_folder_back(tmp_path):
+    target = tmp_path / "hmo" / "train"
+    with run_folder(target) as work:
+        (work / "summary.json").write_text("good")
+    target.rename(target.with_name(".train.old-abc123"))  # what a kill between the two renames leaves
+    with pytest.raises(RuntimeError):
+        with run_folder(target):
+            raise RuntimeError("fails before finishing")
+    assert (target / "summary.json").read_text() == "good"
+
+
+def test_an_unwritable_place_is_a_clear_error(tmp_path):
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        import os
+
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        with pytest.raises(RiskEngineError, match="cannot write the outputs here"):
+            with run_folder(locked / "x" / "train"):
+                pass
+    finally:
+        locked.chmod(0o700)
