@@ -202,6 +202,16 @@ def check_name(value: str, key: str = "name") -> str:
     return value
 
 
+def check_output_folder(path: Path, key: str) -> None:
+    """A folder a spec names for outputs: absolute, or relative and inside out/ (riskengine.outputs)."""
+    from riskengine.outputs import resolve_output
+
+    try:
+        resolve_output(path, key)
+    except SpecError as exc:
+        raise ValueError(str(exc).removeprefix("spec: ")) from None
+
+
 def check_date_format(fmt: str) -> None:
     """A source's `date_format`: a strftime pattern with a year, a month and a day, that Python can read."""
     import re
@@ -418,6 +428,8 @@ class DataSpec:
     def __post_init__(self) -> None:
         if not 0 <= self.max_reject_share <= 1:
             raise ValueError("'max_reject_share' must be between 0 and 1")
+        if self.rejects_dir is not None:
+            check_output_folder(self.rejects_dir, "rejects_dir")
 
 
 @dataclass
@@ -884,6 +896,8 @@ class ScoringSpec:
     def __post_init__(self) -> None:
         check_name(self.pipeline, "pipeline")
         self.name = check_name(self.name or self.pipeline, "name")
+        if self.outputs is not None:
+            check_output_folder(self.outputs, "outputs")
         if self.capacity < 1:
             raise ValueError("'capacity' (rows on the list) must be at least 1")
         if not 1 <= self.reasons <= 10:

@@ -309,3 +309,14 @@ def test_an_unwritable_place_is_a_clear_error(tmp_path):
                 pass
     finally:
         locked.chmod(0o700)
+
+
+@pytest.mark.parametrize("text", ['pipeline = "hmo"\noutputs = "../elsewhere"\n', 'name = "../../x"\npipeline = "hmo"\n'])
+def test_a_scoring_spec_cannot_point_outside_out(tmp_path, text):
+    from riskengine.spec import load_spec
+
+    path = tmp_path / "scoring" / "s.toml"
+    path.parent.mkdir()
+    path.write_text(text)
+    with pytest.raises(SpecError, match="outside the output folder|not a valid name"):
+        load_spec(path)
