@@ -30,6 +30,7 @@ from riskengine.errors import RiskEngineError, SpecError
 
 OUTPUT_ROOT = Path("out")
 MARKER = ".riskengine-run"  # a folder holding this file was written by riskengine and may be replaced
+_EARLIER_RESULTS = ("summary.json", "run.json", "list.csv", "rejects.csv")  # a run's folder from before the marker
 _ACTIVE: dict[str, str] = {}  # work folder -> target folder, for the runs in progress in this process
 
 
@@ -96,7 +97,8 @@ def run_folder(target: str | Path, lock: bool = True) -> Iterator[Path]:
 
     On an error the work folder is renamed `.<name>.failed-XXXX` (kept for a post-mortem, never
     mistaken for a result) and `target` is untouched. An existing `target` is replaced only if
-    riskengine wrote it (it holds the marker file), it is empty, or it lies under `out/`.
+    riskengine wrote it (it holds the marker file or an earlier run's summary, list or rejects) or
+    it is empty: a data folder such as out/borough is never replaced.
     """
     target = Path(target)
     if target.exists() and not target.is_dir():
@@ -135,8 +137,7 @@ def _check_replaceable(target: Path) -> None:
         return
     if not any(target.iterdir()):
         return
-    root = OUTPUT_ROOT.resolve()
-    if root in target.resolve().parents:
+    if any((target / name).is_file() for name in _EARLIER_RESULTS):  # written before folders carried the marker
         return
     raise RiskEngineError(f"{target}: the folder exists and holds files riskengine did not write; name a new "
                           "or empty folder for the outputs (a run replaces its whole folder)")

@@ -320,3 +320,20 @@ def test_a_scoring_spec_cannot_point_outside_out(tmp_path, text):
     path.write_text(text)
     with pytest.raises(SpecError, match="outside the output folder|not a valid name"):
         load_spec(path)
+
+
+def test_a_data_folder_under_out_is_never_replaced(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    borough = Path("out") / "borough"
+    (borough / "events").mkdir(parents=True)
+    (borough / "entities.csv").write_text("entity_id\nE1\n")
+    with pytest.raises(RiskEngineError, match="did not write"):
+        with run_folder(borough):
+            pass
+    assert (borough / "entities.csv").is_file()
+    earlier = Path("out") / "hmo" / "train"  # a run's folder from before runs carried the marker
+    earlier.mkdir(parents=True)
+    (earlier / "summary.json").write_text("{}")
+    with run_folder(earlier) as work:
+        (work / "summary.json").write_text('{"new": 1}')
+    assert (earlier / "summary.json").read_text() == '{"new": 1}'
