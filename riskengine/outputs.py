@@ -117,6 +117,7 @@ def run_folder(target: str | Path, lock: bool = True) -> Iterator[Path]:
         raise RiskEngineError(f"{target}: cannot write the outputs here: {exc.strerror or exc}") from None
     with stack:
         work = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+        work.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the result is an ordinary folder
         (work / MARKER).write_text(json.dumps({"target": target.name}) + "\n")
         _ACTIVE[str(work)] = str(target)
         try:
@@ -130,6 +131,12 @@ def run_folder(target: str | Path, lock: bool = True) -> Iterator[Path]:
             raise
         _ACTIVE.pop(str(work), None)
         _swap(work, target)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _check_replaceable(target: Path) -> None:

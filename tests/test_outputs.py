@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from riskengine.errors import RiskEngineError, SpecError
-from riskengine.outputs import FolderLocked, resolve_output, run_folder
+from riskengine.outputs import FolderLocked, _umask, resolve_output, run_folder
 
 # ---------------------------------------------------------------------------------------
 # Atomic folders and locks
@@ -25,6 +25,7 @@ def test_a_failed_run_leaves_the_last_good_folder_untouched(tmp_path):
     with run_folder(target) as work:
         (work / "summary.json").write_text("good")
     assert (target / "summary.json").read_text() == "good"
+    assert target.stat().st_mode & 0o077 == 0o777 & ~_umask() & 0o077  # an ordinary folder, not a private temp one
     with pytest.raises(KeyboardInterrupt):
         with run_folder(target) as work:
             (work / "summary.json").write_text("half")
