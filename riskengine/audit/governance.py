@@ -439,7 +439,8 @@ def _completeness(audit: "AuditResult | None") -> str | None:
 # ---------------------------------------------------------------------------------------
 
 
-_MD_PUNCT = re.compile(r"([\\`*_\[\]#|!~])")
+_MD_PUNCT = re.compile(r"([\\`*\[\]#|!~])")
+_MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9_])_+|_+(?![A-Za-z0-9_])")  # inside a word (reply_to) it is no emphasis
 
 
 def _md(value: Any) -> str:
@@ -451,6 +452,7 @@ def _md(value: Any) -> str:
     text = " ".join(str(value).split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_PUNCT.sub(r"\\\1", text)
+    text = _MD_UNDERSCORE.sub(lambda m: "\\_" * len(m.group()), text)
     text = re.sub(r"^(\d+)([.)])(?=\s|$)", r"\1\\\2", text)  # not a numbered list
     return re.sub(r"^([+=-])(?=\s|$)", r"\\\1", text)  # not a bullet or a heading underline
 
