@@ -7,6 +7,10 @@ rows: then it stops with a message that says which rules were broken most.
 
 Event rows without an `entity_id` but with an address are not rejects: they await linkage
 (riskengine.link) and are handed over in `Dataset.unlinked`.
+
+Nothing a file holds ends in a traceback: a date is YYYY-MM-DD (however far off the year), a
+number is finite, a line that cannot be decoded or has too many fields is one reject with its
+line number, and the rest of the file is read (README, "Data contract").
 """
 
 from __future__ import annotations

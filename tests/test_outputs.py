@@ -255,7 +255,7 @@ def test_scoring_outputs_that_is_a_file_stops_before_any_work(tmp_path, monkeypa
         score(path, log_mlflow=False, quiet=True)
 
 
-def test_scoring_as_of_must_be_within_the_data(tmp_path):
+def test_scoring_as_of_must_be_within_the_data(tmp_path, capsys):
     from types import SimpleNamespace
 
     from riskengine.scoring._score import check_as_of
@@ -269,8 +269,8 @@ def test_scoring_as_of_must_be_within_the_data(tmp_path):
         check_as_of(pd.Timestamp("1900-01-01"), data, today)
     check_as_of(pd.Timestamp("2023-07-01"), data, today)
     data.sources["c"] = pd.DataFrame({"date": pd.to_datetime(["2019-01-01", "2020-01-01"])})
-    with pytest.warns(UserWarning, match="days after the last dated record"):
-        check_as_of(pd.Timestamp("2023-12-01"), data, today)
+    check_as_of(pd.Timestamp("2023-12-01"), data, today)
+    assert "warning: as_of 2023-12-01 is 1430 days after the last dated record (2020-01-01)" in capsys.readouterr().err
 
 
 def test_markdown_outputs_escape_data_and_spec_text(tmp_path):

@@ -165,14 +165,11 @@ def check_as_of(when: pd.Timestamp, data, today: dt.date | None = None) -> None:
         raise RiskEngineError(f"as_of {when.date()} is on or before the first dated record ({first.date()}): "
                               "no event would count, so every entity would score alike")
     if when - last > pd.Timedelta(days=365):
-        import warnings
-
         from rich.console import Console
 
         msg = (f"as_of {when.date()} is {(when - last).days} days after the last dated record ({last.date()}): "
                "features see no recent events; is the data up to date?")
-        Console(stderr=True).print(f"[bold yellow]warning:[/] {msg}", highlight=False)
-        warnings.warn(msg, stacklevel=2)
+        Console(stderr=True).print(f"[bold yellow]warning:[/] {msg}", highlight=False, soft_wrap=True)
 
 
 def _score_in(spec: ScoringSpec, tspec: TrainingSpec, data, loaded: LoadedModel, when: pd.Timestamp,
