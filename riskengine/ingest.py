@@ -203,7 +203,7 @@ def _read_csv_by_line(path: Path, encoding: str | None) -> tuple[pd.DataFrame, p
         if header is None:
             if first in bad_lines:
                 raise DataError(f"{path}: line {first} (the header): {bad_lines[first]}")
-            header = [f.strip() for f in fields]
+            header = _unique_names([f.strip() for f in fields])
             continue
         if not fields or fields == [""]:
             continue  # a blank line is no row
@@ -220,6 +220,20 @@ def _read_csv_by_line(path: Path, encoding: str | None) -> tuple[pd.DataFrame, p
     df = pd.DataFrame(rows, columns=header, dtype=object).astype("string") if rows else pd.DataFrame(
         {c: pd.Series([], dtype="string") for c in header})
     return df, pd.DataFrame({"line": lines, "problem": pd.Series(problems, dtype=object)})
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """Repeated header names numbered as pandas does (`type`, `type.1`), so every column has one name."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        if n in seen:
+            seen[n] += 1
+            n = f"{n}.{seen[n]}"
+        else:
+            seen[n] = 0
+        out.append(n)
+    return out
 
 
 def _read_sql(source: Source) -> pd.DataFrame:

@@ -122,7 +122,7 @@ def test_rejects_are_written_when_the_run_stops(tmp_path):
 
 _cell_edit = st.tuples(st.integers(1, len(EVENTS) - 1), st.integers(0, 4), st.sampled_from(NASTY) | st.text(max_size=12))
 _byte_edit = st.tuples(st.integers(0, 400), st.binary(min_size=1, max_size=4))
-_line_edit = st.tuples(st.sampled_from(["duplicate", "delete", "extra_field", "latin1", "blank", "quote"]),
+_line_edit = st.tuples(st.sampled_from(["duplicate", "delete", "extra_field", "latin1", "blank", "quote", "header"]),
                        st.integers(1, len(EVENTS) - 1))
 
 
@@ -149,6 +149,8 @@ def _mutate(lines: list[str], cells, lines_ops) -> bytes:
             out.insert(row, b"")
         elif op == "quote":
             out[row] = b'"' + out[row]
+        elif op == "header":  # a repeated column name
+            out[0] += b"," + out[0].split(b",")[-1]
     return b"\n".join(out) + b"\n"
 
 

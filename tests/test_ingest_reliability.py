@@ -204,3 +204,11 @@ def test_lines_are_exact_after_blank_lines_and_values_spanning_lines(tmp_path):
     data = load_data(spec_for(tmp_path, body), today=TODAY)
     rej = event_reject(data)
     assert rej["line"] == 6 and rej["row"] == 3  # what a text editor shows, and the third data row
+
+
+def test_a_repeated_header_name_is_numbered_on_both_reading_paths(tmp_path):
+    for extra in ("", "\n"):  # the second file has a blank line, so it is read line by line
+        body = "entity_id,date,type,type\nE1,2021-01-01,noise,x\n" + extra + "E2,2021-01-02,pest,y\n"
+        data = load_data(spec_for(tmp_path, body), today=TODAY)
+        assert list(data.events["type"]) == ["noise", "pest"]
+        assert list(data.sources["complaints"]["type.1"]) == ["x", "y"]
