@@ -349,7 +349,8 @@ def _tiny_fit(kind: str, params: dict[str, Any], X, y) -> None:
     elif kind == "logistic_regression":
         from sklearn.linear_model import LogisticRegression
 
-        LogisticRegression(**{"max_iter": 50, **params}).fit(X, y)
+        # built as riskengine.model builds it (max_iter is the engine's), so what passes here fits there
+        LogisticRegression(max_iter=50, **params).fit(X, y)
 
 # ---------------------------------------------------------------------------------------
 # Pieces shared by every kind of spec
