@@ -149,7 +149,7 @@ def test_two_scoring_runs_give_identical_bytes(small_list, tmp_path):
 
 
 def test_training_plots_have_no_version_stamp_and_repeat(tmp_path):
-    from riskengine.training._plots import plot_shap_summary
+    from riskengine.charts import plot_shap_summary
 
     rng = np.random.default_rng(0)
     values, X = rng.normal(size=(200, 3)), pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
