@@ -590,13 +590,12 @@ def validate_area_events(
     """
     df = raw.copy()
     df["lat"], df["lon"] = as_number(raw["lat"]), as_number(raw["lon"])
-    df["date"] = as_date(raw["date"], date_format)
+    df["date"], date_failures = _date_failures(raw["date"], "date", today, earliest, date_format)
     df["type"] = df["type"].astype("string").str.strip().replace("", pd.NA)
     schema = pa.DataFrameSchema(
         {
             "lat": pa.Column("float64", nullable=False, checks=pa.Check(lambda s: s.abs() <= 90, error="outside -90..90")),
             "lon": pa.Column("float64", nullable=False, checks=pa.Check(lambda s: s.abs() <= 180, error="outside -180..180")),
-            "date": _date_column(today, earliest),
             "type": pa.Column("string", nullable=False),
         },
         strict=False,
@@ -604,8 +603,8 @@ def validate_area_events(
     failures = _validate(df, schema, date_format or "YYYY-MM-DD")
     failures["reason"] = [("missing or not a number" if r == "missing" and c in ("lat", "lon") else r)
                           for c, r in zip(failures["column"], failures["reason"])]
-    data_cols = [c for c in raw.columns if c not in ("_row", "_line")]
-    failures = pd.concat([failures, _duplicates(raw[data_cols], raw, "row")])
+    data_cols = [c for c in raw.columns if c not in ("_row", "_line", "_problem")]
+    failures = pd.concat([_malformed(raw), date_failures, failures, _duplicates(_comparable(raw, data_cols), raw, "row")])
     rejects = _reject_rows(raw, failures, file, raw)
     good = df.drop(index=failures["index"].unique())
     return good[["lat", "lon", "date", "type"]].reset_index(drop=True), rejects
@@ -689,9 +688,9 @@ def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
 
     area_events = {}
     for source, src in spec.area_events.items():
-        raw, fp = read_table(src, AREA_EVENT_REQUIRED)
+        raw, fp = read_table(src, AREA_EVENT_REQUIRED, keep_malformed=True)
         good, rej = validate_area_events(raw, fp["name"], today_ts, earliest, src.date_format)
-        _check_share(fp["name"], len(raw), rej, spec.max_reject_share)
+        check(fp["name"], len(raw), rej)
         fingerprints.append({**fp, "table": f"area_events.{source}", **_date_range(good)})
         all_rejects.append(rej)
         area_events[source] = good
