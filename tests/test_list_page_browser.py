@@ -3,7 +3,7 @@
 The page runs its own checks when opened with #selftest and writes them into
 #selftest-result; Chromium's --dump-dom hands back the DOM after the scripts ran.
 Skipped when Chromium is absent, unless RISKENGINE_REQUIRE_BROWSER is set
-(`make test` installs Debian's chromium first).
+(`.ci/run` installs Debian's chromium first, as root).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ CHROMIUM = _chromium()
 if CHROMIUM is None:
     if os.environ.get("RISKENGINE_REQUIRE_BROWSER"):
         pytest.fail("RISKENGINE_REQUIRE_BROWSER is set but chromium is not installed "
-                    "(make test installs it: apt-get install chromium)", pytrace=False)
-    pytest.skip("headless Chromium is not installed (`make test` installs Debian's chromium; "
+                    "(.ci/run installs it as root: apt-get install chromium)", pytrace=False)
+    pytest.skip("headless Chromium is not installed (`.ci/run` installs Debian's chromium as root; "
                 "set RISKENGINE_REQUIRE_BROWSER=1 to make this a failure)", allow_module_level=True)
 
 
