@@ -60,7 +60,8 @@ app.command("link", rich_help_panel=FLOW)(user_errors(link_command))
 @app.command("validate", rich_help_panel=START)
 @user_errors
 def validate_command(
-    spec: Path = typer.Argument(..., help="A spec file whose [data] section names the tables to check."),
+    # "\\[" : rich markup would otherwise read [data] as a style tag and drop it from --help
+    spec: Path = typer.Argument(..., help="A spec file whose \\[data] section names the tables to check."),
     out: Path = typer.Option(None, help="Folder for rejects.csv (default: out/<pipeline>/validate)."),
 ) -> None:
     """Check the data a spec names against the data contract; write the rejected rows with reasons."""

@@ -19,15 +19,17 @@ KEY_FILE = Path(".riskengine") / "pseudonym.key"
 
 
 def _ensure_key(console: Console) -> None:
-    """Linkage hashes personal identifiers with a secret key; the demo keeps one outside out/."""
-    if os.environ.get("RISKENGINE_PSEUDONYM_KEY"):
+    """Linkage hashes personal identifiers with a secret key; the demo keeps one outside out/.
+
+    The shipped training spec names this file (`[link] key_file`), so every command after the
+    demo finds the same key without an environment variable.
+    """
+    if os.environ.get("RISKENGINE_PSEUDONYM_KEY") or KEY_FILE.exists():
         return
-    if not KEY_FILE.exists():
-        KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
-        KEY_FILE.write_text(secrets.token_hex(32))
-        KEY_FILE.chmod(0o600)
-        console.print(f"Made a pseudonymisation key for the demo in {KEY_FILE} (git-ignored; never copied to outputs).")
-    os.environ["RISKENGINE_PSEUDONYM_KEY"] = KEY_FILE.read_text().strip()
+    KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    KEY_FILE.write_text(secrets.token_hex(32))
+    KEY_FILE.chmod(0o600)
+    console.print(f"Made a pseudonymisation key for the demo in {KEY_FILE} (git-ignored; never copied to outputs).")
 
 
 def run_demo(properties: int = 50_000, seed: int = 0, out: Path = Path("out")) -> dict[str, Path]:
@@ -42,9 +44,10 @@ def run_demo(properties: int = 50_000, seed: int = 0, out: Path = Path("out")) -
     console = Console()
     _ensure_key(console)
     console.print(Rule("1. The synthetic borough"))
-    from riskengine.synth.cli import synth_command
+    from riskengine.report_console import print_synth_summary
+    from riskengine.synth import synth
 
-    synth_command(out=out / "borough", properties=properties, seed=seed)  # a few seconds: always fresh
+    print_synth_summary(synth(out / "borough", properties=properties, seed=seed))  # a few seconds: always fresh
 
     console.print(Rule("2. Validating the data against the contract"))
     tspec = load_spec("training/hmo.toml")

@@ -69,3 +69,27 @@ def print_training_summary(summary: dict) -> None:
 
 def _f(x) -> str:
     return "-" if x is None else f"{x:.3f}"
+
+
+def print_synth_summary(summary) -> None:
+    """What a synthetic borough holds (a SynthSummary): files, rows, planted bad rows, prevalence."""
+    table = Table(title=f"Synthetic borough in {summary.out_dir}", title_justify="left")
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    table.add_column("planted bad rows", justify="right")
+    for rel, rows in summary.rows.items():
+        bad = summary.bad_rows.get(rel)
+        share = f"{bad:,} ({bad / rows:.1%})" if bad is not None and rows else ""
+        table.add_row(rel, f"{rows:,}", share)
+    console.print(table)
+    prev = summary.prevalence
+    console.print(
+        f"Private-rented homes: {prev['private_rented_share']:.1%}. Unlicensed HMOs among them: "
+        f"{prev['unlicensed_hmo_among_private_rented_at_start']:.1%} at the start, "
+        f"{prev['unlicensed_hmo_among_private_rented_at_end']:.1%} at the end."
+    )
+    console.print(
+        f"Past inspections: {summary.inspections:,}, of which {summary.inspection_hit_rate:.1%} "
+        "found an unlicensed HMO (business as usual)."
+    )
+    console.print(f"Manifest: {summary.out_dir / 'manifest.json'}; hidden truth under {summary.out_dir / 'truth'}.")

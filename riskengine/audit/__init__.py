@@ -4,31 +4,31 @@
 intervals, small groups suppressed); `write_audit_report` writes bias_report.html and its
 JSON twin. `write_model_card` and `write_transparency_record` (from `governance`) write the
 governance pack from a run's facts.
+
+
+Names are imported on first use (PEP 562), so `riskengine --help` loads none of the heavy libraries.
 """
 
-from riskengine.audit._audit import AuditResult, ReferenceGroupError, audit, audit_with_fallback
-from riskengine.audit._flagging import OperatingPoint, flag
-from riskengine.audit._report import report_dict, write_audit_report
-from riskengine.audit.governance import (
-    DatasetFacts,
-    RunFacts,
-    write_governance_pack,
-    write_model_card,
-    write_transparency_record,
-)
+from __future__ import annotations
 
-__all__ = [
-    "audit_with_fallback",
-    "AuditResult",
-    "DatasetFacts",
-    "OperatingPoint",
-    "ReferenceGroupError",
-    "RunFacts",
-    "audit",
-    "flag",
-    "report_dict",
-    "write_audit_report",
-    "write_governance_pack",
-    "write_model_card",
-    "write_transparency_record",
-]
+import importlib
+
+_WHERE = {"AuditResult": "_audit", "ReferenceGroupError": "_audit", "audit": "_audit", "audit_with_fallback": "_audit", "OperatingPoint": "_flagging", "flag": "_flagging", "report_dict": "_report", "write_audit_report": "_report", "DatasetFacts": "governance", "RunFacts": "governance", "write_governance_pack": "governance", "write_model_card": "governance", "write_transparency_record": "governance"}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"riskengine.audit.{_WHERE[name]}"), name)
+    if not name.startswith("__"):
+        full = f"riskengine.audit.{name}"
+        try:
+            return importlib.import_module(full)
+        except ModuleNotFoundError as exc:
+            if exc.name != full:
+                raise
+    raise AttributeError(f"module 'riskengine.audit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

@@ -6,13 +6,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Optional
 
-import pandas as pd
 import typer
 
-from riskengine.audit._audit import audit
-from riskengine.audit._report import write_audit_report
 from riskengine.errors import DataError, RiskEngineError
-from riskengine.io import file_columns, read_file
 
 
 class Burden(str, Enum):
@@ -28,6 +24,8 @@ class Measure(str, Enum):
 
 def read_scores(path: Path, columns: list[str], group_cols: list[str]) -> pd.DataFrame:
     """Read the needed columns of a CSV or Parquet file; group columns keep their text as written."""
+    from riskengine.io import file_columns, read_file  # pandas: loaded only when a command runs
+
     _check_columns(path, file_columns(path), columns)
     return read_file(path, columns=columns, dtype={c: str for c in group_cols})
 
@@ -108,6 +106,8 @@ def audit_command(
     name: str = typer.Option("this list", "--name", help="What the list is called in the findings, e.g. 'the model'."),
 ) -> None:
     """Audit a table of scores by group: rates, ratios to a reference group, intervals and plain-English findings."""
+    from riskengine.audit import audit, write_audit_report
+
     columns = list(dict.fromkeys([score_col, *([label_col] if label_col else []), *group_col]))
     df = read_scores(file, columns, list(group_col))
     mitigation: bool | str = mitigate_measure.value if mitigate_measure is not None else mitigate

@@ -7,31 +7,31 @@
 - `did`: difference in differences when randomising was not possible.
 - `backtest`: re-order a past period's inspections by the model's scores; days earlier found.
 - `profile`: who uses a service, by segment, against the population (index with 95% CI).
+
+
+Names are imported on first use (PEP 562), so `riskengine --help` loads none of the heavy libraries.
 """
 
-from riskengine.evaluation._analyse import analyse_from_spec, analyse_trial, join_outcomes
-from riskengine.evaluation._backtest import backtest
-from riskengine.evaluation._assign import assign_arms, risk_bands
-from riskengine.evaluation._design import design_trial
-from riskengine.evaluation._did import did
-from riskengine.evaluation._mlflow import log_report
-from riskengine.evaluation._power import design_effect, plan_power, sample_size
-from riskengine.evaluation._profile import profile
-from riskengine.evaluation._report import EvaluationReport
+from __future__ import annotations
 
-__all__ = [
-    "EvaluationReport",
-    "analyse_from_spec",
-    "analyse_trial",
-    "assign_arms",
-    "backtest",
-    "design_effect",
-    "design_trial",
-    "did",
-    "join_outcomes",
-    "log_report",
-    "plan_power",
-    "profile",
-    "risk_bands",
-    "sample_size",
-]
+import importlib
+
+_WHERE = {"analyse_from_spec": "_analyse", "analyse_trial": "_analyse", "join_outcomes": "_analyse", "backtest": "_backtest", "assign_arms": "_assign", "risk_bands": "_assign", "design_trial": "_design", "did": "_did", "log_report": "_mlflow", "design_effect": "_power", "plan_power": "_power", "sample_size": "_power", "profile": "_profile", "EvaluationReport": "_report"}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"riskengine.evaluation.{_WHERE[name]}"), name)
+    if not name.startswith("__"):
+        full = f"riskengine.evaluation.{name}"
+        try:
+            return importlib.import_module(full)
+        except ModuleNotFoundError as exc:
+            if exc.name != full:
+                raise
+    raise AttributeError(f"module 'riskengine.evaluation' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

@@ -9,11 +9,6 @@ from typing import Annotated, Any
 import typer
 
 from riskengine.errors import RiskEngineError
-from riskengine.evaluation._analyse import analyse_from_spec, analyse_trial
-from riskengine.evaluation._design import design_trial
-from riskengine.evaluation._did import did
-from riskengine.evaluation._io import read_table
-from riskengine.evaluation._profile import profile
 
 NoMlflow = Annotated[bool, typer.Option("--no-mlflow", help="Do not log the analysis to MLflow.")]
 LowerIsBetter = Annotated[bool, typer.Option(
@@ -55,6 +50,9 @@ def trial_design(
         "(default: beside paths.assignment in the spec, else out/evaluation/NAME).")] = None,
 ) -> None:
     """Plan a trial: sample size, randomised stratified assignment, balance, pre-registration page."""
+    from riskengine.evaluation import design_trial
+    from riskengine.evaluation._io import read_table
+
     spec = _load_evaluation_spec(spec_path)
     list_path = list_path or spec.paths.list
     list_df = read_table(list_path, "scored list") if list_path else None
@@ -102,6 +100,9 @@ def trial_analyse(
     lower_is_better: LowerIsBetter = False,
 ) -> None:
     """Estimate each arm's effect against control, with balance, attrition and the evidence level."""
+    from riskengine.evaluation import analyse_from_spec, analyse_trial
+    from riskengine.evaluation._io import read_table
+
     if target.suffix.lower() == ".toml":
         spec = _load_evaluation_spec(target)
         outcomes = outcomes or spec.paths.outcomes
@@ -156,6 +157,9 @@ def trial_did(
     lower_is_better: LowerIsBetter = False,
 ) -> None:
     """Difference in differences against a comparison group, for when randomising was not possible."""
+    from riskengine.evaluation import did
+    from riskengine.evaluation._io import read_table
+
     report = did(read_table(file, "table"), group_col, treated, period_col, after, outcome_col,
                  cluster_col=cluster_col, out_dir=out or Path("out/did"),
                  higher_is_better=not lower_is_better, source=str(file))
@@ -187,6 +191,9 @@ def profile_command(
         "--out", help="Folder for profile.{html,json}.")] = Path("out/profile"),
 ) -> None:
     """Profile users by segment against the population: shares, index (100 = as expected), 95% CI."""
+    from riskengine.evaluation import profile
+    from riskengine.evaluation._io import read_table
+
     report = profile(read_table(users, "users"), read_table(population, "population"), segment_col,
                      weight_col=weight_col, dedupe=duplicates, id_col=id_col, min_count=min_count,
                      out_dir=out, users_source=str(users), population_source=str(population))

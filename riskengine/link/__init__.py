@@ -5,46 +5,34 @@ parts with splink (or, with `match_on = "person"`, on name, date of birth and po
 _people.py); a `kind = "link"` spec links any tables by the kinds of their fields, or
 deduplicates them (run_job: _fields.py, _match.py, _job.py); person identifiers are pseudonymised before anything leaves; a golden record per entity
 states which source won each field; a quality report describes every source.
+
+
+Names are imported on first use (PEP 562), so `riskengine --help` loads none of the heavy libraries.
+
+
+Names are imported on first use (PEP 562), so `riskengine --help` loads none of the heavy libraries.
 """
 
-from riskengine.link._exact import KeyIndex, exact_keys
-from riskengine.link._fields import KINDS as FIELD_KINDS
-from riskengine.link._job import JobResult, job_accuracy, read_job_tables, read_truth, run_job
-from riskengine.link._link import LinkResult, link
-from riskengine.link._metrics import PROVENANCE, linkage_accuracy
-from riskengine.link._normalise import normalise_postcode, normalise_street, parse_address, parse_addresses
-from riskengine.link._pseudonymise import PseudonymKey, hash_value, load_key, pseudonymise
-from riskengine.link._quality import quality_report
-from riskengine.link._read import read_borough, read_spec_sources
-from riskengine.link._scan import Leak, pseudonymisation_scan
-from riskengine.link._survivorship import RULES, golden_records
+from __future__ import annotations
 
-__all__ = [
-    "FIELD_KINDS",
-    "JobResult",
-    "job_accuracy",
-    "read_job_tables",
-    "read_truth",
-    "run_job",
-    "KeyIndex",
-    "PROVENANCE",
-    "RULES",
-    "Leak",
-    "LinkResult",
-    "PseudonymKey",
-    "exact_keys",
-    "golden_records",
-    "hash_value",
-    "link",
-    "linkage_accuracy",
-    "load_key",
-    "normalise_postcode",
-    "normalise_street",
-    "parse_address",
-    "parse_addresses",
-    "pseudonymisation_scan",
-    "pseudonymise",
-    "quality_report",
-    "read_borough",
-    "read_spec_sources",
-]
+import importlib
+
+_WHERE = {"KeyIndex": "_exact", "exact_keys": "_exact", "FIELD_KINDS": "_fields", "JobResult": "_job", "job_accuracy": "_job", "read_job_tables": "_job", "read_truth": "_job", "run_job": "_job", "LinkResult": "_link", "link": "_link", "PROVENANCE": "_metrics", "linkage_accuracy": "_metrics", "normalise_postcode": "_normalise", "normalise_street": "_normalise", "parse_address": "_normalise", "parse_addresses": "_normalise", "PseudonymKey": "_pseudonymise", "hash_value": "_pseudonymise", "load_key": "_pseudonymise", "pseudonymise": "_pseudonymise", "quality_report": "_quality", "read_borough": "_read", "read_spec_sources": "_read", "Leak": "_scan", "pseudonymisation_scan": "_scan", "RULES": "_survivorship", "golden_records": "_survivorship"}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"riskengine.link.{_WHERE[name]}"), name)
+    if not name.startswith("__"):
+        full = f"riskengine.link.{name}"
+        try:
+            return importlib.import_module(full)
+        except ModuleNotFoundError as exc:
+            if exc.name != full:
+                raise
+    raise AttributeError(f"module 'riskengine.link' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

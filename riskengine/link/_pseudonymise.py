@@ -52,7 +52,10 @@ def load_key(spec: LinkSpec, allow_ephemeral_key: bool = False) -> PseudonymKey:
     if spec.key_file is not None:
         path = Path(spec.key_file)
         if not path.is_file():
-            raise RiskEngineError(f"{path}: pseudonymisation key file not found (link.key_file)")
+            raise RiskEngineError(
+                f"{path}: pseudonymisation key file not found (link.key_file, resolved against {Path.cwd()}); "
+                f"`riskengine demo` makes one, or set the environment variable {spec.key_env}"
+            )
         secret = path.read_bytes().strip()
         if len(secret) < 16:
             raise RiskEngineError(f"{path}: pseudonymisation key is shorter than 16 bytes; use a long random key")
@@ -62,8 +65,9 @@ def load_key(spec: LinkSpec, allow_ephemeral_key: bool = False) -> PseudonymKey:
     raise RiskEngineError(
         f"no pseudonymisation key: set the environment variable {spec.key_env} "
         "(e.g. to the output of `python -c 'import secrets; print(secrets.token_hex(32))'`) "
-        "or name a file holding one in link.key_file; for a throwaway demo run pass "
-        "allow_ephemeral_key=True (--ephemeral-key)"
+        "or name a file holding one in the spec's [link] key_file (`riskengine demo` makes "
+        ".riskengine/pseudonym.key); for a throwaway run, `riskengine link` takes --ephemeral-key "
+        "and the Python API allow_ephemeral_key=True"
     )
 
 

@@ -17,9 +17,31 @@ _addresses (spellings), _conversion (the hidden truth), _events (what each counc
 records), _inspections (past visits under a business-as-usual policy), _world (all of that
 in memory), _evidence and _posterior (the Bayes ceiling), _reference (a slow day-by-day
 check of it), _mess (planted problems), _write (files), _synth (the whole run).
+
+
+Names are imported on first use (PEP 562), so `riskengine --help` loads none of the heavy libraries.
 """
 
-from riskengine.synth._inspections import RECORDING_ERROR
-from riskengine.synth._synth import SynthSummary, synth
+from __future__ import annotations
 
-__all__ = ["RECORDING_ERROR", "SynthSummary", "synth"]
+import importlib
+
+_WHERE = {"RECORDING_ERROR": "_inspections", "SynthSummary": "_synth", "synth": "_synth"}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"riskengine.synth.{_WHERE[name]}"), name)
+    if not name.startswith("__"):
+        full = f"riskengine.synth.{name}"
+        try:
+            return importlib.import_module(full)
+        except ModuleNotFoundError as exc:
+            if exc.name != full:
+                raise
+    raise AttributeError(f"module 'riskengine.synth' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
