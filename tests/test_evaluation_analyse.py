@@ -59,7 +59,8 @@ def simulate_trial(rng, effect=0.03, officers=8, weeks=20, per_week=10):
 def test_simulated_trial_recovers_a_known_effect():
     rng = np.random.default_rng(2024)
     rows = simulate_trial(rng, effect=0.05, officers=10, weeks=40)
-    report = analyse_trial(rows, "arm", "hit", control="bau", strata_col="stratum", cluster_col="unit_id")
+    report = analyse_trial(rows, "arm", "hit", control="bau", strata_col="stratum", cluster_col="unit_id",
+                           randomised=True)
     e = report.data["effects"][0]
     assert e["ci"][0] < 0.05 < e["ci"][1]
     assert abs(e["estimate"] - 0.05) < 3 * e["se"]
@@ -116,7 +117,7 @@ def test_attrition_counted_by_arm_and_lowers_the_evidence_level():
     df = two_arms(n_t=100, n_c=100)
     df["y"] = df["y"] + 5  # a clear effect
     df.loc[df.index[:30], "y"] = np.nan  # 30% of the treatment arm lost
-    report = analyse_trial(df, "arm", "y", control="bau")
+    report = analyse_trial(df, "arm", "y", control="bau", randomised=True)
     by_arm = {r["arm"]: r for r in report.data["attrition"]["by_arm"]}
     assert by_arm["model"]["attrition"] == pytest.approx(0.3)
     assert by_arm["bau"]["attrition"] == 0
@@ -156,3 +157,16 @@ def test_report_files_hold_the_same_figures(tmp_path):
     assert e["estimate"] == pytest.approx(report.data["effects"][0]["estimate"])
     html = (tmp_path / "trial_report.html").read_text()
     assert f"{e['estimate']:.4f}" in html and "<svg" in html
+
+
+def test_no_evidence_level_when_the_design_is_unknown(tmp_path):
+    """Any table with two arms: without being told it was randomised, no level and no claim of randomisation."""
+    df = two_arms(n_t=100, n_c=100)
+    df["y"] = df["y"] + 5
+    report = analyse_trial(df, "arm", "y", control="bau", out_dir=tmp_path)
+    assert report.data["evidence"]["level"] is None
+    page = (tmp_path / "trial_report.html").read_text()
+    assert "Assignment was randomised" not in page and "No level of Nesta" in page
+    known = analyse_trial(df, "arm", "y", control="bau", randomised=True)
+    assert known.data["evidence"]["level"] == 3
+    assert "Assignment was randomised, giving a control group." in known.data["evidence"]["reasons"]

@@ -73,8 +73,26 @@ def test_trial_analyse_generic_table_writes_the_documented_json(tmp_path):
     assert effect["arm"] == "model" and effect["n_arm"] == effect["n_control"] == 300
     for key in ("estimate", "se", "ci", "p_value", "adjusted_estimate", "adjusted_se", "risk_ratio"):
         assert isinstance(effect[key], (float, list)), key
-    assert (tmp_path / "r" / "trial_report.html").is_file()
+    assert data["evidence"]["level"] is None  # nothing says the table came from a randomised design
+    page = (tmp_path / "r" / "trial_report.html").read_text()
+    assert "Assignment was randomised" not in page and "No level of Nesta" in page
+    assert "pass --design or --randomised" in result.output
     assert not (tmp_path / "mlruns" / "mlflow.db").exists()
+
+
+def test_trial_analyse_with_the_design_awards_a_level(tmp_path):
+    table = trial_table(tmp_path / "t.csv")
+    design = tmp_path / "trial_design.json"
+    design.write_text(json.dumps({"seed": 1, "n_by_arm": {"model": 300, "bau": 300}}))
+    result = invoke("trial", "analyse", table, "--treatment-col", "arm", "--outcome-col", "hit",
+                    "--design", design, "--out", tmp_path / "r", "--no-mlflow")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "r" / "trial_report.json").read_text())
+    assert data["evidence"]["level"] in (2, 3) and "Assignment was randomised" in " ".join(data["evidence"]["reasons"])
+    design.write_text(json.dumps({"seed": 1, "n_by_arm": {"list": 300, "bau": 300}}))
+    wrong = invoke("trial", "analyse", table, "--treatment-col", "arm", "--outcome-col", "hit",
+                   "--design", design, "--out", tmp_path / "r", "--no-mlflow")
+    assert wrong.exit_code == 2 and "do not include ['model']" in wrong.output
 
 
 def test_trial_analyse_logs_to_mlflow(tmp_path):
@@ -149,8 +167,8 @@ def test_user_mistakes_exit_2_with_one_line(tmp_path):
     assert result.exit_code == 2 and "--treatment-col" in result.output
     result = invoke("trial", "design", tmp_path / "missing.toml")
     assert result.exit_code == 2 and "spec file not found" in result.output
-    result = invoke("trial", "analyse", HMO, "--no-mlflow")
-    assert result.exit_code == 2 and "--outcomes" in result.output
+    result = invoke("trial", "analyse", HMO, "--no-mlflow")  # the spec's outcomes file does not exist here
+    assert result.exit_code == 2 and "out/hmo/trial/outcomes.csv" in result.output
     data_spec = tmp_path / "data.toml"
     data_spec.write_text('kind = "data"\nname = "x"\n[purpose]\nproblem = "p"\ninsight = "i"\n'
                          'datasets = "d"\naction = "a"\n[data]\nentities = "e.csv"\n')

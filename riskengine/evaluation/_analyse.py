@@ -22,7 +22,7 @@ from statsmodels.stats.multitest import multipletests
 from riskengine.errors import DataError
 from riskengine.evaluation._balance import SMD_PROBLEM, balance_table
 from riskengine.evaluation._evidence import (MAX_ATTRITION, MAX_DIFFERENTIAL_ATTRITION,
-                                             result_level)
+                                             result_level, unknown_design_level)
 from riskengine.evaluation._io import as_labels, numeric_column, require_columns
 from riskengine.evaluation._report import EvaluationReport, interval_chart, write_report
 
@@ -151,10 +151,13 @@ def analyse_trial(df: pd.DataFrame, treatment_col: str, outcome_col: str, contro
                   strata_col: str | None = None, cluster_col: str | None = None,
                   covariate_cols=(), out_dir: str | Path | None = None, *,
                   higher_is_better: bool = True, source: str = "the trial table",
-                  title: str | None = None, purpose: dict | None = None) -> EvaluationReport:
+                  title: str | None = None, purpose: dict | None = None,
+                  randomised: bool | None = None) -> EvaluationReport:
     """Estimate each arm's effect against control, with balance, attrition and evidence level.
 
     Rows with a missing outcome count as attrition (by cluster when `cluster_col` is given).
+    `randomised`: True when the arms are known to have been assigned at random (a design
+    from `design_trial`); None (unknown) or False award no standard of evidence.
     Returns the effects table; with `out_dir` writes trial_report.html and trial_report.json.
     """
     covariates = list(covariate_cols)
@@ -205,9 +208,12 @@ def analyse_trial(df: pd.DataFrame, treatment_col: str, outcome_col: str, contro
                      for r in balance)
     best = max(effects, key=lambda e: e["estimate"] if higher_is_better else -e["estimate"])
     p_best = best.get("p_value_holm", best["p_value"])
-    evidence = result_level(estimate=best["estimate"], significant=p_best < 1 - LEVEL,
-                            higher_is_better=higher_is_better, attrition_ok=attrition["low"],
-                            balance_ok=balance_ok, randomised=True, what=f"arm {best['arm']!r}")
+    if randomised:
+        evidence = result_level(estimate=best["estimate"], significant=p_best < 1 - LEVEL,
+                                higher_is_better=higher_is_better, attrition_ok=attrition["low"],
+                                balance_ok=balance_ok, randomised=True, what=f"arm {best['arm']!r}")
+    else:
+        evidence = unknown_design_level()
     data = {
         "title": title or "Trial analysis",
         "purpose": purpose,
@@ -293,6 +299,7 @@ def analyse_from_spec(spec, outcomes: pd.DataFrame, assignment: pd.DataFrame,
         out_dir=None, higher_is_better=spec.analysis.higher_is_better,
         source=f"{outcomes_source} joined to {assignment_source}",
         title=f"Trial analysis: {spec.name}", purpose=dataclasses.asdict(spec.purpose),
+        randomised=True,  # the assignment file comes from the spec's randomised design
     )
     if unknown:
         report.data["notes"].append(f"{unknown} outcome rows belong to no assigned unit and were left out.")

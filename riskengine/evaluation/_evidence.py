@@ -59,6 +59,17 @@ def design_level(plan: dict, randomised: bool = True) -> dict:
     return {**_level(3, reasons), "caveat": caveat}
 
 
+def unknown_design_level() -> dict:
+    """No level for an analysis whose assignment is not known to be random: say what would give one."""
+    return {"level": None, "label": "not assessed: how units were assigned to arms is not known",
+            "reasons": ["Nothing says whether the arms were assigned at random. A difference between arms "
+                        "can come from how units were chosen for each, so no standard of evidence is claimed.",
+                        "Pass the trial's design (`--design trial_design.json`, written by `riskengine trial "
+                        "design`), or `--randomised` if assignment was random by another route, or analyse "
+                        "with the evaluation spec (`riskengine trial analyse evaluation/NAME.toml`)."],
+            "next": BEYOND_3}
+
+
 def result_level(*, estimate: float, significant: bool, higher_is_better: bool,
                  attrition_ok: bool, balance_ok: bool, randomised: bool,
                  what: str = "the best treatment arm") -> dict:

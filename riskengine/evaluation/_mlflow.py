@@ -20,7 +20,8 @@ def report_metrics(data: dict) -> tuple[dict[str, str], dict[str, float]]:
                                          "strata_col", "cluster_col", "covariates", "group_col",
                                          "treated", "period_col", "after", "se_method")
               if k in data}
-    metrics = {"evidence_level": data["evidence"]["level"]}
+    level = data["evidence"]["level"]
+    metrics = {} if level is None else {"evidence_level": level}
     for e in data.get("effects", []):
         for field in ("estimate", "se", "p_value", "adjusted_estimate", "adjusted_se", "risk_ratio"):
             if e.get(field) is not None:

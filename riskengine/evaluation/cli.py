@@ -47,7 +47,7 @@ def trial_design(
         "randomise its entities or wards, stratified by risk band and/or ward.")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Folder for assignment.csv and trial_design.{html,json} "
-        "(default: beside paths.assignment in the spec, else out/evaluation/NAME).")] = None,
+        "(default: beside paths.assignment in the spec, else out/PIPELINE/trial).")] = None,
 ) -> None:
     """Plan a trial: sample size, randomised stratified assignment, balance, pre-registration page."""
     from riskengine.evaluation import design_trial
@@ -57,7 +57,7 @@ def trial_design(
     list_path = list_path or spec.paths.list
     list_df = read_table(list_path, "scored list") if list_path else None
     if out is None:
-        out = spec.paths.assignment.parent if spec.paths.assignment else Path("out/evaluation") / spec.name
+        out = spec.paths.assignment.parent if spec.paths.assignment else trial_folder(spec)
     report = design_trial(spec, list_df, out, list_name=str(list_path) if list_path else "the scored list")
     plan, data = report.data["power"], report.data
     _say(f"{data['n_units']} {data['unit']} randomised to "
@@ -93,9 +93,15 @@ def trial_analyse(
     assignment: Annotated[Path | None, typer.Option(
         "--assignment",
         help="With a spec: the assignment file (default: paths.assignment in the spec).")] = None,
+    design: Annotated[Path | None, typer.Option(
+        "--design", help="The trial's design (trial_design.json from `riskengine trial design`): the arms "
+        "were randomised, so the analysis may award a standard of evidence.")] = None,
+    randomised: Annotated[bool, typer.Option(
+        "--randomised", help="The arms were assigned at random by another route (without --design "
+        "or a spec no standard of evidence is awarded).")] = False,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Folder for trial_report.{html,json} (default: out/trial; with a spec "
-        "out/evaluation/NAME).")] = None,
+        "out/PIPELINE/trial).")] = None,
     no_mlflow: NoMlflow = False,
     lower_is_better: LowerIsBetter = False,
 ) -> None:
@@ -113,7 +119,7 @@ def trial_analyse(
         if assignment is None:
             raise RiskEngineError(f"{target}: no assignment file; pass --assignment FILE "
                                   "or set paths.assignment in the spec")
-        out = out or Path("out/evaluation") / spec.name
+        out = out or trial_folder(spec)
         report = analyse_from_spec(spec, read_table(outcomes, "outcomes"),
                                    read_table(assignment, "assignment"),
                                    out, outcomes_source=str(outcomes), assignment_source=str(assignment))
@@ -122,19 +128,52 @@ def trial_analyse(
         if treatment_col is None or outcome_col is None:
             raise RiskEngineError(f"{target}: a table needs --treatment-col and --outcome-col "
                                   "(or pass an evaluation spec .toml)")
-        report = analyse_trial(read_table(target, "trial table"), treatment_col, outcome_col,
+        table = read_table(target, "trial table")
+        known = _randomised(design, randomised, treatment_col, table) if treatment_col in table.columns else False
+        report = analyse_trial(table, treatment_col, outcome_col,
                                control=control, strata_col=strata_col, cluster_col=cluster_col,
                                covariate_cols=covariate_col or (), out_dir=out or Path("out/trial"),
-                               higher_is_better=not lower_is_better, source=str(target))
+                               higher_is_better=not lower_is_better, source=str(target),
+                               randomised=known)
         experiment = "trial-analysis"
     data = report.data
     for e in data["effects"]:
         _say(f"{e['arm']} vs {data['control']}: {e['estimate']:+.4g} "
              f"(95% CI {e['ci'][0]:+.4g} to {e['ci'][1]:+.4g}, p = {e['p_value']:.3g}); "
              f"n {e['n_arm']} vs {e['n_control']}")
-    _say(f"Nesta standard of evidence: level {data['evidence']['level']} ({data['evidence']['label']})",
+    ev = data["evidence"]
+    _say(f"Nesta standard of evidence: level {ev['level']} ({ev['label']})" if ev["level"] is not None
+         else f"Nesta standard of evidence: {ev['label']}; pass --design or --randomised if it was randomised",
          *(f"wrote {p}" for p in report.files.values()))
     _log(report, experiment, "trial-analysis", no_mlflow)
+
+
+def trial_folder(spec) -> Path:
+    """Where a pipeline's trial files go: out/<pipeline>/trial (the demo writes there too)."""
+    return Path("out") / spec.pipeline / "trial"
+
+
+def _randomised(design: Path | None, randomised: bool, treatment_col: str, table) -> bool:
+    """Whether the arms are known to be randomised: a design file whose arms match the table, or --randomised."""
+    if design is None:
+        return randomised
+    import json
+
+    if not design.is_file():
+        raise RiskEngineError(f"{design}: design file not found (--design; `riskengine trial design` writes trial_design.json)")
+    try:
+        doc = json.loads(design.read_text())
+    except ValueError as exc:
+        raise RiskEngineError(f"{design}: not a JSON file ({exc}); --design takes trial_design.json") from None
+    if not isinstance(doc, dict) or "n_by_arm" not in doc or "seed" not in doc:
+        raise RiskEngineError(f"{design}: not a trial design (no 'n_by_arm' and 'seed'); --design takes the "
+                              "trial_design.json that `riskengine trial design` writes")
+    arms = {str(a) for a in table[treatment_col].dropna().astype(str).unique()}
+    designed = {str(a) for a in doc["n_by_arm"]}
+    if not arms <= designed:
+        raise RiskEngineError(f"{design}: the design's arms {sorted(designed)} do not include "
+                              f"{sorted(arms - designed)} found in column {treatment_col!r}")
+    return True
 
 
 def trial_did(
