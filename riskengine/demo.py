@@ -100,6 +100,10 @@ def run_demo(properties: int = 50_000, seed: int = 0, out: Path = Path("out")) -
                   "the trial over many weeks: `riskengine trial design evaluation/hmo.toml` plans it over officer-weeks.")
     paths["backtest"] = paths_bt
     paths.update(_profiling_demo(console, out))  # --- profiling (issue 14) ---
+    paths.update(_evaluation_inputs(out, tspec.name, Path(report.files["assignment"]) if "assignment" in report.files
+                                    else out / tspec.name / "trial" / "assignment.csv", listing.as_of, seed))
+    console.print("Simulated from the synthetic truth, for `riskengine trial analyse`, `trial did` and `profile`: "
+                  f"{paths['trial_outcomes']}, {paths['before_after']}, {paths['inspected_homes']}.")
 
     for name, path in (trained.summary.get("governance") or {}).items():
         paths[name] = Path(path)
@@ -139,3 +143,47 @@ def _profiling_demo(console: Console, out: Path) -> dict[str, Path]:
     console.print(f"Library outreach: difference in differences {c['estimate']:+.1f} users per 1,000 residents "
                   f"(95% CI {c['ci'][0]:+.1f} to {c['ci'][1]:+.1f})" + (f"; the true effect was {true:+.1f}." if true is not None else "."))
     return {"segments": seg.paths["page_html"], "profile": prof.paths["html"]}
+def _evaluation_inputs(out: Path, pipeline: str, assignment_path: Path, as_of: pd.Timestamp, seed: int) -> dict[str, Path]:
+    """Tables the evaluation commands read, made from the synthetic borough (no council has these yet).
+
+    - trial/outcomes.csv: what the trial would record over the next half-year. Homes in the
+      "model" arm are inspected now, so an unlicensed HMO among them is found; homes in the
+      business-as-usual arm are found only if business as usual inspects them, at the rate it
+      inspected homes in the half-year before. The truth is the generator's (truth/properties).
+    - trial/before_after.csv: the same homes' findings in the half-year before and after, for a
+      difference in differences.
+    - profile/inspected_homes.csv: the homes inspected in the past, with their area segment,
+      to profile against every home.
+    """
+    import numpy as np
+
+    borough = out / "borough"
+    rng = np.random.default_rng(seed + 11)
+    assignment = pd.read_csv(assignment_path, dtype={"entity_id": str, "unit_id": str})
+    truth = pd.read_parquet(borough / "truth" / "properties.parquet", columns=["entity_id", "conversion_date", "licensed_date"])
+    truth["entity_id"] = truth["entity_id"].astype(str)
+    outcomes = pd.read_csv(borough / "outcomes.csv", dtype={"entity_id": str}, parse_dates=["date"])
+    entities = pd.read_csv(borough / "entities.csv", dtype={"entity_id": str}, usecols=["entity_id", "segment"])
+    before = outcomes[(outcomes["date"] >= as_of - pd.DateOffset(months=6)) & (outcomes["date"] < as_of)]
+    bau_rate = before["entity_id"].nunique() / max(len(entities), 1)
+
+    t = assignment[["unit_id", "entity_id", "arm"]].merge(truth, on="entity_id", how="left")
+    unlicensed = (t["conversion_date"] < as_of) & ~(t["licensed_date"] < as_of)
+    visited = (t["arm"] != "bau") | (rng.random(len(t)) < bau_rate)
+    t["outcome"] = (unlicensed & visited).astype(int)
+    trial_dir = out / pipeline / "trial"
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"trial_outcomes": trial_dir / "outcomes.csv", "before_after": trial_dir / "before_after.csv"}
+    t[["unit_id", "entity_id", "arm", "outcome"]].to_csv(paths["trial_outcomes"], index=False)
+
+    found_before = set(before.loc[before["outcome"] == 1, "entity_id"])
+    pre = t.assign(period="before", outcome=t["entity_id"].isin(found_before).astype(int))
+    pd.concat([pre, t.assign(period="after")])[["entity_id", "arm", "period", "outcome"]].to_csv(
+        paths["before_after"], index=False)
+
+    profile_dir = out / pipeline / "profile"
+    profile_dir.mkdir(parents=True, exist_ok=True)
+    paths["inspected_homes"] = profile_dir / "inspected_homes.csv"
+    inspected = entities[entities["entity_id"].isin(set(outcomes["entity_id"]))]
+    inspected.to_csv(paths["inspected_homes"], index=False)
+    return paths
