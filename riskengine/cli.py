@@ -62,18 +62,19 @@ app.command("link", rich_help_panel=FLOW)(user_errors(link_command))
 def validate_command(
     # "\\[" : rich markup would otherwise read [data] as a style tag and drop it from --help
     spec: Path = typer.Argument(..., help="A spec file whose \\[data] section names the tables to check."),
-    out: Path = typer.Option(None, help="Folder for rejects.csv (default: out/<pipeline>/validate)."),
+    out: Path = typer.Option(None, help="Folder for rejects.csv (default: the spec's data.rejects_dir, else out/<pipeline>/validate)."),
 ) -> None:
     """Check the data a spec names against the data contract; write the rejected rows with reasons."""
     from riskengine.ingest import validate_into
     from riskengine.report_console import print_data_summary
-    from riskengine.spec import load_spec
+    from riskengine.spec import check_against_data, load_spec
 
     loaded = load_spec(spec)
     if not hasattr(loaded, "data"):
         raise RiskEngineError(f"{spec}: a {loaded.kind} spec has no [data] section to validate")
     redact = loaded.link.person_columns if hasattr(loaded, "link") else ()
     data, path = validate_into(loaded.data, loaded.name, out, redact=redact)  # rejects.csv even when it stops
+    check_against_data(loaded, data)
     print_data_summary(data.summary(), str(path))
 
 

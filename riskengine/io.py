@@ -33,7 +33,8 @@ def kind_of(path: str | Path) -> str | None:
 
 def _check(path: Path, what: str) -> str:
     if not path.is_file():
-        raise DataError(f"{path}: {what + ' ' if what else ''}file not found")
+        where = "" if path.is_absolute() else f" (relative paths are read from the current folder, {Path.cwd()})"
+        raise DataError(f"{path}: {what + ' ' if what else ''}file not found{where}")
     kind = kind_of(path)
     if kind is None:
         raise DataError(f"{path}: unknown file type '{path.suffix}'; expected a .csv (or .csv.gz) or .parquet file")

@@ -56,6 +56,8 @@ def print_training_summary(summary: dict) -> None:
                   _f(m["recall_at_k"]), _f(m["roc_auc"]), _f(m.get("regret_mean")))
     console.print(t)
     console.print(f"Champion: [bold]{summary['champion']}[/] ({summary['selection_rule']}).")
+    for text in summary.get("warnings", []):
+        print_warning(text)
     o = summary.get("oracle")
     if o:
         console.print(
@@ -93,3 +95,8 @@ def print_synth_summary(summary) -> None:
         "found an unlicensed HMO (business as usual)."
     )
     console.print(f"Manifest: {summary.out_dir / 'manifest.json'}; hidden truth under {summary.out_dir / 'truth'}.")
+
+
+def print_warning(text: str) -> None:
+    """A warning a person must not miss (on stderr, so it survives a redirected report)."""
+    Console(stderr=True, soft_wrap=True).print(f"[bold yellow]warning:[/] {escape(text)}", highlight=False)

@@ -951,7 +951,9 @@ def load_spec(path: str | Path, kind: str | None = None) -> Any:
         )
     raw = dict(raw)
     raw["kind"] = chosen
-    return from_mapping(SPEC_KINDS[chosen], raw, file=str(path))
+    loaded = from_mapping(SPEC_KINDS[chosen], raw, file=str(path))
+    loaded._file = str(path)  # not a spec key: lets later checks name the file
+    return loaded
 
 
 # ---------------------------------------------------------------------------------------
@@ -1238,3 +1240,106 @@ class ProfileSpec:
 
 
 SPEC_KINDS["profile"] = ProfileSpec
+
+
+# Checks of a spec against the data it names (after loading, before any work)
+# ---------------------------------------------------------------------------------------
+
+
+def _spec_file(spec: Any) -> str:
+    return getattr(spec, "_file", None) or f"the {spec.kind} spec '{spec.name}'"
+
+
+def event_kinds(data: Any, outcomes_as_events: bool = True) -> dict[str, set[str]]:
+    """Per event source of a loaded Dataset, the event types it holds (past outcomes: "outcomes.inspection")."""
+    kinds = {name: {str(t) for t in df["type"].dropna().unique()} for name, df in data.sources.items()}
+    if outcomes_as_events and data.outcomes is not None:
+        kinds["outcomes"] = {"inspection"}
+    return kinds
+
+
+def _check_event_name(name: str, kinds: dict[str, set[str]], file: str, key: str, source_alone: bool = False) -> None:
+    """'source.type' (or, where allowed, 'source') must name a source of [data.events] and a type it holds."""
+    source, _, kind = name.partition(".")
+    if not kind and not source_alone:
+        raise SpecError(f"{file}: key '{key}' = {name!r}: expected \"source.type\", e.g. \"complaints.noise\"")
+    if source not in kinds:
+        raise SpecError(f"{file}: key '{key}' names source {source!r}, which is not in [data.events]; "
+                        f"sources: {', '.join(sorted(kinds)) or 'none'}")
+    if kind and kind not in kinds[source]:
+        raise SpecError(f"{file}: key '{key}' names event type {kind!r} of source {source!r}, which the data "
+                        f"does not hold; its types: {', '.join(sorted(kinds[source])) or 'none'}")
+
+
+def check_against_data(spec: Any, data: Any, training: "TrainingSpec | None" = None) -> None:
+    """Every source, event type, column and file a spec names exists in the loaded data.
+
+    Called after loading and before linkage or training, so a wrong name costs seconds, not a
+    training run. `data` is a riskengine.ingest.Dataset; a scoring spec is checked with its
+    training spec (`training`). Raises SpecError naming the file and the key.
+    """
+    file = _spec_file(spec)
+    columns = {str(c) for c in data.entities.columns}
+    if isinstance(spec, ScoringSpec):
+        kinds = event_kinds(data, training.features.outcomes_as_events if training else True)
+        _check_exclusions(spec.exclusions, kinds, file, "exclusions")
+        for col in spec.quotas:
+            if col not in columns:
+                raise SpecError(f"{file}: key 'quotas.{col}' names a column the entities table lacks; "
+                                f"its columns: {', '.join(sorted(columns))}")
+        return
+    if not isinstance(spec, TrainingSpec):
+        return
+    kinds = event_kinds(data, spec.features.outcomes_as_events)
+    for i, name in enumerate(spec.features.levels):
+        _check_event_name(name, kinds, file, f"features.levels[{i}]")
+    for name in spec.features.labels:
+        if "." in name:
+            _check_event_name(name, kinds, file, f'features.labels."{name}"')
+        elif name not in columns and spec.features.table is None:
+            raise SpecError(f"{file}: key 'features.labels.{name}' names neither a \"source.type\" nor an entity "
+                            f"column; entity columns: {', '.join(sorted(columns))}")
+    for i, col in enumerate(spec.features.static):
+        if col not in columns:
+            raise SpecError(f"{file}: key 'features.static[{i}]' = {col!r} is not a column of the entities table; "
+                            f"its columns: {', '.join(sorted(columns))}")
+    for i, col in enumerate(spec.audit.attributes):
+        if col not in columns:
+            raise SpecError(f"{file}: key 'audit.attributes[{i}]' = {col!r} is not a column of the entities table, "
+                            f"so the bias report could not group by it; its columns: {', '.join(sorted(columns))}")
+    for col in spec.audit.reference:
+        if col not in spec.audit.attributes:
+            raise SpecError(f"{file}: key 'audit.reference.{col}' names an attribute not in audit.attributes "
+                            f"({', '.join(spec.audit.attributes) or 'none'})")
+    if spec.exclusions is not None:
+        _check_exclusions(spec.exclusions, kinds, file, "exclusions")
+    for key, source in (("truth.path", spec.truth), ("link.truth", spec.link.truth),
+                        ("link.review_decisions", spec.link.review_decisions), ("features.table", spec.features.table)):
+        path = getattr(source, "path", source)
+        if path is not None and not Path(path).is_file():
+            where = "" if Path(path).is_absolute() else f" (relative to the current folder, {Path.cwd()})"
+            raise SpecError(f"{file}: key '{key}' names {path}, which does not exist{where}")
+
+
+def _check_exclusions(ex: ScoringExclusions, kinds: dict[str, set[str]], file: str, prefix: str) -> None:
+    if ex.already_licensed:
+        _check_event_name(ex.licence_event, kinds, file, f"{prefix}.licence_event")
+    for i, name in enumerate(ex.events):
+        _check_event_name(name, kinds, file, f"{prefix}.events[{i}]", source_alone=True)
+
+
+def capacity_warning(k: int, labelled_by_split: dict[str, int]) -> str | None:
+    """A warning when the capacity k is not below the labelled rows of a test split.
+
+    With k >= the labelled rows every ranking puts all of them in its top k: precision@k is the
+    split's prevalence and recall 1 for every candidate and baseline, and the champion is
+    picked by the tie rule. Returns None when every split has more labelled rows than k.
+    """
+    short = {d: n for d, n in labelled_by_split.items() if n <= k}
+    if not short:
+        return None
+    listing = ", ".join(f"{n} on {d}" for d, n in short.items())
+    return (f"metric.k = {k} is not below the labelled rows of {len(short)} of {len(labelled_by_split)} test "
+            f"split(s) ({listing}): every ranking holds all of them in its top {k}, so precision@{k} and "
+            f"recall@{k} are the same for every candidate and baseline and the champion is chosen by the tie "
+            f"rule. Set metric.k below {min(short.values())} (about a tenth of it is usual) or label more rows.")

@@ -22,13 +22,23 @@ PACKAGES = ["riskengine", "numpy", "pandas", "pyarrow", "scikit-learn", "lightgb
             "duckdb", "fairlearn", "statsmodels", "pandera", "cloudpickle"]
 
 
-def tracking_uri() -> str:
-    """The store in use: MLFLOW_TRACKING_URI, else the local SQLite store under mlruns/."""
+def tracking_uri(create: bool = True) -> str:
+    """The store in use: MLFLOW_TRACKING_URI, else the local SQLite store under mlruns/.
+
+    `create=False` (reading a model): a missing local store is an error naming the folder it was
+    looked for in, and no empty mlruns/ is left behind by a run started in the wrong folder.
+    """
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
+    db = DEFAULT_DIR / "mlflow.db"
+    if not create and not db.is_file():
+        from riskengine.errors import RiskEngineError
+
+        raise RiskEngineError(f"no MLflow store at {db.resolve()} (mlruns/ is looked for in the current folder, "
+                              f"{Path.cwd()}): run from the project folder, train first, or set MLFLOW_TRACKING_URI")
     DEFAULT_DIR.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(DEFAULT_DIR / 'mlflow.db').resolve()}"
+    return f"sqlite:///{db.resolve()}"
 
 
 def use_experiment(name: str) -> str:

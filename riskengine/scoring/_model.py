@@ -46,7 +46,7 @@ def load_model_uri(uri: str) -> LoadedModel:
 
     from riskengine.tracking import tracking_uri
 
-    store = tracking_uri()
+    store = tracking_uri(create=False)
     mlflow.set_tracking_uri(store)
     mlflow.set_registry_uri(store)
     version, run_id = None, None

@@ -19,7 +19,7 @@ import pandas as pd
 from riskengine.outputs import final_path, run_folder
 from riskengine.progress import Steps
 from riskengine.errors import RiskEngineError
-from riskengine.spec import ScoringSpec, TrainingSpec, load_spec, load_spec_as
+from riskengine.spec import ScoringSpec, TrainingSpec, check_against_data, load_spec, load_spec_as
 from riskengine.scoring._alerts import find_alerts, find_previous, read_previous
 from riskengine.scoring._list import exclusions, make_list
 from riskengine.scoring._model import LoadedModel, check_features, check_sources, load_model
@@ -126,6 +126,7 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
     step("reading and validating the data", "data")
     data = load_data_or_write_rejects(tspec.data, spec.pipeline, today=today, redact=tspec.link.person_columns)
     add_stored_outcomes(data, tspec.data)  # new results take entities off the list (exclusions)
+    check_against_data(spec, data, training=tspec)
     link_sources(data, tspec.link)
     when = pd.Timestamp(as_of or spec.as_of) if (as_of or spec.as_of) else default_as_of(data, today)
     check_as_of(when, data, today)

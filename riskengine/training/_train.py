@@ -20,7 +20,8 @@ from riskengine.model import RiskModel
 from riskengine.infogov import check_dpia
 from riskengine.prepare import add_stored_outcomes, feature_events, given_features, link_sources, write_feature_sample
 from riskengine.progress import Steps, bar
-from riskengine.spec import TrainingSpec, load_spec_as
+from riskengine.report_console import print_warning
+from riskengine.spec import TrainingSpec, capacity_warning, check_against_data, load_spec_as
 from riskengine.training._calibration import Calibration, calibrate_champion
 from riskengine.training._candidates import Candidate, baseline_scores, expand_grid
 from riskengine.training._metrics import precision_recall_at_k, ranking_metrics
@@ -84,8 +85,8 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
 
     step("reading and validating the data")
     data = load_data_or_write_rejects(spec.data, spec.name, today=today, redact=spec.link.person_columns)
+    check_against_data(spec, data)  # every name in the spec exists in the data, before any work
     add_stored_outcomes(data, spec.data)  # inspectors' results added since (riskengine outcomes add)
-    rejects_path = write_rejects(data.rejects, out_dir, redact=spec.link.person_columns)
     step(f"linking source rows without an entity id ({sum(len(d) for d in data.unlinked.values())} rows)")
     link_metrics = link_sources(data, spec.link, out_dir=out_dir / "link")
 
@@ -93,6 +94,10 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
     events = feature_events(data, spec.features)
     fitted = fit_pipeline(spec, data, events, step, quiet)
     table, fs, splits, metrics, oof = fitted.table, fitted.features, fitted.splits, fitted.metrics, fitted.oof
+    k_warning = capacity_warning(spec.metric.k, {str(sp.test_as_of.date()): int((table["as_of"] == sp.test_as_of).sum())
+                                                 for sp in splits})
+    if k_warning:
+        print_warning(k_warning)
     choice, champion, champion_c, last_models = fitted.choice, fitted.champion, fitted.candidate, fitted.last_models
     features = list(fs.info["name"])
 
@@ -107,6 +112,8 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
         step("no truth table: skipping the oracle view")
 
     summary = _summary(spec, metrics, choice, oracle, data, link_metrics, rejects_path, table, splits)
+    if k_warning:
+        summary.setdefault("warnings", []).append(k_warning)
     reference = population[["entity_id", *features]]
     write_feature_sample(reference.assign(probability=champion.predict_proba(reference)[:, 1]),
                          out_dir / "features_reference.parquet")  # what the dashboard measures drift against
