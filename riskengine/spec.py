@@ -365,6 +365,8 @@ class Purpose:
     insight: str  # "If we could see ..."
     datasets: str  # "Using these datasets ..."
     action: str  # "We would ..."
+    entity: str = "entity"  # what one ranked thing is called on every page, e.g. "home", "restaurant"
+    entities: str = "entities"  # and several of them, e.g. "homes"
 
 
 @dataclass

@@ -15,6 +15,7 @@ import shlex
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -87,8 +88,9 @@ def test_every_readme_command_runs_after_the_demo(walked):
     out = folder / "out"
     assert (folder / ".riskengine" / "pseudonym.key").is_file()  # the demo's key, found by every command after it
     assert "pseudonymisation key: key file .riskengine/pseudonym.key" in outputs["link training/hmo.toml"]
+    listed = pd.read_csv(out / "hmo" / "2026-07-01" / "list.csv", dtype={"entity_id": str})
     page = (out / "hmo" / "2026-07-01" / "list.html").read_text()
-    assert "Probability" in page
+    assert "3,000 homes scored" in page and listed["address"].iloc[0] in page  # found by address, not only the UPRN
     summary = json.loads((out / "hmo" / "train" / "summary.json").read_text())
     assert summary["champion"] in summary["candidates"]
     design = json.loads((out / "hmo" / "trial" / "trial_design.json").read_text())

@@ -126,7 +126,7 @@ def test_the_command_writes_the_list_and_ends_with_the_page(world):
     model = listed[~listed["exploration"]]
     assert model["ward"].value_counts().max() <= 8
     assert model["score"].is_monotonic_decreasing
-    assert model["reason_1"].str.contains(r"\(\+\d+\.\d\d log-odds\)$").all()
+    assert model["reason_1"].str.contains(r"\(raises the risk( a lot| a little)?\)$").all()
     scores = pd.read_parquet(folder / "scores.parquet")
     entities = pd.read_csv(world / "borough" / "entities.csv", dtype={"entity_id": str})
     # every entity that passed validation (synth plants a few duplicate rows, which are rejected)

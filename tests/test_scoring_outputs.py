@@ -78,7 +78,7 @@ def test_list_csv_has_the_promised_columns_in_rank_order(result):
     assert df["exploration"].sum() == 4 and not df["exploration"][:36].any()
     assert df.loc[~df["exploration"], "score"].is_monotonic_decreasing
     assert df["ward"].value_counts().max() <= 9 + 4
-    assert df.loc[~df["exploration"], "reason_1"].str.contains(r"log-odds\)$").all()
+    assert df.loc[~df["exploration"], "reason_1"].str.contains(r"\(raises the risk( a lot| a little)?\)$").all()
     assert "owner_name" not in df.columns  # only ids, scores, reasons and where
 
 
@@ -140,7 +140,8 @@ def test_json_twin_holds_the_figures_on_the_page(result):
     assert len(doc["map"]["markers"]) == 40 and doc["meta"]["exploration_rows"] == 4
     html = result.paths["list_html"].read_text()
     first = doc["rows"][0]
-    assert f"{first['probability'] * 100:.1f}%" in html and first["reasons"][0] in html
+    assert f"{first['probability'] * 100:.0f}%" in html and first["chance"] in html and first["reasons"][0] in html
+    assert "log-odds" not in html and ">score<" not in html  # inspectors read chances and words
 
 
 def test_features_missing_from_the_data_are_named(borough):

@@ -12,7 +12,7 @@ import shap
 
 from riskengine.features import build_features, describe
 from riskengine.model import RiskModel
-from riskengine.scoring import explain, top_reasons
+from riskengine.scoring import explain, strength, top_reasons
 from riskengine.spec import FeaturesSpec
 
 AS_OF = "2024-06-01"
@@ -154,12 +154,13 @@ def test_top_reason_is_the_largest_positive_contribution_and_phrases_follow_the_
             assert out.at[r, f"{col}_feature"] == name
             assert out.at[r, f"{col}_contribution"] == pytest.approx(c)
             expected = describe(info.loc[name].to_dict() | {"name": name}, X.at[r, name])
-            assert out.at[r, col] == f"{expected} ({c:+.2f} log-odds)"
+            assert out.at[r, col] == f"{expected} ({strength(c)})"
+            assert "log-odds" not in out.at[r, col]
             checked += 1
     assert checked > 150
     # the strongest signal in the data shows up as a reason, worded from the metadata
     noise = out["reason_1"][out["reason_1_feature"].str.startswith("complaints__noise__count")]
-    assert noise.str.contains(r"noise complaints? in the last (?:3|12) months \(\+", regex=True).any()
+    assert noise.str.contains(r"noise complaints? in the last (?:3|12) months \(raises the risk", regex=True).any()
 
 
 def test_a_row_with_no_positive_contribution_has_no_reasons():
@@ -167,7 +168,14 @@ def test_a_row_with_no_positive_contribution_has_no_reasons():
     X = pd.DataFrame({"a": [1, 2], "b": [3, 4], "c": [5, 6]})
     out = top_reasons(contrib, X, ["a", "b", "c"], None, n=3, describe=lambda row, v: "unused")
     assert list(out.iloc[0][["reason_1", "reason_2", "reason_3"]]) == ["", "", ""]
-    assert out.at[1, "reason_1"] == "a: 2 (+0.30 log-odds)" and out.at[1, "reason_2"] == "c: 6 (+0.10 log-odds)"
+    assert out.at[1, "reason_1"] == "a: 2 (raises the risk a little)" and out.at[1, "reason_2"] == "c: 6 (raises the risk a little)"
+    assert out.at[1, "reason_1_contribution"] == pytest.approx(0.3)  # the size stays for analysts
+
+
+def test_strength_in_words_follows_the_change_in_odds():
+    assert strength(1.2) == "raises the risk a lot"  # odds more than triple
+    assert strength(0.7) == "raises the risk"  # odds about double
+    assert strength(0.1) == "raises the risk a little"
     assert out.at[1, "reason_3"] == ""
 
 

@@ -220,6 +220,7 @@ def audit(
     seed: int = 0,
     mitigation: bool | str = False,
     name: str = "this list",
+    flagged_means: str | None = None,
 ) -> AuditResult:
     """Audit a list of scores by group at its operating point.
 
@@ -258,6 +259,7 @@ def audit(
             raise RiskEngineError(f"reference names attributes that are not group columns: {sorted(unknown_attrs)}")
 
     flags, point = flag(scores, threshold=threshold, top_k=top_k, top_pct=top_pct)
+    point.label = flagged_means  # e.g. "on the list": how the flags were made, in the reader's words
     confidence = CONFIDENCE
     y = labels if has_labels else np.zeros(len(scores), dtype=np.int64)
     metrics = LABEL_METRICS if has_labels else SELECTION_METRICS

@@ -28,9 +28,12 @@ class OperatingPoint:
     tied_at_cutoff: int  # rows whose score equals the cut-off score
     flagged_at_cutoff: int  # of those, how many were flagged
     capped: bool = False  # k was larger than the table and was cut to its length
+    label: str | None = None  # the rule in the reader's words, when the flags are a given fact (e.g. on the list)
 
     def describe(self) -> str:
         """The rule in words, for reports."""
+        if self.label:
+            return self.label
         if self.rule == "threshold":
             return f"flagged when the score is at or above {self.value:g}"
         if self.rule == "top_k":

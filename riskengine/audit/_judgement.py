@@ -234,7 +234,16 @@ def _gap(d: dict) -> str:
             f"unbounded ('{d['group']}' at {fmt.pct_short(d['value'])} against "
             f"{fmt.pct_short(d['reference_value'])} for '{d['reference']}')"
         )
-    return f"{fmt.ratio_short(d['ratio'])} times the reference ('{d['group']}')"
+    return f"{_times(d['ratio'])} times as high for '{d['group']}' as for the reference group '{d['reference']}'"
+
+
+def _times(ratio: float) -> str:
+    """A ratio rounded as a reader would say it: 10, 2.1, 1.25."""
+    if ratio >= 10:
+        return f"{ratio:.0f}"
+    if ratio >= 2:
+        return f"{ratio:.1f}".rstrip("0").rstrip(".")
+    return f"{ratio:.2f}".rstrip("0").rstrip(".")
 
 
 def compare(

@@ -13,6 +13,6 @@ before the as-of date count, so a row never sees its own future.
 """
 
 from riskengine.features._build import INFO_COLUMNS, FeatureSet, build_features, feature_columns
-from riskengine.features._phrases import default_label, describe, period
+from riskengine.features._phrases import column_label, default_label, describe, period
 
-__all__ = ["INFO_COLUMNS", "FeatureSet", "build_features", "default_label", "describe", "feature_columns", "period"]
+__all__ = ["INFO_COLUMNS", "FeatureSet", "build_features", "column_label", "default_label", "describe", "feature_columns", "period"]

@@ -17,7 +17,7 @@ _WHERE = {
     "load_scoring_spec": "_score", "training_spec_for": "_score", "check_features": "_model", "check_sources": "_model",
     "default_as_of": "_score", "score_frames": "_score", "fingerprint_of": "_score",
     "exclusions": "_list", "make_list": "_list", "rank_order": "_list",
-    "explain": "_reasons", "top_reasons": "_reasons", "phrase": "_reasons", "reasons_for_all": "_reasons",
+    "explain": "_reasons", "top_reasons": "_reasons", "phrase": "_reasons", "reasons_for_all": "_reasons", "strength": "_reasons",
     "find_alerts": "_alerts", "find_previous": "_alerts", "read_previous": "_alerts",
 }
 __all__ = list(_WHERE)

@@ -2,8 +2,10 @@
 
 Three kinds, one row each: `new` (on this list, not on the previous one), `jump` (the
 probability rose by more than the spec's jump since the previous scoring) and `threshold`
-(the probability crossed the spec's threshold from below). Only entities that may be
-listed (not excluded) can alert: the others are not for action this round.
+(the probability crossed the spec's threshold from below). Only alerts that lead to an
+action are raised: only for entities that may be listed (not excluded); a jump off the list
+only when the probability reached the list's lowest model pick (kept off by capacity or
+quotas, so worth a look next round); a threshold crossing always (the spec set it). Each kind carries its advice (ADVICE) for the page.
 """
 
 from __future__ import annotations
@@ -18,6 +20,16 @@ from riskengine.errors import RiskEngineError
 from riskengine.io import read_file
 
 KINDS = ["new", "jump", "threshold"]
+# What each kind asks of the team, on the list and off it.
+ADVICE = {
+    "new": ("New to the list since the previous one", "Not on the previous list: nobody has been asked to "
+            "look at these yet. Visit them as listed; the reasons say what put them here."),
+    "jump": ("Risk rose sharply", "Their probability rose by more than the alert's jump since the previous "
+             "list. On the list: read the reasons before the visit, something changed. Off the list (kept off "
+             "by capacity or a quota): consider them first for the next list or any spare visit."),
+    "threshold": ("Crossed the alert threshold", "Their probability crossed the alert threshold since the "
+                  "previous list. Off the list: consider them first for the next list or any spare visit."),
+}
 ALERT_COLUMNS = ["alert", "entity_id", "rank", "probability", "previous_probability", "change", "detail"]
 
 
@@ -60,11 +72,14 @@ def read_previous(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def find_alerts(current: pd.DataFrame, scores: pd.DataFrame, previous_list: pd.DataFrame | None,
-                previous_probs: pd.DataFrame | None, jump: float, threshold: float | None) -> pd.DataFrame:
+                previous_probs: pd.DataFrame | None, jump: float, threshold: float | None,
+                list_floor: float | None = None) -> pd.DataFrame:
     """Alert rows against the previous list, ordered by kind, then rank, then probability.
 
     `current` is this list (entity_id, rank, ...), `scores` every entity (entity_id,
     probability, excluded). With no previous list there is nothing to compare: no rows.
+    `list_floor` (the lowest probability the model put on the list): jump alerts for entities
+    off the list only at or above it, the ones a team could act on next.
     """
     if previous_list is None:
         return pd.DataFrame(columns=ALERT_COLUMNS)
@@ -75,6 +90,7 @@ def find_alerts(current: pd.DataFrame, scores: pd.DataFrame, previous_list: pd.D
     prev = previous_probs.rename(columns={"probability": "previous_probability"}).astype({"entity_id": str})
     df = now.merge(prev, on="entity_id", how="left").merge(rank, on="entity_id", how="left")
     df["change"] = df["probability"] - df["previous_probability"]
+
     prev_ids = set(previous_list["entity_id"].astype(str))
     parts = []
 
@@ -82,6 +98,8 @@ def find_alerts(current: pd.DataFrame, scores: pd.DataFrame, previous_list: pd.D
     parts.append(new.assign(alert="new", detail=[f"new to the list at rank {int(r)}" for r in new["rank"]]))
 
     rose = df[df["change"] > jump]
+    if list_floor is not None:  # off the list, a rise matters when it reaches the list's own level
+        rose = rose[rose["rank"].notna() | (rose["probability"] >= list_floor)]
     parts.append(rose.assign(alert="jump", detail=[
         f"probability rose from {p0:.1%} to {p1:.1%} (+{c * 100:.1f} points)"
         for p0, p1, c in zip(rose["previous_probability"], rose["probability"], rose["change"])]))

@@ -24,7 +24,15 @@ def audit_list(listed: pd.DataFrame, scores: pd.DataFrame, entities: pd.DataFram
     pop["on_list"] = pop["entity_id"].isin(listed["entity_id"].astype(str)).astype(int)
     result = audit_with_fallback(pop, "on_list", None, group_cols=attrs, threshold=1,
                                  min_group_size=tspec.audit.min_group_size, burden=tspec.audit.burden,
-                                 reference=tspec.audit.reference or None, seed=tspec.seed, name="this list")
+                                 reference=tspec.audit.reference or None, seed=tspec.seed, name="this list",
+                                 flagged_means=f"flagged when on this list ({int(pop['on_list'].sum())} of "
+                                               f"{len(pop):,} {entities_word(tspec)})")
     paths = write_audit_report(result, out_dir, purpose=purpose,
-                               title=f"{tspec.name}: who is on the list, by group, against all {len(pop):,} entities")
+                               title=f"{tspec.name}: who is on the list, by group, against all {len(pop):,} "
+                                     f"{entities_word(tspec)}")
     return {"bias_report": paths["html"], "bias_report_json": paths["json"]}
+
+
+def entities_word(tspec) -> str:
+    """What the pipeline calls its entities in plural ("homes"), from the training spec's [purpose]."""
+    return getattr(tspec.purpose, "entities", None) or "entities"

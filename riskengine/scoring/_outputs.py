@@ -17,11 +17,14 @@ from openpyxl.utils import get_column_letter
 from riskengine.outputs import stable_zip
 
 DIGITS = 6
+NAME_COLUMNS = ("address", "name")  # an entities column the team finds an entity by, shown beside its id
+ANALYST_ONLY = ("score",)  # in list.csv for analysts; not in the workbook or the page inspectors read
 
 
 def list_columns(listed: pd.DataFrame, n_reasons: int, extra: list[str]) -> list[str]:
-    """The columns of list.csv, in order: rank, entity_id, score, probability, reasons, where, how chosen."""
-    cols = ["rank", "entity_id", "score", "probability", *[f"reason_{i}" for i in range(1, n_reasons + 1)]]
+    """The columns of list.csv, in order: rank, entity_id, address, score, probability, reasons, where, how chosen."""
+    name = [c for c in NAME_COLUMNS if c in listed.columns][:1]
+    cols = ["rank", "entity_id", *name, "score", "probability", *[f"reason_{i}" for i in range(1, n_reasons + 1)]]
     cols += [c for c in dict.fromkeys(["ward", *extra, "lat", "lon"]) if c in listed.columns and c not in cols]
     return cols + ["exploration", "inclusion_probability"]
 
@@ -56,10 +59,10 @@ def write_scores(scores: pd.DataFrame, listed: pd.DataFrame, path: Path) -> Path
     return path
 
 
-_HEADINGS = {"rank": "Rank", "entity_id": "Entity id", "score": "Score (log-odds)", "probability": "Probability",
+_HEADINGS = {"rank": "Rank", "entity_id": "Id", "address": "Address", "name": "Name", "probability": "Probability",
              "ward": "Ward", "lat": "Latitude", "lon": "Longitude", "exploration": "How chosen",
              "inclusion_probability": "Chance of random pick"}
-_WIDTHS = {"rank": 6, "entity_id": 16, "score": 10, "probability": 11, "ward": 16, "lat": 10, "lon": 10,
+_WIDTHS = {"rank": 6, "entity_id": 16, "address": 36, "name": 30, "probability": 11, "ward": 16, "lat": 10, "lon": 10,
            "exploration": 13, "inclusion_probability": 11}
 
 
@@ -69,6 +72,7 @@ def write_list_xlsx(listed: pd.DataFrame, columns: list[str], path: Path, title:
 
     With `when` (the as-of date) the workbook's dates are that day, so reruns give the same bytes.
     """
+    columns = [c for c in columns if c not in ANALYST_ONLY]
     wb = Workbook()
     ws = wb.active
     ws.title = "list"
@@ -96,7 +100,7 @@ def write_list_xlsx(listed: pd.DataFrame, columns: list[str], path: Path, title:
     for j, c in enumerate(columns, start=1):
         letter = get_column_letter(j)
         ws.column_dimensions[letter].width = 48 if c.startswith("reason_") else _WIDTHS.get(c, 14)
-        fmt = {"probability": "0.0%", "score": "0.00", "inclusion_probability": "0.000", "lat": "0.00000", "lon": "0.00000"}.get(c)
+        fmt = {"probability": "0%", "inclusion_probability": "0.000", "lat": "0.00000", "lon": "0.00000"}.get(c)
         for cell in ws[letter][1:]:
             if fmt:
                 cell.number_format = fmt
@@ -129,6 +133,24 @@ def write_shap_summary(values: np.ndarray, X: pd.DataFrame, path: Path, title: s
     return base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
+def plain_names(features: list[str], info: pd.DataFrame | None) -> dict[str, str]:
+    """Feature name -> a short plain-English name for charts ("noise complaints, last 12 months")."""
+    from riskengine.features import column_label, period
+
+    rows = info.set_index("name").to_dict("index") if info is not None and len(info) else {}
+    out = {}
+    for f in features:
+        r = rows.get(f)
+        if r is None:
+            out[f] = column_label(f)
+            continue
+        label, stat, days = str(r.get("label") or column_label(f)), r.get("stat"), r.get("window_days")
+        window = "all time" if days is None or pd.isna(days) else f"last {period(int(days))}"
+        out[f] = {"count": f"{label}, {window}", "sum": f"{label} (total), {window}",
+                  "last": f"{label} (latest)", "days_since": f"days since the last of the {label}"}.get(stat, label)
+    return out
+
+
 def _rules_text(result) -> str:
     """The exclusions and quotas in one sentence, with how many each left off."""
     spec = result.spec
@@ -140,6 +162,11 @@ def _rules_text(result) -> str:
     text = ("Left off the list: " + "; ".join(parts) + ".") if parts else "No exclusions applied."
     if spec.quotas:
         text += " At most " + ", ".join(f"{m} per {c}" for c, m in spec.quotas.items()) + "."
+        short = spec.capacity - len(result.listed)
+        if short > 0:
+            text += (f" The list holds {len(result.listed)}, {short} below the capacity of {spec.capacity}: the quotas "
+                     "were reached in every group that had eligible entries left, and the quotas are never broken "
+                     "to fill the list.")
     return text
 
 
@@ -158,15 +185,20 @@ def write_outputs(result, reasons: pd.DataFrame, contrib: np.ndarray, X_list: pd
         "scores": write_scores(result.scores, listed, out / "scores.parquet"),
     }
     shap_png = None
+    words = purpose.get("entities") or "entities"
     if len(X_list) >= 2:
         paths["shap_summary"] = out / "shap_summary.png"
-        shap_png = write_shap_summary(contrib, result.model.model.frame(X_list), paths["shap_summary"],
-                                      f"What raised the scores of the {len(X_list)} listed entities (SHAP)")
+        matrix = result.model.model.frame(X_list)
+        matrix = matrix.rename(columns=plain_names(list(matrix.columns), result.model.info))
+        shap_png = write_shap_summary(contrib, matrix, paths["shap_summary"],
+                                      f"What raised the risk of the {len(X_list)} listed {words}")
     m = result.model
     n_explore = int(listed["exploration"].sum())
     meta = {"title": title, "pipeline": spec.pipeline, "as_of": str(result.as_of.date()),
             "model": f"{m.uri}" + (f" (version {m.version})" if m.version else ""), "model_run_id": m.run_id,
             "entities_scored": int(len(result.scores)), "capacity": spec.capacity,
+            "entity": purpose.get("entity") or "entity", "entities": words,
+            "alert_jump": spec.alerts.jump, "alert_threshold": spec.alerts.threshold,
             "model_picks": int(len(listed) - n_explore), "exploration_rows": n_explore,
             "excluded": int((result.scores["excluded"].fillna("").astype(str) != "").sum()),
             "previous": result.previous.parent.name if result.previous else None,
@@ -176,6 +208,10 @@ def write_outputs(result, reasons: pd.DataFrame, contrib: np.ndarray, X_list: pd
         pts = result.scores[result.scores["lat"].notna() & result.scores["lon"].notna()]
         step = max(1, len(pts) // BACKDROP_MAX)
         backdrop = pts.iloc[::step]
-    doc = page_document(listed, result.alerts, meta, purpose, spec.reasons, backdrop)
+    alerts = result.alerts
+    name = [c for c in NAME_COLUMNS if c in result.scores.columns][:1]
+    if name and len(alerts):  # off-list alerts are found by their address too
+        alerts = alerts.merge(result.scores[["entity_id", *name]].astype({"entity_id": str}), on="entity_id", how="left")
+    doc = page_document(listed, alerts, meta, purpose, spec.reasons, backdrop)
     paths["list_html"], paths["list_json"] = write_page(doc, out, shap_png)
     return paths

@@ -16,12 +16,15 @@ import numpy as np
 import pandas as pd
 
 from riskengine.templating import environment
+from riskengine.scoring._alerts import ADVICE, KINDS
+from riskengine.scoring._outputs import NAME_COLUMNS
 
 # Probability bands for the map and the table: (lower bound, label, colour), light to dark.
 BANDS = [(0.0, "under 10%", "#fdd49e"), (0.10, "10-25%", "#fdae6b"), (0.25, "25-50%", "#f16913"),
          (0.50, "50-75%", "#d94801"), (0.75, "75% or more", "#7f2704")]
 MAP_WIDTH = 720
 BACKDROP_MAX = 3000
+ALERTS_SHOWN = 25  # per kind on the page; alerts.csv has every one
 
 
 def band(p: float) -> int:
@@ -80,25 +83,48 @@ def page_document(listed: pd.DataFrame, alerts: pd.DataFrame, meta: dict, purpos
                   backdrop: pd.DataFrame | None = None) -> dict:
     """Everything the page shows, as plain data: this is also list.json."""
     rows = []
+    name_col = next((c for c in NAME_COLUMNS if c in listed.columns), None)
     for r in listed.to_dict("records"):
         rows.append({
             "rank": int(r["rank"]), "entity_id": str(r["entity_id"]),
+            "address": None if name_col is None or pd.isna(r.get(name_col)) else str(r[name_col]),
             "score": _num(r["score"], 4), "probability": _num(r["probability"], 4),
+            "chance": in_words(float(r["probability"])),
             "band": BANDS[band(float(r["probability"]))][1],
             "reasons": [r.get(f"reason_{i}", "") or "" for i in range(1, n_reasons + 1)],
             "ward": None if pd.isna(r.get("ward")) else str(r.get("ward")),
             "lat": _num(r.get("lat"), 5), "lon": _num(r.get("lon"), 5),
             "exploration": bool(r["exploration"]),
         })
-    shown_alerts = [
-        {"alert": a["alert"], "entity_id": str(a["entity_id"]),
-         "rank": None if pd.isna(a["rank"]) else int(a["rank"]), "detail": a["detail"]}
-        for a in alerts.head(200).to_dict("records")
-    ]
+    names = {r["entity_id"]: r["address"] for r in rows}
+    alert_name = next((c for c in NAME_COLUMNS if c in alerts.columns), None)
+    groups, shown_alerts = [], []
+    for kind in KINDS:
+        part = alerts[alerts["alert"] == kind]
+        if not len(part):
+            continue
+        items = [{"alert": a["alert"], "entity_id": str(a["entity_id"]), "address": names.get(str(a["entity_id"])) or (
+                      None if alert_name is None or pd.isna(a.get(alert_name)) else str(a[alert_name])),
+                  "rank": None if pd.isna(a["rank"]) else int(a["rank"]), "detail": a["detail"]}
+                 for a in part.head(ALERTS_SHOWN).to_dict("records")]
+        on_list = int(part["rank"].notna().sum())
+        heading, advice = ADVICE[kind]
+        groups.append({"kind": kind, "heading": heading, "advice": advice, "total": int(len(part)),
+                       "on_list": on_list, "off_list": int(len(part)) - on_list, "rows": items})
+        shown_alerts += items
     return {"meta": meta, "purpose": purpose, "rows": rows,
-            "alerts": {"counts": {k: int((alerts["alert"] == k).sum()) for k in ("new", "jump", "threshold")},
-                       "total": int(len(alerts)), "shown": shown_alerts},
+            "alerts": {"counts": {k: int((alerts["alert"] == k).sum()) for k in KINDS},
+                       "total": int(len(alerts)), "shown": shown_alerts, "groups": groups},
             "map": map_figure(listed, backdrop)}
+
+
+def in_words(p: float) -> str:
+    """A probability as a person says it: 'about 4 in 10', 'under 1 in 10', 'about 9 in 10'."""
+    if p < 0.05:
+        return "under 1 in 20"
+    if p < 0.1:
+        return "about 1 in 10 or less"
+    return f"about {min(round(p * 10), 10)} in 10" if p < 0.95 else "almost certain"
 
 
 def _num(x, digits: int):

@@ -62,13 +62,25 @@ def _describe() -> Callable:
     return describe
 
 
+def strength(contribution: float) -> str:
+    """How far a reason raised the risk, in words (contribution in log-odds: +0.69 doubles the odds)."""
+    if contribution >= 1.1:  # the odds at least triple
+        return "raises the risk a lot"
+    if contribution >= 0.4:  # the odds rise by half or more
+        return "raises the risk"
+    return "raises the risk a little"
+
+
 def phrase(info_row: dict | None, feature: str, value, contribution: float, describe: Callable | None = None) -> str:
-    """'9 noise complaints in the last 12 months (+0.42 log-odds)': the value, then how far it raised the score."""
+    """'9 noise complaints in the last 12 months (raises the risk a lot)': the fact, then how much it weighs.
+
+    The size in log-odds stays in the reason_N_contribution columns for analysts; inspectors read words.
+    """
     if info_row is None:
         text = f"{feature}: {value}"
     else:
         text = (describe or _describe())(info_row, value)
-    return f"{text} ({contribution:+.2f} log-odds)"
+    return f"{text} ({strength(contribution)})"
 
 
 def top_reasons(contrib: np.ndarray, X: pd.DataFrame, features: list[str], info: pd.DataFrame | None,

@@ -23,7 +23,7 @@ from riskengine.spec import ScoringSpec, TrainingSpec, check_against_data, load_
 from riskengine.scoring._alerts import find_alerts, find_previous, read_previous
 from riskengine.scoring._list import exclusions, make_list
 from riskengine.scoring._model import LoadedModel, check_features, check_sources, load_model
-from riskengine.scoring._outputs import write_outputs
+from riskengine.scoring._outputs import NAME_COLUMNS, write_outputs
 from riskengine.scoring._reasons import explain, reasons_for_all, top_reasons
 
 
@@ -232,7 +232,9 @@ def score_frames(spec: ScoringSpec, table: pd.DataFrame, entities: pd.DataFrame,
     step("comparing with the previous list", "alerts")
     prev_path = Path(previous) if previous else (spec.alerts.previous or find_previous(out_dir, when))
     prev_list, prev_probs = read_previous(prev_path) if prev_path else (None, None)
-    alerts = find_alerts(listed, scores, prev_list, prev_probs, spec.alerts.jump, spec.alerts.threshold)
+    picks = listed.loc[~listed["exploration"].astype(bool), "probability"]
+    alerts = find_alerts(listed, scores, prev_list, prev_probs, spec.alerts.jump, spec.alerts.threshold,
+                         list_floor=float(picks.min()) if len(picks) else None)
 
     step(f"explaining {len(listed):,} listed entities (exact SHAP)", "reasons")
     ids = pd.Index(listed["entity_id"]).append(pd.Index(alerts["entity_id"].astype(str))).unique()
@@ -260,7 +262,8 @@ def score_frames(spec: ScoringSpec, table: pd.DataFrame, entities: pd.DataFrame,
 def _scores_frame(table: pd.DataFrame, raw: np.ndarray, prob: np.ndarray, ents: pd.DataFrame,
                   spec: ScoringSpec) -> pd.DataFrame:
     """One row per entity: entity_id, score, probability, and the entity columns the list shows."""
-    keep = [c for c in dict.fromkeys(["ward", *spec.quotas, "lat", "lon"]) if c in ents.columns]
+    name = [c for c in NAME_COLUMNS if c in ents.columns][:1]  # the address (or name) the team finds it by
+    keep = [c for c in dict.fromkeys([*name, "ward", *spec.quotas, "lat", "lon"]) if c in ents.columns]
     missing = [c for c in spec.quotas if c not in ents.columns]
     if missing:
         raise RiskEngineError(
