@@ -28,7 +28,7 @@ from pandera.errors import SchemaErrors
 
 from riskengine.io import kind_of, read_file
 from riskengine.errors import DataError
-from riskengine.spec import DataSpec, Source
+from riskengine.spec import EARLIEST_DATE, DataSpec, Source
 
 ENTITY_REQUIRED = ["entity_id"]
 EVENT_REQUIRED = ["entity_id", "date", "type"]
@@ -551,7 +551,7 @@ def validate_entities(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, pd.Da
 
 def validate_events(
     raw: pd.DataFrame, file: str, source: str, known: pd.Index, today: pd.Timestamp,
-    earliest: pd.Timestamp = pd.Timestamp("1950-01-01"), date_format: str | None = None,
+    earliest: pd.Timestamp = pd.Timestamp(EARLIEST_DATE), date_format: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Events: parseable past dates, a type, a numeric value if any, a known entity or an address.
 
@@ -626,7 +626,7 @@ def events_table(sources: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def validate_outcomes(
     raw: pd.DataFrame, file: str, known: pd.Index, today: pd.Timestamp, kind: str,
-    earliest: pd.Timestamp = pd.Timestamp("1950-01-01"), date_format: str | None = None,
+    earliest: pd.Timestamp = pd.Timestamp(EARLIEST_DATE), date_format: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Outcomes: a known entity, a parseable past date, an outcome that is 0/1 (or a finite number)."""
     df = raw.copy()

@@ -414,6 +414,9 @@ class Source:
         return f"{self.url} :: {self.sql}"
 
 
+EARLIEST_DATE = dt.date(1950, 1, 1)  # the default earliest valid date (data.earliest_date): ingest and linkage
+
+
 @dataclass
 class DataSpec:
     """The three tables of the data contract (DESIGN.md)."""
@@ -424,7 +427,7 @@ class DataSpec:
     area_events: dict[str, Source] = field(default_factory=dict)  # [data.area_events] NAME = file: lat, lon, date, type; no entity_id
     outcome_kind: Literal["binary", "number"] = "binary"  # 0/1 cases, or a measured amount
     max_reject_share: float = 0.05  # stop when a table loses more than this share of rows
-    earliest_date: dt.date = dt.date(1950, 1, 1)  # earlier dates are impossible here, or placeholders for "unknown"
+    earliest_date: dt.date = EARLIEST_DATE  # earlier dates are impossible here, or placeholders for "unknown"
     rejects_dir: Path | None = None  # where `validate` and a run stopped by its data write rejects.csv (under out/ unless absolute); default out/<name>/validate, out/<name>/rejects
     outcome_store: Path | None = None  # folder of inspectors' results added with `riskengine outcomes add`; read with the outcomes
 

@@ -294,7 +294,7 @@ def model_card(facts: RunFacts) -> Document:
     )
     metric = Section("Metrics").fields([
         ("How the model is chosen", facts.selection_metric),
-        ("Capacity (entities acted on per list)", facts.capacity),
+        ("Capacity (entities on each list, from the scoring spec)", facts.capacity),
         ("What counts as a case", facts.label_description),
     ])
     if facts.audit is not None:

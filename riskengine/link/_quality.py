@@ -12,6 +12,7 @@ import datetime as dt
 import pandas as pd
 
 from riskengine.link._normalise import normalise_postcodes
+from riskengine.spec import EARLIEST_DATE
 
 BOOKKEEPING = {"line", "match_provenance", "match_probability", "review_id", "key_state"}
 
@@ -25,7 +26,8 @@ def _check(name: str, checked: int, invalid: int, expected: str) -> dict:
             "invalid_share": _share(invalid, checked)}
 
 
-def source_quality(name: str, df: pd.DataFrame, key_state: pd.Series, today: dt.date | None = None) -> dict:
+def source_quality(name: str, df: pd.DataFrame, key_state: pd.Series, today: dt.date | None = None,
+                   earliest: dt.date = EARLIEST_DATE) -> dict:
     """The quality figures of one source (after linkage, with each row's key state)."""
     today_ts = pd.Timestamp(today or dt.date.today())
     n = len(df)
@@ -49,8 +51,8 @@ def source_quality(name: str, df: pd.DataFrame, key_state: pd.Series, today: dt.
         validity.append(_check("date", int(given.sum()), int((given & dates.isna()).sum()), "a readable date (YYYY-MM-DD)"))
         validity.append(_check("date not in future", int(dates.notna().sum()), int((dates > today_ts).sum()),
                                f"on or before {today_ts.date()}"))
-        validity.append(_check("date after 1900", int(dates.notna().sum()), int((dates < pd.Timestamp("1900-01-01")).sum()),
-                               "on or after 1900-01-01"))
+        validity.append(_check(f"date on or after {earliest}", int(dates.notna().sum()),
+                               int((dates < pd.Timestamp(earliest)).sum()), f"on or after {earliest}"))
     if "type" in df.columns:
         validity.append(_check("type", n, int((df["type"].astype("string").str.strip().fillna("") == "").sum()),
                                "an event type"))
@@ -82,7 +84,7 @@ def source_quality(name: str, df: pd.DataFrame, key_state: pd.Series, today: dt.
     coverage: dict = {"first": None, "last": None, "typical_first": None, "typical_last": None,
                       "rows_outside_typical": None, "rows_per_year": {}, "months_without_rows": None}
     if dates is not None:
-        d = dates[(dates >= pd.Timestamp("1900-01-01")) & (dates <= today_ts)].dropna()
+        d = dates[(dates >= pd.Timestamp(earliest)) & (dates <= today_ts)].dropna()
         if len(d):
             # the span holding all but the outermost 0.5% at each end: a stray 1901 or a
             # typo'd year does not stretch the coverage
@@ -151,7 +153,8 @@ def conflicts(entities: pd.DataFrame, linked: dict[str, pd.DataFrame], fields: t
 
 
 def quality_report(entities: pd.DataFrame, linked: dict[str, pd.DataFrame], key_states: dict[str, pd.Series],
-                   today: dt.date | None = None, raw_entities: pd.DataFrame | None = None) -> dict:
+                   today: dt.date | None = None, raw_entities: pd.DataFrame | None = None,
+                   earliest: dt.date = EARLIEST_DATE) -> dict:
     """Quality figures for every source, and the cross-source conflicts.
 
     `entities` is the register with one row per id; `raw_entities`, if given, the register
@@ -167,7 +170,8 @@ def quality_report(entities: pd.DataFrame, linked: dict[str, pd.DataFrame], key_
     }
     return {
         "register": register,
-        "sources": [source_quality(name, df, key_states[name], today) for name, df in linked.items()],
+        "sources": [source_quality(name, df, key_states[name], today, earliest) for name, df in linked.items()],
+        "earliest_date": str(earliest),
         "conflicts": conflicts(entities, linked),
         "generated": dt.datetime.now().isoformat(timespec="seconds"),
     }

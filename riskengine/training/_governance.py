@@ -52,8 +52,8 @@ def governance_pack(result, population: pd.DataFrame, outcomes: pd.DataFrame, fi
         practice = audit(pop, "inspected", None, threshold=1, name="current practice", **common)
         picks = audit(pop, "champion_score", None, top_k=n_inspected, name="the model", **common)
         p = write_audit_report(picks, out / "selection", purpose=spec.purpose, compare=practice,
-                               title=f"{spec.name}: who is selected among all {len(pop):,} entities: the "
-                                     f"{n_inspected:,} homes inspected in the year before {test_date.date()} "
+                               title=f"{spec.name}: who is selected among all {len(pop):,} {spec.purpose.entities}: the "
+                                     f"{n_inspected:,} {spec.purpose.entities} inspected in the year before {test_date.date()} "
                                      "against the model's top picks of the same number")
         paths["bias_report_selection"] = p["html"]
 
@@ -83,11 +83,13 @@ def _facts(result, fingerprints, model_audit, bau_audit) -> RunFacts:
     unknown = sorted(set(extra) - known)
     if unknown:
         raise SpecError(f"training spec [governance]: unknown key(s) {unknown}; expected some of {sorted(known)}")
+    capacity = list_capacity(spec.name)
+    per_list = (f"{capacity} per list, scoring/{spec.name}.toml" if capacity else f"{spec.metric.k} per list")
     base = dict(
         pipeline=spec.name,
         purpose=spec.purpose,
         intended_use=extra.pop("intended_use", (
-            f"Ordering which entities the team looks at first, up to its capacity ({spec.metric.k} per list). "
+            f"Ordering which {spec.purpose.entities} the team looks at first, up to its capacity ({per_list}). "
             "Officers decide what to do at each visit; the list prioritises, it decides nothing about anyone.")),
         users=extra.pop("users", ["inspection team", "service manager"]),
         out_of_scope=extra.pop("out_of_scope", [
@@ -107,10 +109,29 @@ def _facts(result, fingerprints, model_audit, bau_audit) -> RunFacts:
         model_type=MODEL_TYPES.get(kind, kind),
         run_id=s.get("run_id"),
         label_description=f"an outcome of 1 recorded within {spec.labels.window_days} days after the as-of date",
-        selection_metric=f"precision at k = {spec.metric.k} (the team's capacity), {s['selection_rule']}",
-        capacity=spec.metric.k,
+        selection_metric=(f"precision at k = {spec.metric.k} (metric.k, the capacity models are compared at), "
+                          f"{s['selection_rule']}"
+                          + (f"; the list itself holds {capacity} (capacity in scoring/{spec.name}.toml)"
+                             if capacity and capacity != spec.metric.k else "")),
+        capacity=capacity or spec.metric.k,
         previous_process="visits driven mostly by complaints (the business-as-usual baseline ranks by recent complaints)",
     )
     base.update(extra)
     return RunFacts(**base)
 
+
+
+def list_capacity(pipeline: str) -> int | None:
+    """The list's capacity from the pipeline's scoring spec (scoring/<pipeline>.toml), if there is one."""
+    from pathlib import Path
+
+    from riskengine.spec import ScoringSpec, load_spec
+
+    path = Path("scoring") / f"{pipeline}.toml"
+    if not path.is_file():
+        return None
+    try:
+        spec = load_spec(path, kind="scoring")
+    except SpecError:
+        return None
+    return spec.capacity if isinstance(spec, ScoringSpec) and spec.pipeline == pipeline else None
