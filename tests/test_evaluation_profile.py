@@ -1,10 +1,11 @@
 """Segment profiling: index and interval by hand, suppression of small counts, duplicates."""
 
 import json
-import math
+import re
 
 import pandas as pd
 import pytest
+from statsmodels.stats.proportion import confint_proportions_2indep
 
 from riskengine.errors import DataError
 from riskengine.evaluation import profile
@@ -22,9 +23,13 @@ def test_index_and_interval_by_hand():
     # A: user share 0.6, population share 0.3 -> index 200
     assert t.loc["A", "index"] == pytest.approx(200.0)
     assert t.loc["B", "index"] == pytest.approx(100 * 0.4 / 0.7)
-    se = math.sqrt(1 / 60 - 1 / 100 + 1 / 3000 - 1 / 10000)
-    assert t.loc["A", "index_lo"] == pytest.approx(200 * math.exp(-1.959964 * se), rel=1e-6)
-    assert t.loc["A", "index_hi"] == pytest.approx(200 * math.exp(1.959964 * se), rel=1e-6)
+    # the interval of a ratio of two independent proportions, on the log scale, by statsmodels
+    # (an implementation independent of ours): users 60 of 100 against households 3000 of 10000
+    lo, hi = confint_proportions_2indep(60, 100, 3000, 10000, compare="ratio", method="log")
+    assert t.loc["A", "index_lo"] == pytest.approx(100 * lo, rel=1e-6)
+    assert t.loc["A", "index_hi"] == pytest.approx(100 * hi, rel=1e-6)
+    lo_b, hi_b = confint_proportions_2indep(40, 100, 7000, 10000, compare="ratio", method="log")
+    assert (t.loc["B", "index_lo"], t.loc["B", "index_hi"]) == (pytest.approx(100 * lo_b), pytest.approx(100 * hi_b))
     assert t.loc["A", "flag"] == "ok" and t.loc["B", "flag"] == "ok"
 
 
@@ -47,7 +52,12 @@ def test_small_counts_suppressed_with_a_second_so_they_cannot_be_derived(tmp_pat
     rows = {r["segment"]: r for r in data["segments"]}
     assert rows["D"]["users"] is None and rows["C"]["user_share"] is None
     html = (tmp_path / "profile.html").read_text()
-    assert "suppressed" in html and ">40<" not in html and ">4<" not in html
+    table = html[html.index("<table"):html.index("</table>")]
+    cells = {m.group(1): re.findall(r"<td[^>]*>([^<]*)</td>", m.group(0))
+             for m in re.finditer(r"<tr><td>([A-E])</td>.*?</tr>", table, flags=re.S)}
+    for hidden in ("C", "D"):  # neither the count nor anything it could be derived from is shown
+        assert cells[hidden][1:3] == ["*", "–"] and cells[hidden][4:] == ["–", "–", "suppressed"]
+    assert cells["A"][1] == "200" and cells["B"][1] == "150"
     assert "<svg" in html
 
 
