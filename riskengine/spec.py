@@ -1296,11 +1296,13 @@ def check_against_data(spec: Any, data: Any, training: "TrainingSpec | None" = N
     if not isinstance(spec, TrainingSpec):
         return
     kinds = event_kinds(data, spec.features.outcomes_as_events)
-    for i, name in enumerate(spec.features.levels):
+    from_events = spec.features.from_events  # with only a ready table, event names are not used for features
+    for i, name in enumerate(spec.features.levels if from_events else []):
         _check_event_name(name, kinds, file, f"features.levels[{i}]")
     for name in spec.features.labels:
         if "." in name:
-            _check_event_name(name, kinds, file, f'features.labels."{name}"')
+            if from_events:
+                _check_event_name(name, kinds, file, f'features.labels."{name}"')
         elif name not in columns and spec.features.table is None:
             raise SpecError(f"{file}: key 'features.labels.{name}' names neither a \"source.type\" nor an entity "
                             f"column; entity columns: {', '.join(sorted(columns))}")

@@ -375,9 +375,9 @@ def transparency_record(facts: RunFacts) -> Document:
         ("4.2 Phase", facts.phase),
         ("4.3 Maintenance", facts.maintenance),
         ("4.4 Model name and version", facts.model_name and f"{facts.model_name} {facts.model_version or ''}".strip()),
-        ("4.5 Model task", "Rank entities by the likelihood of the outcome within the label window."),
+        ("4.5 Model task", f"Rank {_things(facts)} by the likelihood of the outcome within the label window."),
         ("4.6 Model input", f"{len(_features(facts)[1])} features" if _features(facts)[1] else None),
-        ("4.7 Model output", "A score and rank per entity, with plain-English reasons."),
+        ("4.7 Model output", f"A probability and rank per {_things(facts, 1)}, with plain-English reasons."),
         ("4.8 Model architecture", facts.model_type),
         ("4.9 Model performance", performance),
     ])
@@ -409,9 +409,15 @@ def transparency_record(facts: RunFacts) -> Document:
 def _integration(facts: RunFacts) -> str:
     size = f" (the {facts.capacity} highest scores, the team's capacity)" if facts.capacity else ""
     return (
-        f"A ranked list of the entities most likely to be cases{size} goes to the team, who would "
+        f"A ranked list of the {_things(facts)} most likely to be cases{size} goes to the team, who would "
         f"{_clause(facts.purpose.action)}. Each row carries the reasons for its rank."
     )
+
+
+def _things(facts: RunFacts, n: int = 2) -> str:
+    """What the pipeline calls its entities ([purpose] entity / entities), plural unless n == 1."""
+    purpose = facts.purpose
+    return (getattr(purpose, "entity", None) or "entity") if n == 1 else (getattr(purpose, "entities", None) or "entities")
 
 
 def _clause(text: str) -> str:
