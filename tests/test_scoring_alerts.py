@@ -149,3 +149,18 @@ def test_a_previous_file_that_is_not_a_list_is_a_clear_error(tmp_path):
         read_previous(tmp_path / "list.csv")
     with pytest.raises(RiskEngineError, match="previous list not found"):
         read_previous(tmp_path / "nope.csv")
+
+
+def test_a_quota_that_keeps_the_list_below_capacity_is_explained_on_the_page(linear, tmp_path):
+    loaded, signal_for = linear
+    probs = _probabilities()
+    entities = pd.DataFrame({"entity_id": list(probs), "ward": ["W1"] * 12 + ["W2"] * (len(probs) - 12),
+                             "address": [f"{i} High Street" for i in range(len(probs))]})
+    spec = ScoringSpec(pipeline="toy", capacity=10, quotas={"ward": 3})
+    none = pd.DataFrame({"source": [], "entity_id": [], "date": pd.to_datetime([]), "type": []})
+    res = score_frames(spec, _week(signal_for, probs), entities, none, None, WEEK1, loaded, tmp_path / "q")
+    assert len(res.listed) == 6  # 3 from each ward
+    page = res.paths["list_html"].read_text()
+    assert "The list holds 6, 4 below the capacity of 10: the quotas were reached" in page
+    assert "0 High Street" in page  # the address the team finds each entity by
+    assert list(pd.read_csv(res.paths["list_csv"]).columns[:3]) == ["rank", "entity_id", "address"]

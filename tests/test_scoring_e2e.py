@@ -233,4 +233,6 @@ def test_the_list_is_audited_by_group_against_the_population(world):
     by_ward = listed["ward"].value_counts()
     for g in published:
         assert g["flagged"] == by_ward.get(g["group"], 0)
-    assert (folder / "bias_report.html").is_file()
+    html = (folder / "bias_report.html").read_text()
+    assert "flagged when on this list (50 of" in html and "at or above 1" not in html
+    assert "homes" in html
