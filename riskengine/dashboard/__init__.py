@@ -4,36 +4,31 @@ Hit rates of the list, its exploration slice and business as usual; calibration 
 prevalence among the entities no list picked, estimated without bias from the exploration
 slice; drift against the training data; fairness over time; operations and alerts; and a
 plain-English verdict following the scoring spec's [dashboard] rules.
+
+
+Names are imported on first use (PEP 562), so `riskengine --help` loads none of the heavy libraries.
 """
 
-from riskengine.dashboard._dashboard import figures, write_dashboard
-from riskengine.dashboard._figures import Rules
-from riskengine.dashboard._stats import ipw_arrays, ipw_prevalence, psi, rate, rate_ratio
-from riskengine.dashboard._watch import Watch, group_counts, list_frame, read_watch
+from __future__ import annotations
 
-__all__ = ["Rules", "Watch", "dashboard", "figures", "group_counts", "ipw_arrays", "ipw_prevalence", "list_frame", "psi", "rate",
-           "rate_ratio", "read_watch", "write_dashboard"]
+import importlib
+
+_WHERE = {"figures": "_dashboard", "write_dashboard": "_dashboard", "Rules": "_figures", "ipw_arrays": "_stats", "ipw_prevalence": "_stats", "psi": "_stats", "rate": "_stats", "rate_ratio": "_stats", "Watch": "_watch", "group_counts": "_watch", "list_frame": "_watch", "read_watch": "_watch"}
+__all__ = sorted(_WHERE)
 
 
-def dashboard(spec, out=None, log_mlflow: bool = True) -> dict:
-    """The dashboard of a scoring spec's lists: reads its outputs and outcome store, writes dashboard.html."""
-    from pathlib import Path
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"riskengine.dashboard.{_WHERE[name]}"), name)
+    if not name.startswith("__"):
+        full = f"riskengine.dashboard.{name}"
+        try:
+            return importlib.import_module(full)
+        except ModuleNotFoundError as exc:
+            if exc.name != full:
+                raise
+    raise AttributeError(f"module 'riskengine.dashboard' has no attribute {name!r}")
 
-    from riskengine.ingest import read_table, validate_entities
-    from riskengine.scoring import load_scoring_spec, training_spec_for
 
-    sspec = load_scoring_spec(spec)
-    tspec = training_spec_for(sspec, None if not isinstance(spec, (str, Path)) else spec)
-    raw, fp = read_table(tspec.data.entities, ["entity_id"])
-    entities, _ = validate_entities(raw, fp["name"])
-    root = Path(sspec.outputs or Path("out") / sspec.pipeline)
-    watch = read_watch(sspec.pipeline, root, tspec.data.outcome_store, entities, tspec.audit.attributes,
-                       tspec.audit.min_group_size, reference=Path("out") / sspec.pipeline / "train" / "features_reference.parquet")
-    if watch.frames.empty:
-        from riskengine.errors import RiskEngineError
-
-        raise RiskEngineError(f"no lists under {root}: run `riskengine score` first (the dashboard watches lists in use)")
-    from dataclasses import asdict
-
-    purpose = asdict(sspec.purpose or tspec.purpose)
-    return write_dashboard(watch, sspec.dashboard, Path(out) if out else root, purpose=purpose, log_mlflow=log_mlflow)
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

@@ -5,32 +5,31 @@ structure of the ICO's template, a draft data-sharing agreement when several own
 a check that stops training when a signed DPIA is required but not recorded, and retention
 made real (`expired_outputs`, `clean_expired`). The documents hold column names and counts,
 never a value from the data.
+
+
+Names are imported on first use (PEP 562), so `riskengine --help` loads none of the heavy libraries.
 """
 
-from riskengine.infogov._documents import Measured, SourceFacts, draft_dpia, draft_sharing_agreement, spec_hash
-from riskengine.infogov._infogov import (
-    check_dpia,
-    information_governance_pack,
-    measured_from_summary,
-    scan_sources,
-)
-from riskengine.infogov._retention import Expired, clean_expired, expired_outputs
-from riskengine.infogov._scan import ColumnFinding, findings_table, scan_table
+from __future__ import annotations
 
-__all__ = [
-    "ColumnFinding",
-    "Expired",
-    "Measured",
-    "SourceFacts",
-    "check_dpia",
-    "clean_expired",
-    "draft_dpia",
-    "draft_sharing_agreement",
-    "expired_outputs",
-    "findings_table",
-    "information_governance_pack",
-    "measured_from_summary",
-    "scan_sources",
-    "scan_table",
-    "spec_hash",
-]
+import importlib
+
+_WHERE = {"Measured": "_documents", "SourceFacts": "_documents", "draft_dpia": "_documents", "draft_sharing_agreement": "_documents", "spec_hash": "_documents", "check_dpia": "_infogov", "information_governance_pack": "_infogov", "measured_from_summary": "_infogov", "scan_sources": "_infogov", "Expired": "_retention", "clean_expired": "_retention", "expired_outputs": "_retention", "ColumnFinding": "_scan", "findings_table": "_scan", "scan_table": "_scan"}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"riskengine.infogov.{_WHERE[name]}"), name)
+    if not name.startswith("__"):
+        full = f"riskengine.infogov.{name}"
+        try:
+            return importlib.import_module(full)
+        except ModuleNotFoundError as exc:
+            if exc.name != full:
+                raise
+    raise AttributeError(f"module 'riskengine.infogov' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

@@ -27,7 +27,7 @@ from riskengine.infogov._documents import (
     spec_hash,
 )
 from riskengine.infogov._scan import scan_table
-from riskengine.spec import IG_KEYS, information_governance
+from riskengine.spec import EARLIEST_DATE, IG_KEYS, information_governance
 
 
 def check_dpia(spec: Any) -> None:
@@ -61,7 +61,7 @@ def _period(df: pd.DataFrame, column: str) -> str | None:
     if column not in df.columns:
         return None
     dates = pd.to_datetime(df[column], errors="coerce", format="mixed")
-    dates = dates[(dates.dt.year >= 1900) & (dates.dt.year <= 2200)]
+    dates = dates[(dates >= pd.Timestamp(EARLIEST_DATE)) & (dates.dt.year <= 2200)]  # the spec's default earliest valid date
     if dates.empty:
         return None
     return f"{dates.min().date()} to {dates.max().date()}"
