@@ -32,7 +32,7 @@ from riskengine.ingest import (
     validate_outcomes,
 )
 from riskengine.outcomes._store import append_batch, read_store
-from riskengine.spec import Source
+from riskengine.spec import EARLIEST_DATE, Source
 
 LIST_WINDOW_DAYS = 56  # an inspection counts as coming from a list made at most this long before it
 _AS_OF_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -116,7 +116,7 @@ def _against(rows: pd.DataFrame, other: pd.DataFrame, where: str) -> pd.Series:
 
 def add_outcomes(file: str | Path, store: str | Path, entities: Source, lists_root: str | Path,
                  known_outcomes: pd.DataFrame | None = None, outcome_kind: str = "binary",
-                 today: dt.date | None = None, earliest: dt.date = dt.date(1950, 1, 1),
+                 today: dt.date | None = None, earliest: dt.date = EARLIEST_DATE,
                  date_format: str | None = None, known_entities: pd.Index | None = None) -> AddResult:
     """Validate `file` and append its good rows to the store; the rest go to the batch's rejects file.
 
