@@ -586,3 +586,12 @@ def test_intersection_cells_cannot_be_recovered_from_the_published_margins():
         assert total_hidden == 0 or total_hidden >= 10, line
     margins = result.groups[result.groups["attribute"].isin(["a", "b"])]
     assert not margins["suppressed"].any()  # the margins are published, which is why the cells needed care
+
+
+def test_a_gap_names_the_compared_and_the_reference_group_and_rounds_as_said():
+    from riskengine.audit._judgement import _gap
+
+    assert _gap({"ratio": 10.383, "group": "5", "reference": "10"}) == \
+        "10 times as high for '5' as for the reference group '10'"
+    assert _gap({"ratio": 2.094, "group": "1", "reference": "10"}).startswith("2.1 times as high for '1'")
+    assert _gap({"ratio": 0.8125, "group": "a", "reference": "b"}).startswith("0.81 times")

@@ -180,3 +180,15 @@ def test_a_bad_as_of_date_is_named():
 
     res = CliRunner().invoke(riskengine.cli.app, ["score", "scoring/hmo.toml", "--as-of", "01/06/2024"])
     assert res.exit_code == 2 and "--as-of expected a date as YYYY-MM-DD" in res.output
+
+
+def test_the_shap_chart_names_features_in_plain_english():
+    from riskengine.scoring._outputs import plain_names
+
+    info = pd.DataFrame({"name": ["housing_benefit__claim__count_all", "complaints__noise__count_365d", "bedrooms"],
+                         "stat": ["count", "count", "static"], "window_days": [None, 365, None],
+                         "label": ["housing-benefit claims", "noise complaints", "bedrooms"]})
+    names = plain_names(["housing_benefit__claim__count_all", "complaints__noise__count_365d", "bedrooms", "other_col"], info)
+    assert names["housing_benefit__claim__count_all"] == "housing-benefit claims, all time"
+    assert names["complaints__noise__count_365d"] == "noise complaints, last 12 months"
+    assert names["bedrooms"] == "bedrooms" and "__" not in names["other_col"]
