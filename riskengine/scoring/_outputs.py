@@ -15,9 +15,9 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from riskengine.outputs import stable_zip
+from riskengine.scoring._page import BACKDROP_MAX, NAME_COLUMNS, page_document, write_page
 
 DIGITS = 6
-NAME_COLUMNS = ("address", "name")  # an entities column the team finds an entity by, shown beside its id
 ANALYST_ONLY = ("score",)  # in list.csv for analysts; not in the workbook or the page inspectors read
 
 
@@ -172,8 +172,6 @@ def _rules_text(result) -> str:
 
 def write_outputs(result, reasons: pd.DataFrame, contrib: np.ndarray, X_list: pd.DataFrame, purpose: dict) -> dict[str, Path]:
     """Every file of a scoring run in result.out_dir; returns name -> path."""
-    from riskengine.scoring._page import BACKDROP_MAX, page_document, write_page
-
     spec, out, listed = result.spec, result.out_dir, result.listed
     columns = list_columns(listed, spec.reasons, list(spec.quotas))
     title = f"{spec.name}: the list as of {result.as_of.date()}"

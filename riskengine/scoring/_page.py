@@ -17,13 +17,13 @@ import pandas as pd
 
 from riskengine.templating import environment
 from riskengine.scoring._alerts import ADVICE, KINDS
-from riskengine.scoring._outputs import NAME_COLUMNS
 
 # Probability bands for the map and the table: (lower bound, label, colour), light to dark.
 BANDS = [(0.0, "under 10%", "#fdd49e"), (0.10, "10-25%", "#fdae6b"), (0.25, "25-50%", "#f16913"),
          (0.50, "50-75%", "#d94801"), (0.75, "75% or more", "#7f2704")]
 MAP_WIDTH = 720
 BACKDROP_MAX = 3000
+NAME_COLUMNS = ("address", "name")  # an entities column the team finds an entity by, shown beside its id
 ALERTS_SHOWN = 25  # per kind on the page; alerts.csv has every one
 
 

@@ -23,7 +23,8 @@ from riskengine.spec import ScoringSpec, TrainingSpec, check_against_data, load_
 from riskengine.scoring._alerts import find_alerts, find_previous, read_previous
 from riskengine.scoring._list import exclusions, make_list
 from riskengine.scoring._model import LoadedModel, check_features, check_sources, load_model
-from riskengine.scoring._outputs import NAME_COLUMNS, write_outputs
+from riskengine.scoring._outputs import write_outputs
+from riskengine.scoring._page import NAME_COLUMNS
 from riskengine.scoring._reasons import explain, reasons_for_all, top_reasons
 
 

@@ -20,7 +20,6 @@ from riskengine.model import RiskModel
 from riskengine.infogov import check_dpia
 from riskengine.prepare import add_stored_outcomes, feature_events, given_features, link_sources, write_feature_sample
 from riskengine.progress import Steps, bar
-from riskengine.report_console import print_warning
 from riskengine.spec import TrainingSpec, capacity_warning, check_against_data, load_spec_as
 from riskengine.training._calibration import Calibration, calibrate_champion
 from riskengine.training._candidates import Candidate, baseline_scores, expand_grid
@@ -96,8 +95,11 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
     table, fs, splits, metrics, oof = fitted.table, fitted.features, fitted.splits, fitted.metrics, fitted.oof
     k_warning = capacity_warning(spec.metric.k, {str(sp.test_as_of.date()): int((table["as_of"] == sp.test_as_of).sum())
                                                  for sp in splits})
-    if k_warning:
-        print_warning(k_warning)
+    if k_warning:  # loud, on stderr, before the rest of the run; also in summary.json
+        from rich.console import Console
+        from rich.markup import escape
+
+        Console(stderr=True, soft_wrap=True).print(f"[bold yellow]warning:[/] {escape(k_warning)}", highlight=False)
     choice, champion, champion_c, last_models = fitted.choice, fitted.champion, fitted.candidate, fitted.last_models
     features = list(fs.info["name"])
 
