@@ -582,7 +582,7 @@ def validate_events(
 
 def validate_area_events(
     raw: pd.DataFrame, file: str, today: pd.Timestamp,
-    earliest: pd.Timestamp = pd.Timestamp("1950-01-01"), date_format: str | None = None,
+    earliest: pd.Timestamp = pd.Timestamp(EARLIEST_DATE), date_format: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Area events (no entity): coordinates in range, a parseable past date, a type; repeats rejected.
 
