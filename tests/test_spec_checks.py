@@ -94,19 +94,15 @@ def test_capacity_not_below_the_labelled_rows_of_a_split_is_said_with_the_number
 
 
 def test_rejects_are_written_when_validation_stops(borough, tmp_path):
+    from riskengine.ingest import validate_into
+
     _, spec, _ = borough
     (tmp_path / "rejects.csv").write_text("a previous run's file\n")
     strict = dataclasses.replace(spec.data, max_reject_share=0.0)
-    with pytest.raises(DataError, match=r"The rejected rows, with reasons: .*rejects.csv"):
-        load_data(strict, rejects_dir=tmp_path)
+    with pytest.raises(DataError):
+        validate_into(strict, spec.name, tmp_path)
     rejects = pd.read_csv(tmp_path / "rejects.csv")
     assert len(rejects) > 0 and {"file", "reason"} <= set(rejects.columns)
-
-
-def test_rejects_dir_in_the_spec_is_where_rejects_go(borough, tmp_path):
-    _, spec, _ = borough
-    data = load_data(dataclasses.replace(spec.data, rejects_dir=tmp_path / "here"))
-    assert len(pd.read_csv(tmp_path / "here" / "rejects.csv")) == len(data.rejects) > 0
 
 
 def test_a_run_from_another_folder_says_where_it_looked_and_leaves_no_mlruns(tmp_path, monkeypatch):

@@ -84,6 +84,7 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
 
     step("reading and validating the data")
     data = load_data_or_write_rejects(spec.data, spec.name, today=today, redact=spec.link.person_columns)
+    rejects_path = write_rejects(data.rejects, out_dir, redact=spec.link.person_columns)
     check_against_data(spec, data)  # every name in the spec exists in the data, before any work
     add_stored_outcomes(data, spec.data)  # inspectors' results added since (riskengine outcomes add)
     step(f"linking source rows without an entity id ({sum(len(d) for d in data.unlinked.values())} rows)")
