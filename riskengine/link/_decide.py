@@ -151,8 +151,8 @@ def _review_head(in_band: pd.DataFrame, candidates: pd.DataFrame) -> tuple[pd.Da
     best = candidates[(candidates["rank"] == 1) & candidates["record_id"].isin(counts.index)].set_index("record_id")
     out = pd.DataFrame(index=best.index)
     out.index.name = "review_id"
-    out["rows"] = counts["rows"]
-    out["sources"] = counts["sources"]
+    out["rows"] = counts["rows"].reindex(out.index)  # reindexed: an empty frame would adopt counts' index
+    out["sources"] = counts["sources"].reindex(out.index)
     out["match_probability"] = best["match_probability"].round(4)
     out["runner_up_probability"] = best["runner_up_probability"].round(4)
     out["match_weight"] = best["match_weight"].round(2)

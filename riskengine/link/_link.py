@@ -220,6 +220,8 @@ def _review_table(candidates: pd.DataFrame, records: pd.DataFrame, prov: pd.Seri
     if in_band.empty:
         return _empty_review()
     out, best = _review_head(in_band, candidates)
+    if best.empty:  # every address in the band was matched on an earlier run (the link store): nothing new to review
+        return _empty_review()
     rec = in_band.drop_duplicates("review_id").set_index("review_id")[PARTS]
     ent = ent_parts.set_index("entity_id")
     for p in PARTS:
