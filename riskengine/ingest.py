@@ -47,6 +47,8 @@ class Dataset:
     rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
     fingerprints: list[dict] = field(default_factory=list)  # per input: name, sha256, rows, dates
     area_events: dict[str, pd.DataFrame] = field(default_factory=dict)  # per source: lat, lon, date, type
+    ready_table: pd.DataFrame | None = None  # the spec's ready feature table once read (prepare.given_features)
+    max_reject_share: float = 1.0  # the spec's data.max_reject_share, for tables read later
 
     @property
     def events(self) -> pd.DataFrame:
@@ -705,7 +707,8 @@ def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
         all_rejects.append(rej)
 
     rejects = pd.concat([r for r in all_rejects if len(r)] or [pd.DataFrame(columns=REJECT_COLUMNS)], ignore_index=True)
-    return Dataset(entities, sources, outcomes, rejects, fingerprints, area_events=area_events)
+    return Dataset(entities, sources, outcomes, rejects, fingerprints, area_events=area_events,
+                   max_reject_share=spec.max_reject_share)
 
 
 def _date_range(df: pd.DataFrame) -> dict:

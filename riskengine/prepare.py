@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskengine.errors import DataError
 from riskengine.io import read_file
 from riskengine.ingest import Dataset, as_date, as_id, events_table, read_table
 from riskengine.spec import DataSpec, FeaturesSpec, LinkSpec
@@ -71,23 +70,28 @@ def feature_events(data: Dataset, spec: FeaturesSpec) -> pd.DataFrame:
     return events
 
 
-def given_features(spec: FeaturesSpec) -> pd.DataFrame | None:
-    """The spec's ready feature table, keyed by entity_id and as_of, or None."""
+def given_features(spec: FeaturesSpec, data: Dataset | None = None) -> pd.DataFrame | None:
+    """The spec's ready feature table, keyed by entity_id and as_of and validated, or None.
+
+    With `data`, the table is checked against its entities (unknown ids are rejects), its
+    rejects join `data.rejects`, its fingerprint `data.fingerprints`, and it is kept on
+    `data` so that later calls read it once.
+    """
     if spec.table is None:
         return None
-    df, fp = read_table(spec.table, ["entity_id", "as_of"])
-    df = df.drop(columns=["_row", "_line"])
-    df["entity_id"] = as_id(df["entity_id"])
-    df["as_of"] = as_date(df["as_of"])
-    bad = df["as_of"].isna() | df["entity_id"].isna()
-    if bad.any():
-        raise DataError(f"{fp['name']}: {int(bad.sum())} row(s) with a missing entity_id or an unreadable as_of date")
-    for c in df.columns.drop(["entity_id", "as_of"]):
-        if not pd.api.types.is_numeric_dtype(df[c]):
-            converted = pd.to_numeric(df[c], errors="coerce")
-            if converted.notna().sum() == df[c].notna().sum():
-                df[c] = converted
-    return df
+    if data is not None and data.ready_table is not None:
+        return data.ready_table
+    from riskengine.features import load_ready_table
+
+    known = data.entities["entity_id"] if data is not None else None
+    share = data.max_reject_share if data is not None else 1.0
+    table, rejects, fingerprint = load_ready_table(spec.table, spec.categorical, known, share, spec.static)
+    if data is not None:
+        data.ready_table = table
+        if len(rejects):
+            data.rejects = pd.concat([r for r in (data.rejects, rejects) if len(r)], ignore_index=True)
+        data.fingerprints.append(fingerprint)
+    return table
 
 
 FEATURE_SAMPLE_ROWS = 5_000  # enough for a stable PSI per feature; small enough to keep with every list

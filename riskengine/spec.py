@@ -471,11 +471,12 @@ class FeaturesSpec:
 
     windows: list[int] = field(default_factory=lambda: [90, 365, 1095])  # days; all history is always added
     static: list[str] = field(default_factory=list)  # entity columns used as features as they are
-    categorical: list[str] = field(default_factory=list)  # which static columns are categories
+    categorical: list[str] = field(default_factory=list)  # which static or ready-table columns are categories
     labels: dict[str, str] = field(default_factory=dict)  # "source.type" -> plain-English noun
     levels: list[str] = field(default_factory=list)  # "source.type" whose value is a level at a date (a register count): last value only, no sums
     table: Source | None = None  # a ready feature table keyed by entity_id and as_of
-    from_events: bool = True  # set false to use only the ready table
+    max_age_days: int | None = None  # a row dated t serves dates t..t+max_age_days; older: missing. None: no limit
+    from_events: bool = True  # set false to use only the ready table (and, for cases, past outcomes)
     outcomes_as_events: bool = True  # past outcomes (dated before the as-of date) become source "outcomes"
     nearby: NearbySpec | None = None  # [features.nearby]: counts and densities of [data.area_events] around entities
 
@@ -483,8 +484,10 @@ class FeaturesSpec:
         if any(w <= 0 for w in self.windows):
             raise ValueError("'windows' are positive numbers of days (all history is always included)")
         unknown = set(self.categorical) - set(self.static)
-        if unknown:
+        if unknown and self.table is None:  # ready-table columns are checked when the table is read
             raise ValueError(f"'categorical' names columns not in 'static': {sorted(unknown)}")
+        if self.max_age_days is not None and self.max_age_days < 0:
+            raise ValueError("'max_age_days' cannot be negative (0: only a row dated the same day)")
         if not self.from_events and self.table is None:
             raise ValueError("with from_events = false a ready feature 'table' is needed")
 
@@ -622,9 +625,18 @@ class LinkJobSpec:
 
 @dataclass
 class LabelSpec:
-    """Training rows: (entity, as-of date) pairs labelled by outcomes in the window after the date."""
+    """Training rows, in one of two framings.
 
-    first_as_of: dt.date
+    rows = "grid" (default): (entity, as-of date) pairs every `every_months` from
+    `first_as_of`, labelled by outcomes in the `window_days` after the date.
+    rows = "cases": every outcome row is one training row at its own date, labelled by its
+    own outcome; features use only what was known strictly before that date (or the ready
+    table's row as of it). `first_as_of`/`last_as_of` then optionally bound the case dates;
+    the window keys do not apply.
+    """
+
+    first_as_of: dt.date | None = None  # grid: required; cases: ignore cases dated earlier
+    rows: Literal["grid", "cases"] = "grid"
     last_as_of: dt.date | None = None  # default: the last date whose label window has closed
     every_months: int = 3
     window_days: int = 182  # outcomes dated as_of <= date < as_of + window_days label the row
@@ -634,6 +646,8 @@ class LabelSpec:
     def __post_init__(self) -> None:
         if self.every_months < 1 or self.window_days < 1:
             raise ValueError("'every_months' and 'window_days' must be at least 1")
+        if self.rows == "grid" and self.first_as_of is None:
+            raise ValueError("'first_as_of' is required with rows = \"grid\" (the first as-of date of the grid)")
 
 
 @dataclass
@@ -674,13 +688,37 @@ class MetricSpec:
 
 @dataclass
 class SplitSpec:
-    """Temporal cross-validation: each split tests one as-of date on a model trained before it."""
+    """Temporal cross-validation: each split tests a period on a model trained only before it.
+
+    Rolling (default): the last `n_splits` as-of dates (grid), or the case dates cut into
+    `n_splits + 1` blocks of about equal size, each block after the first tested in turn
+    (cases). Explicit: `test_from` (and optionally `test_to`, exclusive; `train_until`,
+    exclusive, default `test_from`) makes one split: train on rows dated before
+    `train_until` (grid: whose label window has closed by `test_from`), test on rows dated
+    in [test_from, test_to).
+    """
 
     n_splits: int = 4
+    train_until: dt.date | None = None  # training rows are dated before this (default: test_from)
+    test_from: dt.date | None = None  # first day of the tested window
+    test_to: dt.date | None = None  # day after the tested window (default: after the last row)
 
     def __post_init__(self) -> None:
         if self.n_splits < 1:
             raise ValueError("'n_splits' must be at least 1")
+        if self.test_from is None and self.train_until is not None:
+            self.test_from = self.train_until
+        if self.test_to is not None and self.test_from is None:
+            raise ValueError("'test_to' needs 'test_from' (the first day of the tested window)")
+        if self.test_from is not None and self.test_to is not None and self.test_to <= self.test_from:
+            raise ValueError("'test_to' must come after 'test_from'")
+        if self.train_until is not None and self.test_from is not None and self.train_until > self.test_from:
+            raise ValueError("'train_until' cannot be after 'test_from': no training row may be dated in the "
+                             "window it is tested on")
+
+    @property
+    def explicit(self) -> bool:
+        return self.test_from is not None
 
 
 @dataclass
@@ -789,7 +827,8 @@ class TrainingSpec:
     splits: SplitSpec = field(default_factory=SplitSpec)
     selection: SelectionSpec = field(default_factory=SelectionSpec)
     audit: AuditSpec = field(default_factory=AuditSpec)
-    truth: Source | None = None  # synthetic data only: true probabilities, for the oracle view
+    truth: Source | None = None  # synthetic data only: true probabilities, for the oracle view (grid: entity_id,
+    # date, p_posterior, is_unlicensed_hmo; cases: entity_id, date, p_true = the true probability of a positive at that case)
     exclusions: "ScoringExclusions | None" = None  # what the list leaves out; the oracle view applies it too
     governance: dict[str, Any] = field(default_factory=dict)  # model card / transparency record facts (owner, contact ...)
     seed: int = 0
@@ -880,6 +919,17 @@ class DashboardSpec:
 
 
 @dataclass
+class ScoringQueue:
+    """[queue]: the work already due (entity_id, date), e.g. this week's routine inspections.
+
+    With a queue the list ranks exactly those rows, each with features as of its own date;
+    without one it ranks every eligible entity as of the list's date.
+    """
+
+    path: Source  # a file (or { path = ..., date_format = ... }, or { sql = ..., url = ... }) with entity_id, date
+
+
+@dataclass
 class ScoringSpec:
     """A scoring spec (scoring/NAME.toml): which registered model makes the list, how long it is, what it leaves out."""
 
@@ -898,6 +948,7 @@ class ScoringSpec:
     exploration: ScoringExploration = field(default_factory=ScoringExploration)
     alerts: ScoringAlerts = field(default_factory=ScoringAlerts)
     dashboard: DashboardSpec = field(default_factory=DashboardSpec)
+    queue: ScoringQueue | None = None  # rank exactly the work due instead of every entity
 
     def __post_init__(self) -> None:
         check_name(self.pipeline, "pipeline")

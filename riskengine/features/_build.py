@@ -23,6 +23,7 @@ import pyarrow as pa
 from riskengine.errors import DataError, RiskEngineError
 from riskengine.features._phrases import column_label, default_label
 from riskengine.features._nearby import nearby_part, split_area_events, wants_nearby
+from riskengine.features._ready import join_as_of
 from riskengine.progress import Steps
 from riskengine.spec import FeaturesSpec
 
@@ -374,6 +375,20 @@ def _arrow_ids(ids: pd.Series) -> pa.Array:
 
 def _given(entities: pd.DataFrame, dates: list[pd.Timestamp], spec: FeaturesSpec,
            given: pd.DataFrame | None, ref: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ready table's columns for every (date, entity) of the grid, joined as of each date."""
+    keys = pd.DataFrame({"entity_id": np.tile(entities["entity_id"].astype(str).to_numpy(dtype=object), len(dates)),
+                         "as_of": np.repeat(np.asarray(dates, dtype="datetime64[ns]"), len(entities))})
+    return ready_values(keys, spec, given, ref)
+
+
+def ready_values(keys: pd.DataFrame, spec: FeaturesSpec, given: pd.DataFrame | None,
+                 ref: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ready table's feature columns for each (entity_id, as_of) of `keys`, and their info rows.
+
+    Joined as of each key's date (riskengine.features._ready.join_as_of): the row dated that
+    day, else the latest earlier one up to `spec.max_age_days` old, else missing. Columns
+    named in `spec.categorical`, or holding text, are categories.
+    """
     name = spec.table.describe() if spec.table is not None else "the given feature table"
     if given is None:
         raise RiskEngineError(f"the features spec names a ready feature table ({name}) but none was passed "
@@ -385,12 +400,6 @@ def _given(entities: pd.DataFrame, dates: list[pd.Timestamp], spec: FeaturesSpec
         given_dates = pd.to_datetime(given["as_of"]).dt.normalize()
     except (ValueError, TypeError) as exc:
         raise DataError(f"{name}: column 'as_of' holds values that are not dates ({exc})") from None
-    have = set(given_dates.dropna())
-    absent = [d for d in dates if d not in have]
-    if absent:
-        shown = ", ".join(d.date().isoformat() for d in absent)
-        raise RiskEngineError(f"{name}: no rows for as-of date(s) {shown}; the table has "
-                              f"{len(have)} as-of date(s), e.g. {', '.join(d.date().isoformat() for d in sorted(have)[:5])}")
     ids = given["entity_id"].astype(str)
     dup = np.flatnonzero(pd.DataFrame({"i": ids, "d": given_dates}).duplicated())
     if len(dup):
@@ -406,15 +415,12 @@ def _given(entities: pd.DataFrame, dates: list[pd.Timestamp], spec: FeaturesSpec
     else:
         info = _info_rows(columns, "given", spec.labels, "given")
         for i, col in enumerate(columns):
-            if not (pd.api.types.is_numeric_dtype(given[col]) or pd.api.types.is_bool_dtype(given[col])):
+            if col in spec.categorical or not (pd.api.types.is_numeric_dtype(given[col])
+                                               or pd.api.types.is_bool_dtype(given[col])):
                 info.at[i, "categorical"] = True
                 info.at[i, "categories"] = _categories(given[col])
-
-    row = pd.Index(entities["entity_id"].astype(str)).get_indexer(ids)
-    k = pd.Index(dates).get_indexer(given_dates)
-    hit = (row >= 0) & (k >= 0)
-    target = k[hit] * len(entities) + row[hit]
-    values = given[columns].iloc[np.flatnonzero(hit)].set_axis(target).reindex(np.arange(len(entities) * len(dates)))
+    table = given[columns].assign(entity_id=ids.to_numpy(), as_of=given_dates.to_numpy())
+    values = join_as_of(keys, table, columns, spec.max_age_days)
     for r in info[info["categorical"]].itertuples():
         values[r.name] = pd.Categorical(values[r.name].astype(object), categories=r.categories)
     return values.reset_index(drop=True), info

@@ -108,7 +108,9 @@ def _facts(result, fingerprints, model_audit, bau_audit) -> RunFacts:
         model_version=str(s.get("model_version") or ""),
         model_type=MODEL_TYPES.get(kind, kind),
         run_id=s.get("run_id"),
-        label_description=f"an outcome of 1 recorded within {spec.labels.window_days} days after the as-of date",
+        label_description=(f"an outcome of 1 recorded within {spec.labels.window_days} days after the as-of date"
+                           if spec.labels.rows == "grid" else "the outcome of the case itself (1 = positive), "
+                           "with features known strictly before its date"),
         selection_metric=(f"precision at k = {spec.metric.k} (metric.k, the capacity models are compared at), "
                           f"{s['selection_rule']}"
                           + (f"; the list itself holds {capacity} (capacity in scoring/{spec.name}.toml)"

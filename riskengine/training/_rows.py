@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
@@ -58,6 +56,8 @@ def label_rows(outcomes: pd.DataFrame, dates: list[pd.Timestamp], labels: LabelS
 
 def describe_policy(labels: LabelSpec) -> str:
     """One sentence for the run record."""
+    if labels.rows == "cases":
+        return describe_cases_policy(labels)
     if labels.unlabelled == "exclude":
         return (f"rows are entities with an outcome within {labels.window_days} days after the as-of date; "
                 "entities with none are unlabelled and left out of training")
@@ -65,3 +65,37 @@ def describe_policy(labels: LabelSpec) -> str:
             "treated as negatives (spec opted in)")
 
 
+
+
+def case_rows(outcomes: pd.DataFrame, labels: LabelSpec) -> pd.DataFrame:
+    """entity_id, as_of, label, label_window_end: one training row per outcome, at its own date.
+
+    Every outcome row is a case (an inspection, a referral): its label is its own outcome
+    (above `positive_above` is positive). Several cases of one entity give several rows;
+    `first_as_of`/`last_as_of` (if set) bound the case dates. `label_window_end` is the day
+    after the case: the label is known once the case is closed.
+    """
+    if outcomes is None or outcomes.empty:
+        raise RiskEngineError("training needs outcomes (the known cases); data.outcomes is empty or missing")
+    keep = pd.Series(True, index=outcomes.index)
+    if labels.first_as_of is not None:
+        keep &= outcomes["date"] >= pd.Timestamp(labels.first_as_of)
+    if labels.last_as_of is not None:
+        keep &= outcomes["date"] <= pd.Timestamp(labels.last_as_of)
+    cases = outcomes[keep]
+    if cases.empty:
+        raise RiskEngineError(f"no outcomes dated between labels.first_as_of ({labels.first_as_of}) and "
+                              f"labels.last_as_of ({labels.last_as_of}); the outcomes run from "
+                              f"{outcomes['date'].min().date()} to {outcomes['date'].max().date()}")
+    rows = pd.DataFrame({"entity_id": cases["entity_id"].astype(str).to_numpy(),
+                         "as_of": cases["date"].to_numpy(dtype="datetime64[ns]"),
+                         "label": (cases["outcome"].to_numpy(dtype=float) > labels.positive_above).astype(int)})
+    rows = rows.sort_values(["as_of", "entity_id"], kind="stable").reset_index(drop=True)
+    rows["label_window_end"] = rows["as_of"] + pd.Timedelta(days=1)
+    return rows
+
+
+def describe_cases_policy(labels: LabelSpec) -> str:
+    """One sentence for the run record, case framing."""
+    return ("every outcome is a training row at its own date, labelled by that outcome; its features use only "
+            "what was known strictly before the date (or the ready table's row as of it)")

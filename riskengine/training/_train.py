@@ -13,7 +13,7 @@ import pandas as pd
 
 from riskengine.errors import RiskEngineError
 from riskengine.exclusions import exclusions
-from riskengine.features import build_features
+from riskengine.features import build_case_features, build_features
 from riskengine.ingest import load_data_or_write_rejects, read_table, write_rejects
 from riskengine.outputs import default_output, final_paths, run_folder
 from riskengine.model import RiskModel
@@ -24,9 +24,9 @@ from riskengine.spec import TrainingSpec, capacity_warning, check_against_data, 
 from riskengine.training._calibration import Calibration, calibrate_champion
 from riskengine.training._candidates import Candidate, baseline_scores, expand_grid
 from riskengine.training._metrics import precision_recall_at_k, ranking_metrics
-from riskengine.training._rows import as_of_dates, describe_policy, label_rows
+from riskengine.training._rows import as_of_dates, case_rows, describe_policy, label_rows
 from riskengine.training._select import choose_champion
-from riskengine.training._splits import Split, temporal_splits
+from riskengine.training._splits import Split, make_splits
 
 BASELINE = "baseline"
 
@@ -54,10 +54,16 @@ def load_training_spec(spec: TrainingSpec | str | Path) -> TrainingSpec:
 
 def build_training_table(spec: TrainingSpec, data, events: pd.DataFrame, dates: list[pd.Timestamp]):
     """Labelled rows joined to their features as of their own as-of date."""
+    if spec.labels.rows == "cases":  # each outcome a row at its own date
+        rows = case_rows(data.outcomes, spec.labels)
+        entities = data.entities[data.entities["entity_id"].isin(rows["entity_id"].unique())]
+        fs = build_case_features(entities, events, rows, spec.features, given=given_features(spec.features, data))
+        table = rows.merge(fs.table, on=["entity_id", "as_of"], how="left", validate="many_to_one")
+        return table, fs
     rows = label_rows(data.outcomes, dates, spec.labels, data.entities["entity_id"])
     ids = rows["entity_id"].unique()
     entities = data.entities[data.entities["entity_id"].isin(ids)]
-    fs = build_features(entities, events, dates, spec.features, given=given_features(spec.features))
+    fs = build_features(entities, events, dates, spec.features, given=given_features(spec.features, data))
     table = rows.merge(fs.table, on=["entity_id", "as_of"], how="left", validate="one_to_one")
     return table, fs
 
@@ -84,6 +90,7 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
 
     step("reading and validating the data")
     data = load_data_or_write_rejects(spec.data, spec.name, today=today, redact=spec.link.person_columns)
+    given_features(spec.features, data)  # the ready table, validated: its rejects join the others
     rejects_path = write_rejects(data.rejects, out_dir, redact=spec.link.person_columns)
     check_against_data(spec, data)  # every name in the spec exists in the data, before any work
     add_stored_outcomes(data, spec.data)  # inspectors' results added since (riskengine outcomes add)
@@ -106,11 +113,13 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
 
     last = splits[-1]
     last_split = _last_split_table(spec, table, data.entities, oof, champion_c.name, last)
-    population = _population(spec, data.entities, events, last, last_models[champion_c.name], fs.info)
+    population = _population(spec, data.entities, events, last, last_models[champion_c.name], fs.info,
+                             given_features(spec.features, data), table)
     oracle = None
     if spec.truth is not None:
         step("measuring against the synthetic truth (evaluation only)")
-        oracle = _oracle(spec, population, last, events, data.outcomes)
+        oracle = (_case_oracle(spec, population) if spec.labels.rows == "cases"
+                  else _oracle(spec, population, last, events, data.outcomes))
     else:
         step("no truth table: skipping the oracle view")
 
@@ -156,11 +165,11 @@ def fit_pipeline(spec: TrainingSpec, data, events: pd.DataFrame, step=lambda tex
     Uses only outcomes in `data` and events before each as-of date; the backtest calls it on
     data cut at its start date.
     """
-    dates = as_of_dates(spec.labels, data.outcomes)
+    dates = as_of_dates(spec.labels, data.outcomes) if spec.labels.rows == "grid" else []
     table, fs = build_training_table(spec, data, events, dates)
     features = list(fs.info["name"])
     categories = {r.name: list(r.categories) for r in fs.info.itertuples() if r.categorical}
-    splits = temporal_splits(table, spec.splits.n_splits)
+    splits = make_splits(table, spec.splits, spec.labels.rows)
 
     step(f"comparing candidates on {len(splits)} temporal splits")
     candidates = expand_grid(spec.models)
@@ -183,8 +192,8 @@ def _evaluate(spec, table, features, categories, candidates, splits, quiet):
     rows, oof, last_models = [], [], {}
     with bar(len(splits) * len(candidates), "fitting candidates", quiet=quiet) as advance:
         for i, split in enumerate(splits):
-            train_rows = table[table["as_of"].isin(split.train_as_of)]
-            test_rows = table[table["as_of"] == split.test_as_of]
+            train_rows = table[split.train_mask(table)]
+            test_rows = table[split.test_mask(table)]
             y_train, y_test = train_rows["label"].to_numpy(), test_rows["label"].to_numpy()
             if len(np.unique(y_train)) < 2:
                 raise RiskEngineError(
@@ -197,14 +206,16 @@ def _evaluate(spec, table, features, categories, candidates, splits, quiet):
                 prob = model.predict_proba(test_rows[features])[:, 1]
                 rows.append(_metric_row(spec, c.name, c.kind, i, split, y_test, raw, prob))
                 oof.append(pd.DataFrame({"candidate": c.name, "split": i, "entity_id": test_rows["entity_id"].to_numpy(),
-                                         "as_of": split.test_as_of, "label": y_test, "raw_score": raw}))
+                                         "as_of": test_rows["as_of"].to_numpy(), "row": test_rows.index.to_numpy(),
+                                         "label": y_test, "raw_score": raw}))
                 if i == len(splits) - 1:
                     last_models[c.name] = model
                 advance()
             for name, score in baseline_scores(spec.baselines, test_rows, spec.seed + i).items():
                 rows.append(_metric_row(spec, name, BASELINE, i, split, y_test, score, None))
                 oof.append(pd.DataFrame({"candidate": name, "split": i, "entity_id": test_rows["entity_id"].to_numpy(),
-                                         "as_of": split.test_as_of, "label": y_test, "raw_score": score}))
+                                         "as_of": test_rows["as_of"].to_numpy(), "row": test_rows.index.to_numpy(),
+                                         "label": y_test, "raw_score": score}))
     return pd.DataFrame(rows), pd.concat(oof, ignore_index=True), last_models
 
 
@@ -216,20 +227,30 @@ def _metric_row(spec, name, family, i, split: Split, y, score, prob) -> dict:
 
 def _last_split_table(spec, table, entities, oof, champion, last: Split) -> pd.DataFrame:
     """The last split's test rows with champion and business-as-usual scores: what the audit reads."""
-    test = table[table["as_of"] == last.test_as_of][["entity_id", "as_of", "label"]]
+    test = table[last.test_mask(table)][["entity_id", "as_of", "label"]].rename_axis("row").reset_index()
     lo = oof[oof["split"] == oof["split"].max()]
     for name, col in ((champion, "champion_score"), ("business_as_usual", "business_as_usual_score")):
-        part = lo[lo["candidate"] == name][["entity_id", "raw_score"]].rename(columns={"raw_score": col})
-        test = test.merge(part, on="entity_id", how="left")
+        part = lo[lo["candidate"] == name][["row", "raw_score"]].rename(columns={"raw_score": col})
+        test = test.merge(part, on="row", how="left", validate="one_to_one")
+    test = test.drop(columns="row")
     attrs = [a for a in spec.audit.attributes if a in entities.columns]
     return test.merge(entities[["entity_id", *attrs]], on="entity_id", how="left")
 
 
-def _population(spec, entities, events, last: Split, model: RiskModel, info: pd.DataFrame) -> pd.DataFrame:
-    """Every entity's features as of the last split's test date, scored by that split's model."""
-    fs = build_features(entities, events, [last.test_as_of], spec.features, given=given_features(spec.features),
-                        reference=info)
-    table = fs.table.copy()
+def _population(spec, entities, events, last: Split, model: RiskModel, info: pd.DataFrame,
+                given: pd.DataFrame | None = None, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every entity's features as of the last split's test date, scored by that split's model.
+
+    In the case framing the population is the last split's tested cases (each as of its own
+    date, with its label): the work the model would have ranked.
+    """
+    if spec.labels.rows == "cases":
+        tested = rows[last.test_mask(rows)][["entity_id", "as_of", "label"]]
+        fs = build_case_features(entities, events, tested, spec.features, given=given, reference=info)
+        table = tested.merge(fs.table, on=["entity_id", "as_of"], how="left", validate="many_to_one")
+    else:
+        fs = build_features(entities, events, [last.test_as_of], spec.features, given=given, reference=info)
+        table = fs.table.copy()
     table["champion_score"] = model.raw_score(table)
     if spec.baselines.business_as_usual:
         table["business_as_usual_score"] = baseline_scores(spec.baselines, table, spec.seed)["business_as_usual"]
@@ -282,6 +303,45 @@ def _oracle(spec, population: pd.DataFrame, last: Split, events: pd.DataFrame, o
     return out
 
 
+def _case_oracle(spec, population: pd.DataFrame) -> dict:
+    """Case framing, synthetic data: the model's ordering of the last split's cases against the
+    Bayes-optimal one, by the true probability of a positive at each case.
+
+    The truth file holds entity_id, date and p_true (one row per case). Precision at k of the
+    champion's top k, expected under the truth, over that of the top k by p_true is the share
+    of the Bayes-optimal ordering the model achieves.
+    """
+    truth, _ = read_table(spec.truth, ["entity_id", "date", "p_true"])
+    truth = pd.DataFrame({"entity_id": truth["entity_id"].astype(str).str.strip(),
+                          "as_of": pd.to_datetime(truth["date"], format="ISO8601").dt.normalize().astype("datetime64[ns]"),
+                          "p_true": pd.to_numeric(truth["p_true"], errors="coerce")}).drop_duplicates(["entity_id", "as_of"])
+    cases = population.assign(entity_id=population["entity_id"].astype(str))
+    scored = cases.merge(truth, on=["entity_id", "as_of"], how="inner").dropna(subset=["p_true"])
+    if scored.empty:
+        raise RiskEngineError(f"{spec.truth.describe()}: no true probability (p_true) for any case of the last split "
+                              "(matched by entity_id and date)")
+    k = min(spec.metric.k, len(scored))
+    raw = scored["champion_score"].to_numpy(dtype=float)
+    p_true = scored["p_true"].to_numpy(dtype=float)
+    label = scored["label"].to_numpy(dtype=float)
+    top_model = np.argsort(-raw, kind="stable")[:k]
+    top_bayes = np.argsort(-p_true, kind="stable")[:k]
+    out = {"cases": int(len(scored)), "k": int(k),
+           "test_from": str(pd.Timestamp(scored["as_of"].min()).date()),
+           "test_to": str(pd.Timestamp(scored["as_of"].max()).date()),
+           "true_precision_at_k": float(label[top_model].mean()),
+           "expected_true_precision_at_k": float(p_true[top_model].mean()),
+           "bayes_precision_at_k": float(p_true[top_bayes].mean()),
+           "bayes_realised_precision_at_k": float(label[top_bayes].mean()),
+           "prevalence": float(p_true.mean())}
+    out["share_of_bayes"] = (out["expected_true_precision_at_k"] / out["bayes_precision_at_k"]
+                             if out["bayes_precision_at_k"] else math.nan)
+    if "business_as_usual_score" in scored:
+        top_bau = np.argsort(-scored["business_as_usual_score"].to_numpy(dtype=float), kind="stable")[:k]
+        out["business_as_usual_expected_true_precision_at_k"] = float(p_true[top_bau].mean())
+    return out
+
+
 def _per_candidate(metrics: pd.DataFrame, name: str) -> dict:
     """Means over the splits, and each split's figures.
 
@@ -326,8 +386,8 @@ def _summary(spec, metrics, choice, oracle, data, link_metrics, rejects_path, ta
         "model_uri": f"models:/{spec.name}@champion",
         "candidates": {c: _per_candidate(metrics, c) for c in cands},
         "baselines": {b: _per_candidate(metrics, b) for b in bases},
-        "splits": [{"test_as_of": str(s.test_as_of.date()), "train_as_of_first": str(s.train_as_of[0].date()),
-                    "train_as_of_last": str(s.train_as_of[-1].date())} for s in splits],
+        "splits": [s.describe() for s in splits],
+        "rows": spec.labels.rows,
         "label_policy": describe_policy(spec.labels),
         "training_rows": int(len(table)),
         "positive_rows": int(table["label"].sum()),
