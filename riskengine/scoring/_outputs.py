@@ -173,7 +173,7 @@ def _rules_text(result) -> str:
 def write_outputs(result, reasons: pd.DataFrame, contrib: np.ndarray, X_list: pd.DataFrame, purpose: dict) -> dict[str, Path]:
     """Every file of a scoring run in result.out_dir; returns name -> path."""
     spec, out, listed = result.spec, result.out_dir, result.listed
-    columns = list_columns(listed, spec.reasons, list(spec.quotas))
+    columns = list_columns(listed, spec.reasons, ["due_date", *spec.quotas])  # due_date: with a work queue
     title = f"{spec.name}: the list as of {result.as_of.date()}"
     paths = {
         "list_csv": write_list_csv(listed, columns, out / "list.csv"),

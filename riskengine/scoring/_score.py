@@ -129,11 +129,18 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
     add_stored_outcomes(data, tspec.data)  # new results take entities off the list (exclusions)
     check_against_data(spec, data, training=tspec)
     link_sources(data, tspec.link)
-    when = pd.Timestamp(as_of or spec.as_of) if (as_of or spec.as_of) else default_as_of(data, today)
+    queue = queue_rejects = None
+    if spec.queue is not None:  # rank exactly the work due, each row as of its own date
+        from riskengine.scoring._queue import read_queue
+
+        queue, queue_rejects = read_queue(spec.queue.path, data.entities)
+    when = pd.Timestamp(as_of or spec.as_of) if (as_of or spec.as_of) else (
+        min(queue["date"].min(), pd.Timestamp(today or dt.date.today())) if queue is not None  # work due soon
+        else default_as_of(data, today))
     check_as_of(when, data, today)
     target = Path(out) if out else root / str(when.date())
     with run_folder(target) as work:
-        result = _score_in(spec, tspec, data, loaded, when, work, previous, log_mlflow, step)
+        result = _score_in(spec, tspec, data, loaded, when, work, previous, log_mlflow, step, queue, queue_rejects)
         result.paths = {k: final_path(v) for k, v in result.paths.items()}
     result.out_dir = target
     return result
@@ -175,22 +182,37 @@ def check_as_of(when: pd.Timestamp, data, today: dt.date | None = None) -> None:
 
 
 def _score_in(spec: ScoringSpec, tspec: TrainingSpec, data, loaded: LoadedModel, when: pd.Timestamp,
-              out_dir: Path, previous, log_mlflow: bool, step: Steps) -> ScoringResult:
+              out_dir: Path, previous, log_mlflow: bool, step: Steps, queue: pd.DataFrame | None = None,
+              queue_rejects: pd.DataFrame | None = None) -> ScoringResult:
     from riskengine.features import build_features
     from riskengine.prepare import feature_events, given_features
 
-    step(f"building features as of {when.date()} for {len(data.entities):,} entities", "features")
     events = feature_events(data, tspec.features)
     check_sources(loaded, events)
+    entities = data.entities
     # With the model's own feature metadata as the reference, the table has exactly the columns
     # and categories it was trained on, even when an event type has no rows this time.
-    fs = build_features(data.entities, events, [when], tspec.features, given=given_features(tspec.features),
-                        reference=loaded.info)
-    result = score_frames(spec, fs.table, data.entities, events, data.outcomes, when, loaded, out_dir,
+    if queue is not None:
+        from riskengine.features import build_case_features
+
+        step(f"building features for the {len(queue):,} rows of the work queue, each as of its due date", "features")
+        fs = build_case_features(data.entities, events, queue, tspec.features,
+                                 given=given_features(tspec.features, data), reference=loaded.info)
+        fs.table = queue.rename(columns={"date": "as_of"}).merge(fs.table, on=["entity_id", "as_of"], how="left")
+        entities = data.entities.merge(queue.rename(columns={"date": "due_date"}), on="entity_id", how="left")
+    else:
+        step(f"building features as of {when.date()} for {len(data.entities):,} entities", "features")
+        fs = build_features(data.entities, events, [when], tspec.features, given=given_features(tspec.features, data),
+                            reference=loaded.info)
+    result = score_frames(spec, fs.table, entities, events, data.outcomes, when, loaded, out_dir,
                           previous=previous, purpose=asdict(spec.purpose or tspec.purpose),
                           fingerprint=fingerprint_of(data.fingerprints), info=fs.info, step=step)
     from riskengine.scoring._audit import audit_list
 
+    if queue_rejects is not None and len(queue_rejects):
+        from riskengine.scoring._queue import write_queue_rejects
+
+        result.paths["queue_rejects"] = write_queue_rejects(queue_rejects, out_dir)
     result.paths.update(audit_list(result.listed, result.scores, data.entities, tspec, out_dir,
                                    purpose=spec.purpose or tspec.purpose))
     if log_mlflow:
@@ -264,7 +286,7 @@ def _scores_frame(table: pd.DataFrame, raw: np.ndarray, prob: np.ndarray, ents: 
                   spec: ScoringSpec) -> pd.DataFrame:
     """One row per entity: entity_id, score, probability, and the entity columns the list shows."""
     name = [c for c in NAME_COLUMNS if c in ents.columns][:1]  # the address (or name) the team finds it by
-    keep = [c for c in dict.fromkeys([*name, "ward", *spec.quotas, "lat", "lon"]) if c in ents.columns]
+    keep = [c for c in dict.fromkeys(["due_date", *name, "ward", *spec.quotas, "lat", "lon"]) if c in ents.columns]
     missing = [c for c in spec.quotas if c not in ents.columns]
     if missing:
         raise RiskEngineError(
