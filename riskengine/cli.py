@@ -104,11 +104,13 @@ def backtest_command(
     model: str = typer.Option(None, help="Use this MLflow model (e.g. models:/hmo@champion) instead of "
                               "training on what was known before --from."),
     out: Path = typer.Option(None, help="Folder for the results (default: out/<pipeline>/backtest)."),
+    train_until: str = typer.Option(None, "--train-until", help="Train on cases dated before this day "
+                                    "(YYYY-MM-DD; default --from, and never later)."),
 ) -> None:
     """Would the model have found the positive cases earlier? Re-order a past period's inspections."""
     from riskengine.evaluation import backtest
 
-    s = backtest(spec, start, end, model_uri=model, out_dir=out)
+    s = backtest(spec, start, end, model_uri=model, out_dir=out, train_until=train_until)
     d = s["days_earlier"]
     typer.echo(f"{s['n']} inspections, {s['positives']} positive, {s['from']} to {s['to']}.")
     if d["mean"] is not None:
@@ -117,7 +119,10 @@ def backtest_command(
                    f"(median {d['median']:.0f}, sd {d['sd'] or 0:.1f}, t-test p = {p}).")
     typer.echo(f"Positives found in the first half: {s['first_half']['model']} in the model's order, "
                f"{s['first_half']['actual']} in reality. ROC-AUC {s['roc_auc']:.3f}." if s["roc_auc"] else "")
-    typer.echo(f"Results: {s['out_dir']}")
+    if "business_as_usual" in s and s["business_as_usual"]["days_earlier_mean"] is not None:
+        typer.echo(f"Re-ordered by business as usual ({s['business_as_usual']['rule']}): "
+                   f"{s['business_as_usual']['days_earlier_mean']:.1f} days earlier on average.")
+    typer.echo(f"Results: {s['out_dir']} (page: backtest.html)")
 
 
 @app.command("demo", rich_help_panel=START)

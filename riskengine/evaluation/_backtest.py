@@ -2,23 +2,34 @@
 
 For the inspections actually made in a past period, each is scored as of its own date. The
 real sequence of inspection dates is then handed out in descending score order: the
-highest-scored inspection gets the earliest date. For every positive case the difference
-between its real date and its re-ordered date is how many days earlier the model would have
-found it. The model is trained only on outcomes dated before the period (or given).
+highest-scored inspection gets the earliest date, and each day keeps the number of
+inspections it really had. For every positive case the difference between its real date and
+its re-ordered date is how many days earlier the model would have found it. The model is
+trained only on outcomes dated before `--train-until` (default `--from`), or given.
+
+The same re-ordering by the business-as-usual rule (the spec's [baselines]) and, on
+synthetic data with a truth file, by the true probability (the Bayes-optimal order) sit
+beside it; a random order is shown by its expectation.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
+import math
 from pathlib import Path
 
+import jinja2
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from riskengine.charts import figure, save_png
 from riskengine.errors import RiskEngineError
 
 
@@ -39,99 +50,235 @@ def reorder(inspections: pd.DataFrame) -> pd.DataFrame:
 
 
 def summarise(df: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> dict:
-    """Days earlier for positives (mean, median, sd, one-sample t-test) and first-half counts."""
+    """Days earlier for positives (mean, 95% CI, median, sd, one-sample t-test) and first-half counts.
+
+    The flat keys (n, positives, days_earlier_mean, days_earlier_ci95, days_earlier_p_value,
+    first_half_actual, first_half_model, roc_auc) are what the page and summary.json lead
+    with; `days_earlier` and `first_half` hold the detail.
+    """
     pos = df[df["outcome"] > 0]
     d = pos["days_earlier"].to_numpy(dtype=float)
     mid = start + (end - start) / 2
     if len(d) >= 2 and d.std(ddof=1) > 0:
-        p_value = float(stats.ttest_1samp(d, 0.0).pvalue)
+        test = stats.ttest_1samp(d, 0.0)
+        p_value = float(test.pvalue)
+        lo, hi = test.confidence_interval(0.95)
+        ci = [float(lo), float(hi)]
     else:
-        p_value = None
+        p_value, ci = None, None
     y = (df["outcome"] > 0).astype(int)
+    mean = float(d.mean()) if len(d) else None
+    first = {"midpoint": str(mid.date()), "actual": int((pos["date"] < mid).sum()),
+             "model": int((pos["model_date"] < mid).sum())}
+    auc = float(roc_auc_score(y, df["score"])) if 0 < y.sum() < len(y) else None
     return {
         "from": str(start.date()),
         "to": str(end.date()),
         "n": int(len(df)),
         "positives": int(len(pos)),
+        "days_earlier_mean": mean,
+        "days_earlier_ci95": ci,
+        "days_earlier_p_value": p_value,
+        "first_half_actual": first["actual"],
+        "first_half_model": first["model"],
+        "roc_auc": auc,
         "days_earlier": {
-            "mean": float(d.mean()) if len(d) else None,
+            "mean": mean,
+            "ci95": ci,
             "median": float(np.median(d)) if len(d) else None,
             "sd": float(d.std(ddof=1)) if len(d) >= 2 else None,
             "min": float(d.min()) if len(d) else None,
             "max": float(d.max()) if len(d) else None,
             "p_value": p_value,
         },
-        "first_half": {
-            "midpoint": str(mid.date()),
-            "actual": int((pos["date"] < mid).sum()),
-            "model": int((pos["model_date"] < mid).sum()),
-        },
-        "roc_auc": float(roc_auc_score(y, df["score"])) if 0 < y.sum() < len(y) else None,
+        "first_half": first,
     }
 
 
-def plot_found_over_time(df: pd.DataFrame, path: Path) -> None:
-    """Cumulative positives found, in the real order and in the model's order."""
-    fig = figure(8, 4.5)
-    ax = fig.add_subplot()
-    for col, label in (("date", "what actually happened"), ("model_date", "in the model's order")):
-        found = df[df["outcome"] > 0].sort_values(col)
-        ax.step(found[col], np.arange(1, len(found) + 1), where="post", label=label)
+def random_expectation(df: pd.DataFrame) -> pd.DataFrame:
+    """Expected positives found by each date if the inspections had come in a random order.
+
+    In a random order every slot holds a positive with probability positives / n, so by a
+    date with m inspections done, m * positives / n are expected to have been found.
+    """
+    per_day = df.groupby("date").size().sort_index()
+    rate = float((df["outcome"] > 0).mean()) if len(df) else 0.0
+    return pd.DataFrame({"date": per_day.index, "expected_found": per_day.cumsum().to_numpy() * rate})
+
+
+def plot_found_over_time(df: pd.DataFrame, path: Path, others: dict[str, pd.DataFrame] | None = None) -> None:
+    """Cumulative positives found: as it happened, in the model's order, in a random order
+    (its expectation) and in any `others` orders (e.g. business as usual)."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    found = df[df["outcome"] > 0]
+    for frame, col, label, style in ((found, "date", "as it happened", dict(color="#555555")),
+                                     (found, "model_date", "in the model's order", dict(color="#dd8452", lw=2))):
+        f = frame.sort_values(col)
+        ax.step(f[col], np.arange(1, len(f) + 1), where="post", label=label, **style)
+    for name, other in (others or {}).items():
+        f = other[other["outcome"] > 0].sort_values("model_date")
+        ax.step(f["model_date"], np.arange(1, len(f) + 1), where="post", label=f"in {name}", ls="--")
+    rand = random_expectation(df)
+    ax.step(rand["date"], rand["expected_found"], where="post", label="random order (expected)", color="#999999", ls=":")
     ax.set_ylabel("positive cases found")
     ax.set_title("Backtest: positives found over the period")
     ax.legend()
     fig.autofmt_xdate()
     fig.tight_layout()
-    save_png(fig, path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _scored_period(spec, data, period: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
+    """The period's inspections with the model's features, each as of its own date."""
+    from riskengine.features import build_case_features, build_features
+    from riskengine.prepare import feature_events, given_features
+
+    events = feature_events(data, spec.features)  # features as of each date still see only the past
+    entities = data.entities[data.entities["entity_id"].isin(period["entity_id"])]
+    given = given_features(spec.features, data)
+    cases = period.rename(columns={"date": "as_of"})
+    if spec.labels.rows == "cases":
+        fs = build_case_features(entities, events, cases, spec.features, given=given, reference=info)
+    else:
+        fs = build_features(entities, events, sorted(period["date"].unique()), spec.features, given=given,
+                            reference=info)
+    return cases.merge(fs.table, on=["entity_id", "as_of"], how="left")
+
+
+def _true_probabilities(spec, rows: pd.DataFrame) -> np.ndarray | None:
+    """p_true per inspection from a case-shaped truth file (entity_id, date, p_true), if the spec has one."""
+    if spec.truth is None:
+        return None
+    from riskengine.ingest import read_table
+
+    truth, _ = read_table(spec.truth)
+    if not {"entity_id", "date", "p_true"} <= set(truth.columns):
+        return None
+    truth = pd.DataFrame({"entity_id": truth["entity_id"].astype(str).str.strip(),
+                          "as_of": pd.to_datetime(truth["date"], format="ISO8601").dt.normalize().astype("datetime64[ns]"),
+                          "p_true": pd.to_numeric(truth["p_true"], errors="coerce")}).drop_duplicates(["entity_id", "as_of"])
+    keys = rows[["entity_id", "as_of"]].assign(entity_id=rows["entity_id"].astype(str))
+    p = keys.merge(truth, on=["entity_id", "as_of"], how="left")["p_true"].to_numpy(dtype=float)
+    return None if np.isnan(p).all() else p
+
+
+def _brief(s: dict) -> dict:
+    keys = ("days_earlier_mean", "days_earlier_ci95", "days_earlier_p_value", "first_half_model", "roc_auc")
+    return {k: s[k] for k in keys}
 
 
 def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path | None = None,
-             today=None, quiet: bool = True) -> dict:
+             today=None, quiet: bool = True, train_until=None) -> dict:
     """Re-order the inspections made in [start, end) by a model that knew only what came before.
 
-    Writes `inspections.csv` (per-inspection scores and dates), `summary.json` and
-    `found_over_time.png` to `out_dir` (default out/<pipeline>/backtest).
+    Trains on outcomes dated before `train_until` (default `start`; it may not be later), or
+    uses `model_uri`. Writes `inspections.csv` (per-inspection scores and dates),
+    `summary.json`, `found_over_time.png` and `backtest.html` to `out_dir` (default
+    out/<pipeline>/backtest).
     """
-    from riskengine.features import build_features
     from riskengine.ingest import load_data
     from riskengine.prepare import feature_events, given_features, link_sources
-    from riskengine.scoring import check_features, load_model_uri
-    from riskengine.training import fit_pipeline, load_training_spec
+    from riskengine.training._candidates import baseline_scores
+    from riskengine.training._train import _load, fit_pipeline
 
-    spec = load_training_spec(spec)
+    spec = _load(spec)
     start, end = pd.Timestamp(start), pd.Timestamp(end)
+    until = pd.Timestamp(train_until) if train_until is not None else start
     if end <= start:
         raise RiskEngineError(f"--to ({end.date()}) must come after --from ({start.date()})")
+    if until > start:
+        raise RiskEngineError(f"--train-until ({until.date()}) cannot be after --from ({start.date()}): the model "
+                              "would train on the period it is tested on")
     out = Path(out_dir) if out_dir else Path("out") / spec.name / "backtest"
     out.mkdir(parents=True, exist_ok=True)
     data = load_data(spec.data, today=today)
     link_sources(data, spec.link)
+    given_features(spec.features, data)
     period = data.outcomes[(data.outcomes["date"] >= start) & (data.outcomes["date"] < end)]
     if period.empty:
         raise RiskEngineError(f"no inspections between {start.date()} and {end.date()} to backtest")
 
-    loaded = None
     if model_uri:
-        loaded = load_model_uri(model_uri)
-        model, info = loaded.model, loaded.info
+        import mlflow
+
+        from riskengine.tracking import tracking_uri
+
+        mlflow.set_tracking_uri(tracking_uri())
+        wrapper = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+        model, info = wrapper.model, wrapper.info
     else:
-        known = dataclasses.replace(data, outcomes=data.outcomes[data.outcomes["date"] < start])
+        known = dataclasses.replace(data, outcomes=data.outcomes[data.outcomes["date"] < until])
         fitted = fit_pipeline(spec, known, feature_events(known, spec.features), quiet=quiet)
         model, info = fitted.champion, fitted.features.info
 
-    events = feature_events(data, spec.features)  # features as of each date still see only the past
-    entities = data.entities[data.entities["entity_id"].isin(period["entity_id"])]
-    dates = sorted(period["date"].unique())
-    fs = build_features(entities, events, dates, spec.features, given=given_features(spec.features), reference=info)
-    rows = period.rename(columns={"date": "as_of"}).merge(fs.table, on=["entity_id", "as_of"], how="left")
-    if loaded is not None:
-        check_features(rows, loaded)
-    scored = pd.DataFrame({"entity_id": rows["entity_id"], "date": rows["as_of"], "outcome": rows["outcome"],
-                           "score": model.predict_proba(rows)[:, 1]})
-    result = reorder(scored)
-    summary = {"pipeline": spec.name, "model": model_uri or "trained on outcomes before --from", **summarise(result, start, end)}
+    rows = _scored_period(spec, data, period, info)
+    base = pd.DataFrame({"entity_id": rows["entity_id"], "date": rows["as_of"], "outcome": rows["outcome"]})
+    result = reorder(base.assign(score=model.predict_proba(rows)[:, 1]))
+    summary = {"pipeline": spec.name, "framing": spec.labels.rows,
+               "model": model_uri or f"trained on outcomes dated before {until.date()}",
+               "train_until": None if model_uri else str(until.date()), **summarise(result, start, end)}
+    others = {}
+    if spec.baselines.business_as_usual:
+        bau = reorder(base.assign(score=baseline_scores(spec.baselines, rows, spec.seed)["business_as_usual"]))
+        summary["business_as_usual"] = {"rule": " + ".join(spec.baselines.business_as_usual),
+                                        **_brief(summarise(bau, start, end))}
+        others["business as usual order"] = bau
+        result["business_as_usual_date"] = bau["model_date"].to_numpy()  # reorder keeps one row order
+    p_true = _true_probabilities(spec, rows)
+    if p_true is not None:
+        ok = ~np.isnan(p_true)
+        bayes = reorder(base[ok].assign(score=p_true[ok]))
+        summary["oracle"] = {"cases_with_truth": int(ok.sum()), **_brief(summarise(bayes, start, end))}
+        m, b = summary["days_earlier_mean"], summary["oracle"]["days_earlier_mean"]
+        summary["oracle"]["share_of_bayes_days_earlier"] = (m / b) if m is not None and b else None
+        others["the Bayes-optimal order"] = bayes
     result.to_csv(out / "inspections.csv", index=False, date_format="%Y-%m-%d")
-    plot_found_over_time(result, out / "found_over_time.png")
+    plot_found_over_time(result, out / "found_over_time.png", others)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_page(summary, out / "found_over_time.png", out / "backtest.html")
     summary["out_dir"] = str(out)
     return summary
+
+
+_PAGE = jinja2.Environment(autoescape=True).from_string("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Backtest: {{ s.pipeline }}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse}td,th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:right}
+th:first-child,td:first-child{text-align:left}.note{color:#555}</style></head><body>
+<h1>Backtest by re-ordering: {{ s.pipeline }}</h1>
+<p>The {{ "{:,}".format(s.n) }} inspections made from {{ s["from"] }} to the day before {{ s.to }}
+({{ s.positives }} positive) were scored by a model {{ s.model }}, and the real inspection dates
+were handed out in score order: the highest score gets the earliest date, each day keeps its number of inspections.</p>
+<table><tr><th>order</th><th>days earlier (mean)</th><th>95% CI</th><th>t-test p</th>
+<th>positives found in the first half</th><th>ROC-AUC</th></tr>
+<tr><td>as it happened</td><td>0</td><td></td><td></td><td>{{ s.first_half_actual }}</td><td></td></tr>
+<tr><td><b>the model</b></td><td><b>{{ f(s.days_earlier_mean) }}</b></td><td>{{ ci(s.days_earlier_ci95) }}</td>
+<td>{{ f(s.days_earlier_p_value, 4) }}</td><td><b>{{ s.first_half_model }}</b></td><td>{{ f(s.roc_auc, 3) }}</td></tr>
+{% for name, o in others %}<tr><td>{{ name }}</td><td>{{ f(o.days_earlier_mean) }}</td><td>{{ ci(o.days_earlier_ci95) }}</td>
+<td>{{ f(o.days_earlier_p_value, 4) }}</td><td>{{ o.first_half_model }}</td><td>{{ f(o.roc_auc, 3) }}</td></tr>{% endfor %}
+</table>
+<p class="note">Days earlier: for each positive case, its real date minus its date in the re-ordered sequence
+(mean over positives; positive = found earlier). First half: positives found before {{ s.first_half.midpoint }}.</p>
+<img alt="Cumulative positives found over the period, as it happened, re-ordered and in a random order"
+ src="data:image/png;base64,{{ png }}" style="max-width:100%">
+</body></html>
+""")
+
+
+def write_page(summary: dict, plot: Path, path: Path) -> Path:
+    """backtest.html: the figures and the plot, readable offline (the picture is inlined)."""
+    def f(x, digits: int = 1) -> str:
+        return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:,.{digits}f}"
+
+    def ci(pair) -> str:
+        return "–" if not pair else f"{pair[0]:,.1f} to {pair[1]:,.1f}"
+
+    others = []
+    if "business_as_usual" in summary:
+        others.append((f"business as usual ({summary['business_as_usual']['rule']})", summary["business_as_usual"]))
+    if "oracle" in summary:
+        others.append(("the true probability (Bayes-optimal, synthetic data)", summary["oracle"]))
+    png = base64.b64encode(Path(plot).read_bytes()).decode()
+    path.write_text(_PAGE.render(s=summary, others=others, png=png, f=f, ci=ci))
+    return path
