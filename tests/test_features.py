@@ -292,11 +292,15 @@ def test_given_table_joins(tiny, ready):
     assert list(fs.table.columns[-2:]) == ["risk_flag", "tenure"]
 
 
-def test_given_table_missing_date_is_a_clear_error(tiny, ready):
+def test_given_table_date_without_rows_takes_the_latest_earlier_row(tiny, ready):
     entities, events, spec = tiny
     spec.table = Source(path=Path("ready_features.csv"))
-    with pytest.raises(RiskEngineError, match=r"ready_features\.csv.*2024-06-30"):
-        build_features(entities, events, [AS_OF, "2024-06-30"], spec, given=ready)
+    fs = build_features(entities, events, [AS_OF, "2024-06-30"], spec, given=ready)
+    t = fs.table.set_index(["entity_id", "as_of"])
+    assert t.loc[("007", pd.Timestamp("2024-06-30")), "risk_flag"] == 1.0  # the row as of AS_OF, the latest earlier
+    spec.max_age_days = 10  # older than that: missing, not stale
+    fs = build_features(entities, events, [AS_OF, "2024-06-30"], spec, given=ready)
+    assert np.isnan(fs.table.set_index(["entity_id", "as_of"]).loc[("007", pd.Timestamp("2024-06-30")), "risk_flag"])
     with pytest.raises(RiskEngineError, match="ready_features.csv"):
         build_features(entities, events, [AS_OF], spec)  # the spec names a table; none passed
 

@@ -28,7 +28,7 @@ KEYS = ["entity_id", "as_of"]
 # text that means "no value" in exported tables; anything else unreadable in a numeric column is a reject
 NA_TOKENS = {"", "na", "n/a", "nan", "null", "none", "-", "--", "?", "missing", "#n/a"}
 _BOOLEAN = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "y": 1.0, "n": 0.0, "t": 1.0, "f": 0.0}
-NUMERIC_SHARE = 0.9  # a column whose non-missing values are at least this share numbers is numeric
+NUMERIC_SHARE = 0.5  # a column whose non-missing values are mostly numbers is numeric; the rest are rejects
 
 
 def load_ready_table(source: Source, categorical: list[str] | tuple = (), known: pd.Series | None = None,
