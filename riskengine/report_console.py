@@ -59,7 +59,14 @@ def print_training_summary(summary: dict) -> None:
     for text in summary.get("warnings", []):
         print_warning(text)
     o = summary.get("oracle")
-    if o:
+    if o and "cases" in o:  # the case framing: the last split's cases against their true probabilities
+        console.print(
+            f"Against the synthetic truth over the {o['cases']:,} cases from {o['test_from']} to {o['test_to']}: "
+            f"the champion's top {o['k']} are positive with probability {o['expected_true_precision_at_k']:.1%} "
+            f"(realised {o['true_precision_at_k']:.1%}); ordering by the true probability gives "
+            f"{o['bayes_precision_at_k']:.1%} ({o['share_of_bayes']:.0%} of the Bayes-optimal ordering)."
+        )
+    elif o:
         console.print(
             f"Against the synthetic truth on {o['as_of']} over the {o['entities']:,} entities the list may hold: the champion's top {k} "
             f"hold {o['true_precision_at_k']:.1%} unlicensed HMOs (expected {o['expected_true_precision_at_k']:.1%}); "

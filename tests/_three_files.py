@@ -38,7 +38,8 @@ def write_three_files(folder: Path, n_cases: int = 2000, seed: int = 0) -> dict[
     X["sanitation_kde"] = np.round(np.exp(0.6 * hidden[who] + rng.normal(0, 0.5, n_cases)), 3)
     X["temperature_max"] = np.round(15 + 12 * np.sin(day / 365 * 2 * np.pi) + rng.normal(0, 3, n_cases), 1)
     logit = -1.3 + 0.8 * hidden[who] + np.vectorize(strict.get)(insp) + 0.03 * (X["temperature_max"] - 15)
-    outcome = (rng.random(n_cases) < 1 / (1 + np.exp(-logit))).astype(int)
+    p_true = 1 / (1 + np.exp(-logit))
+    outcome = (rng.random(n_cases) < p_true).astype(int)
 
     when = dates.strftime("%Y-%m-%dT%H:%M:%S")
     pd.DataFrame({"entity_id": ids[who], "date": when, "outcome": outcome}).to_csv(folder / "outcomes.csv", index=False)
@@ -49,13 +50,17 @@ def write_three_files(folder: Path, n_cases: int = 2000, seed: int = 0) -> dict[
     feats.loc[rng.random(n_cases) < 0.01, "inspector"] = ""
     feats = pd.concat([feats, feats.iloc[[5, 17, 40]]], ignore_index=True)  # a few repeated keys
     feats.to_csv(folder / "features.csv", index=False)
+    # not one of the three files: the hidden truth, for the oracle view (synthetic data only)
+    pd.DataFrame({"entity_id": ids[who], "date": dates.strftime("%Y-%m-%d"), "p_true": p_true.round(6)}).to_csv(
+        folder / "truth.csv", index=False)
     return {"entities": folder / "entities.csv", "outcomes": folder / "outcomes.csv", "features": folder / "features.csv"}
 
 
-def training_spec(folder: Path, name: str = "inspections", extra: str = "") -> Path:
+def training_spec(folder: Path, name: str = "inspections", extra: str = "", truth: bool = False) -> Path:
     """A training spec over the three files (cases framing, ready table only, no linkage)."""
+    top = f'truth = "{folder / "truth.csv"}"\n' if truth else ""
     text = f'''name = "{name}"
-
+{top}
 [purpose]
 problem = "Critical violations are found late because inspections follow a fixed cycle."
 insight = "If we could see which due inspections are likely to find a critical violation,"
@@ -95,6 +100,9 @@ business_as_usual = ["past_critical"]
 
 [metric]
 k = 50
+
+[audit]
+attributes = ["facility_type"]
 {extra}'''
     path = folder / f"{name}.toml"
     path.write_text(text)

@@ -281,7 +281,7 @@ def test_reading_the_work_queue_sets_aside_what_cannot_be_ranked(tmp_path):
 def three_files(tmp_path_factory):
     root = tmp_path_factory.mktemp("three_files")
     write_three_files(root / "data", n_cases=2000, seed=3)
-    spec = training_spec(root / "data")
+    spec = training_spec(root / "data", truth=True)
     saved = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
     yield root, spec
@@ -310,6 +310,10 @@ def test_three_files_train_backtest_and_score_a_queue(three_files):
         assert split["train_as_of_last"] < split["test_as_of"]
     champ = s["candidates"][s["champion"]]
     assert champ["roc_auc"] > 0.6  # the hidden risk and the strict inspectors are learnable
+    o = s["oracle"]  # the last split's cases against their true probabilities
+    assert o["cases"] > 300 and 0.5 < o["share_of_bayes"] <= 1.05
+    assert o["bayes_precision_at_k"] >= o["expected_true_precision_at_k"] - 0.02
+    assert Path(s["governance"]["model_card_html"]).exists()  # audit and governance pack in this framing
 
     res = _run("backtest", str(spec), "--from", "2016-07-01", "--to", "2017-01-10", "--out", str(out / "bt"))
     b = json.loads((out / "bt" / "summary.json").read_text())
@@ -320,6 +324,7 @@ def test_three_files_train_backtest_and_score_a_queue(three_files):
     assert b["n"] == outcomes["date"].between("2016-07-01", "2017-01-10").sum()
     assert b["days_earlier_mean"] > 0 and b["first_half_model"] > b["first_half_actual"]
     assert "business_as_usual" in b and "days earlier" in (out / "bt" / "backtest.html").read_text()
+    assert b["oracle"]["cases_with_truth"] == b["n"]
     assert "days earlier on average" in res.output
     bt = pd.read_csv(out / "bt" / "inspections.csv")
     assert sorted(bt["date"]) == sorted(bt["model_date"])  # the same dates, handed out again

@@ -72,7 +72,7 @@ def record_run(result, oof: pd.DataFrame, splits, fingerprints: list[dict], log_
     use_experiment(spec.name)
     with mlflow.start_run(run_name=f"train {spec.name}") as parent:
         mlflow.set_tags(run_tags("training", spec.name, champion=result.summary["champion"]))
-        mlflow.log_params({"k": spec.metric.k, "n_splits": spec.splits.n_splits,
+        mlflow.log_params({"k": spec.metric.k, "n_splits": spec.splits.n_splits, "rows": spec.labels.rows,
                            "label_window_days": spec.labels.window_days, "every_months": spec.labels.every_months,
                            "unlabelled": spec.labels.unlabelled, "selection_rule": spec.selection.rule,
                            "calibration": spec.selection.calibration, "feature_windows": str(spec.features.windows),
