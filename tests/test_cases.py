@@ -144,7 +144,7 @@ def test_loading_the_ready_table_rejects_bad_rows_with_reasons(tmp_path):
                     "3,2024-01-12,abc,9,no\n"                 # not a number
                     "99,2024-01-12,1,7,no\n"                  # unknown entity
                     "2,someday,1,7,no\n"                      # not a date
-                    "2,01/15/2024 12:00:00 AM,2,7,yes\n")     # a portal's date with a time
+                    "2.0,01/15/2024 12:00:00 AM,2,7,yes\n")   # an id written as a number; a portal's date
     good, rejects, fp = load_ready_table(Source(path=path), ["inspector"], known=pd.Series(["1", "2", "3"]))
     assert list(good["entity_id"]) == ["1", "2", "2"]
     assert list(good["as_of"].dt.strftime("%Y-%m-%d")) == ["2024-01-10", "2024-01-11", "2024-01-15"]
@@ -268,7 +268,7 @@ def test_reordering_six_cases_over_three_days_by_hand():
 
 def test_reading_the_work_queue_sets_aside_what_cannot_be_ranked(tmp_path):
     path = tmp_path / "queue.csv"
-    path.write_text("entity_id,date\n5,2024-03-02\n6,2024-03-01T09:30:00\n5,2024-03-04\n6,2024-03-01\n77,2024-03-01\n,2024-03-01\n5,soon\n")
+    path.write_text("entity_id,date\n5.0,2024-03-02\n6,2024-03-01T09:30:00\n5,2024-03-04\n6,2024-03-01\n77,2024-03-01\n,2024-03-01\n5,soon\n")
     queue, rejects = read_queue(Source(path=path), pd.DataFrame({"entity_id": ["5", "6"]}))
     assert queue.to_dict("list") == {"entity_id": ["6", "5"], "date": list(pd.to_datetime(["2024-03-01", "2024-03-02"]))}
     assert sorted(rejects["line"]) == [4, 5, 6, 7, 8]

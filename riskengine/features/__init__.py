@@ -14,8 +14,9 @@ before the as-of date count, so a row never sees its own future.
 
 from riskengine.features._build import INFO_COLUMNS, FeatureSet, build_features, feature_columns
 from riskengine.features._cases import build_case_features
+from riskengine.features._cases import build_case_features
 from riskengine.features._phrases import column_label, default_label, describe, period
-from riskengine.features._ready import join_as_of, load_ready_table
+from riskengine.features._ready import join_as_of, load_ready_table, match_known_ids
 
 __all__ = ["INFO_COLUMNS", "FeatureSet", "build_case_features", "build_features", "column_label", "default_label",
-           "describe", "feature_columns", "join_as_of", "load_ready_table", "period"]
+           "describe", "feature_columns", "join_as_of", "load_ready_table", "match_known_ids", "period"]

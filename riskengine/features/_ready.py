@@ -44,6 +44,8 @@ def load_ready_table(source: Source, categorical: list[str] | tuple = (), known:
     name = fp["name"]
     df = raw.copy()
     df["entity_id"] = as_id(_as_text(raw["entity_id"]))
+    if known is not None:
+        df["entity_id"] = match_known_ids(df["entity_id"], known)
     df["as_of"] = _dates(raw["as_of"], source.date_format)
     columns = [c for c in raw.columns if c not in (*KEYS, "_row", "_line")]
     declared = [c for c in categorical if c not in static]
@@ -95,6 +97,16 @@ def load_ready_table(source: Source, categorical: list[str] | tuple = (), known:
     if len(good):
         fp.update(first_date=str(good["as_of"].min().date()), last_date=str(good["as_of"].max().date()))
     return good, rejects, {**fp, "table": "features.table"}
+
+
+def match_known_ids(ids: pd.Series, known: pd.Series) -> pd.Series:
+    """Ids written as numbers by another tool ('10234.0') become the entity's id ('10234') when only that is known."""
+    known_set = set(pd.Series(known).astype(str))
+    odd = ids.notna() & ~ids.isin(known_set) & ids.str.fullmatch(r"-?\d+\.0+", na=False)
+    if odd.any():
+        fixed = ids[odd].str.replace(r"\.0+$", "", regex=True)
+        ids = ids.mask(odd & fixed.reindex(ids.index).isin(known_set).fillna(False), fixed.reindex(ids.index))
+    return ids
 
 
 def _as_text(col: pd.Series) -> pd.Series:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskengine.errors import DataError
+from riskengine.features import match_known_ids
 from riskengine.ingest import REJECT_COLUMNS, as_date, as_id, read_table
 from riskengine.spec import Source
 
@@ -27,7 +28,7 @@ def read_queue(source: Source, entities: pd.DataFrame) -> tuple[pd.DataFrame, pd
     ids = raw["entity_id"]
     if pd.api.types.is_float_dtype(ids) and ids.dropna().mod(1).eq(0).all():
         ids = ids.astype("Int64")
-    ids = as_id(ids.astype("string"))
+    ids = match_known_ids(as_id(ids.astype("string")), entities["entity_id"])
     if pd.api.types.is_datetime64_any_dtype(raw["date"]):
         dates = raw["date"].dt.normalize().astype("datetime64[ns]")
     else:
