@@ -122,6 +122,9 @@ def backtest_command(
     if "business_as_usual" in s and s["business_as_usual"]["days_earlier_mean"] is not None:
         typer.echo(f"Re-ordered by business as usual ({s['business_as_usual']['rule']}): "
                    f"{s['business_as_usual']['days_earlier_mean']:.1f} days earlier on average.")
+    if "oracle" in s and s["oracle"]["days_earlier_mean"] is not None:
+        typer.echo(f"Re-ordered by the true probability (synthetic truth): {s['oracle']['days_earlier_mean']:.1f} "
+                   "days earlier on average.")
     typer.echo(f"Results: {s['out_dir']} (page: backtest.html)")
 
 

@@ -201,6 +201,17 @@ def test_explicit_split_windows_train_only_before_the_window():
         make_splits(rows, SplitSpec(test_from=dt.date(2030, 1, 1)), "cases")
 
 
+def test_explicit_windows_on_a_grid_train_only_on_closed_label_windows():
+    dates = pd.date_range("2023-01-01", periods=8, freq=pd.DateOffset(months=3))
+    rows = pd.DataFrame({"entity_id": "a", "as_of": dates, "label": 0,
+                         "label_window_end": dates + pd.Timedelta(days=182)})
+    splits = make_splits(rows, SplitSpec(test_from=dt.date(2024, 4, 1), test_to=dt.date(2024, 10, 1)), "grid")
+    assert [s.test_as_of for s in splits] == [pd.Timestamp("2024-04-01"), pd.Timestamp("2024-07-01")]
+    for s in splits:  # trained only on as-of dates whose label window closed by the window's start
+        assert all(d + pd.Timedelta(days=182) <= pd.Timestamp("2024-04-01") for d in s.train_as_of)
+    assert splits[0].train_as_of[-1] == pd.Timestamp("2023-07-01")
+
+
 def test_rolling_case_splits_cut_by_date_and_never_train_on_the_window():
     rows = _cases(400)
     splits = make_splits(rows, SplitSpec(n_splits=3), "cases")

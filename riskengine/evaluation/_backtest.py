@@ -179,10 +179,10 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
     """
     from riskengine.ingest import load_data
     from riskengine.prepare import feature_events, given_features, link_sources
-    from riskengine.training._candidates import baseline_scores
-    from riskengine.training._train import _load, fit_pipeline
+    from riskengine.spec import TrainingSpec, load_spec_as
+    from riskengine.training import baseline_scores, fit_pipeline
 
-    spec = _load(spec)
+    spec = load_spec_as(spec, TrainingSpec)
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     until = pd.Timestamp(train_until) if train_until is not None else start
     if end <= start:
