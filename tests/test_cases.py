@@ -209,7 +209,7 @@ def test_explicit_windows_on_a_grid_train_only_on_closed_label_windows():
     assert [s.test_as_of for s in splits] == [pd.Timestamp("2024-04-01"), pd.Timestamp("2024-07-01")]
     for s in splits:  # trained only on as-of dates whose label window closed by the window's start
         assert all(d + pd.Timedelta(days=182) <= pd.Timestamp("2024-04-01") for d in s.train_as_of)
-    assert splits[0].train_as_of[-1] == pd.Timestamp("2023-07-01")
+    assert splits[0].train_as_of[-1] == pd.Timestamp("2023-10-01")  # its window closes on 31 March 2024
 
 
 def test_rolling_case_splits_cut_by_date_and_never_train_on_the_window():
