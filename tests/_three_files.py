@@ -60,6 +60,7 @@ def training_spec(folder: Path, name: str = "inspections", extra: str = "", trut
     """A training spec over the three files (cases framing, ready table only, no linkage)."""
     top = f'truth = "{folder / "truth.csv"}"\n' if truth else ""
     text = f'''name = "{name}"
+kind = "training"
 {top}
 [purpose]
 problem = "Critical violations are found late because inspections follow a fixed cycle."
