@@ -106,11 +106,12 @@ def backtest_command(
     out: Path = typer.Option(None, help="Folder for the results (default: out/<pipeline>/backtest)."),
     train_until: str = typer.Option(None, "--train-until", help="Train on cases dated before this day "
                                     "(YYYY-MM-DD; default --from, and never later)."),
+    quiet: bool = typer.Option(False, help="No progress lines."),
 ) -> None:
     """Would the model have found the positive cases earlier? Re-order a past period's inspections."""
     from riskengine.evaluation import backtest
 
-    s = backtest(spec, start, end, model_uri=model, out_dir=out, train_until=train_until)
+    s = backtest(spec, start, end, model_uri=model, out_dir=out, train_until=train_until, quiet=quiet)
     d = s["days_earlier"]
     typer.echo(f"{s['n']} inspections, {s['positives']} positive, {s['from']} to {s['to']}.")
     if d["mean"] is not None:

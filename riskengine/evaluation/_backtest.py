@@ -179,6 +179,7 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
     """
     from riskengine.ingest import load_data
     from riskengine.prepare import feature_events, given_features, link_sources
+    from riskengine.progress import Steps
     from riskengine.spec import TrainingSpec, load_spec_as
     from riskengine.training import baseline_scores, fit_pipeline
 
@@ -192,6 +193,8 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
                               "would train on the period it is tested on")
     out = Path(out_dir) if out_dir else Path("out") / spec.name / "backtest"
     out.mkdir(parents=True, exist_ok=True)
+    step = Steps(quiet, total=5)
+    step("reading and validating the data")
     data = load_data(spec.data, today=today)
     link_sources(data, spec.link)
     given_features(spec.features, data)
@@ -208,12 +211,15 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
         wrapper = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
         model, info = wrapper.model, wrapper.info
     else:
+        step(f"training on the outcomes dated before {until.date()}")
         known = dataclasses.replace(data, outcomes=data.outcomes[data.outcomes["date"] < until])
         fitted = fit_pipeline(spec, known, feature_events(known, spec.features), quiet=quiet)
         model, info = fitted.champion, fitted.features.info
 
+    step(f"scoring {len(period):,} inspections, each as of its own date")
     rows = _scored_period(spec, data, period, info)
     base = pd.DataFrame({"entity_id": rows["entity_id"], "date": rows["as_of"], "outcome": rows["outcome"]})
+    step("re-ordering the inspection dates by score")
     result = reorder(base.assign(score=model.predict_proba(rows)[:, 1]))
     summary = {"pipeline": spec.name, "framing": spec.labels.rows,
                "model": model_uri or f"trained on outcomes dated before {until.date()}",
@@ -233,10 +239,12 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
         m, b = summary["days_earlier_mean"], summary["oracle"]["days_earlier_mean"]
         summary["oracle"]["share_of_bayes_days_earlier"] = (m / b) if m is not None and b else None
         others["the Bayes-optimal order"] = bayes
+    step("writing the summary, the plot and the page")
     result.to_csv(out / "inspections.csv", index=False, date_format="%Y-%m-%d")
     plot_found_over_time(result, out / "found_over_time.png", others)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     write_page(summary, out / "found_over_time.png", out / "backtest.html")
+    step.close()
     summary["out_dir"] = str(out)
     return summary
 
