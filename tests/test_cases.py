@@ -137,20 +137,21 @@ def test_the_ready_table_is_joined_as_of_each_date():
 
 def test_loading_the_ready_table_rejects_bad_rows_with_reasons(tmp_path):
     path = tmp_path / "features.csv"
-    path.write_text("entity_id,as_of,score,inspector,flag\n"
-                    "1,2024-01-10T00:00:00,1.5,7,true\n"
-                    "1,2024-01-10 00:00:00,9,8,false\n"      # the same key again
-                    "2,2024-01-11,NA,7,\n"                    # 'NA' is missing, not a reject
-                    "3,2024-01-12,abc,9,no\n"                 # not a number
-                    "99,2024-01-12,1,7,no\n"                  # unknown entity
-                    "2,someday,1,7,no\n"                      # not a date
-                    "2.0,01/15/2024 12:00:00 AM,2,7,yes\n")   # an id written as a number; a portal's date
+    path.write_text("entity_id,as_of,score,inspector,flag,empty\n"
+                    "1,2024-01-10T00:00:00,1.5,7,true,\n"
+                    "1,2024-01-10 00:00:00,9,8,false,\n"      # the same key again
+                    "2,2024-01-11,NA,7,,\n"                    # 'NA' is missing, not a reject
+                    "3,2024-01-12,abc,9,no,\n"                 # not a number
+                    "99,2024-01-12,1,7,no,\n"                  # unknown entity
+                    "2,someday,1,7,no,\n"                      # not a date
+                    "2.0,01/15/2024 12:00:00 AM,2,7,yes,\n")   # an id written as a number; a portal's date
     good, rejects, fp = load_ready_table(Source(path=path), ["inspector"], known=pd.Series(["1", "2", "3"]))
     assert list(good["entity_id"]) == ["1", "2", "2"]
     assert list(good["as_of"].dt.strftime("%Y-%m-%d")) == ["2024-01-10", "2024-01-11", "2024-01-15"]
     assert good["score"].dtype == "float64" and np.isnan(good["score"].iloc[1])
     assert list(good["inspector"]) == ["7", "7", "7"]  # declared categorical: kept as text
     np.testing.assert_array_equal(good["flag"].to_numpy(), [1.0, np.nan, 1.0])  # true/yes -> 1, blank -> missing
+    assert good["empty"].dtype == "float64" and good["empty"].isna().all()  # an empty column: numbers, all missing
     reasons = dict(zip(rejects["line"], rejects["reason"]))
     assert "duplicate (entity_id, as_of) key of row 1" in reasons[3]
     assert "score: not a number ('abc')" in reasons[5]

@@ -72,7 +72,7 @@ def load_ready_table(source: Source, categorical: list[str] | tuple = (), known:
         number = number.fillna(lowered.map(_BOOLEAN).where(~missing))
         present = int((~missing).sum())
         bad = ~missing & number.isna()
-        if present and (present - int(bad.sum())) / present >= NUMERIC_SHARE:
+        if not present or (present - int(bad.sum())) / present >= NUMERIC_SHARE:  # all missing: numeric
             df[col] = number.astype("float64")
             failures.append(pd.DataFrame({"index": df.index[bad], "column": col,
                                           "reason": [f"not a number ({v!r})" for v in raw.loc[bad, col]]}))
