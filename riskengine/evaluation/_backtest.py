@@ -20,17 +20,14 @@ import json
 import math
 from pathlib import Path
 
-import jinja2
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
+from riskengine.charts import figure, save_png
 from riskengine.errors import RiskEngineError
+from riskengine.templating import environment
 
 
 def reorder(inspections: pd.DataFrame) -> pd.DataFrame:
@@ -109,7 +106,8 @@ def random_expectation(df: pd.DataFrame) -> pd.DataFrame:
 def plot_found_over_time(df: pd.DataFrame, path: Path, others: dict[str, pd.DataFrame] | None = None) -> None:
     """Cumulative positives found: as it happened, in the model's order, in a random order
     (its expectation) and in any `others` orders (e.g. business as usual)."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig = figure(8, 4.5)
+    ax = fig.add_subplot()
     found = df[df["outcome"] > 0]
     for frame, col, label, style in ((found, "date", "as it happened", dict(color="#555555")),
                                      (found, "model_date", "in the model's order", dict(color="#dd8452", lw=2))):
@@ -125,8 +123,7 @@ def plot_found_over_time(df: pd.DataFrame, path: Path, others: dict[str, pd.Data
     ax.legend()
     fig.autofmt_xdate()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def _scored_period(spec, data, period: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
@@ -180,10 +177,10 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
     from riskengine.ingest import load_data
     from riskengine.prepare import feature_events, given_features, link_sources
     from riskengine.progress import Steps
-    from riskengine.spec import TrainingSpec, load_spec_as
-    from riskengine.training import baseline_scores, fit_pipeline
+    from riskengine.scoring import check_features, load_model_uri
+    from riskengine.training import baseline_scores, fit_pipeline, load_training_spec
 
-    spec = load_spec_as(spec, TrainingSpec)
+    spec = load_training_spec(spec)
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     until = pd.Timestamp(train_until) if train_until is not None else start
     if end <= start:
@@ -202,14 +199,10 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
     if period.empty:
         raise RiskEngineError(f"no inspections between {start.date()} and {end.date()} to backtest")
 
+    loaded = None
     if model_uri:
-        import mlflow
-
-        from riskengine.tracking import tracking_uri
-
-        mlflow.set_tracking_uri(tracking_uri())
-        wrapper = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
-        model, info = wrapper.model, wrapper.info
+        loaded = load_model_uri(model_uri)
+        model, info = loaded.model, loaded.info
     else:
         step(f"training on the outcomes dated before {until.date()}")
         known = dataclasses.replace(data, outcomes=data.outcomes[data.outcomes["date"] < until])
@@ -218,6 +211,8 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
 
     step(f"scoring {len(period):,} inspections, each as of its own date")
     rows = _scored_period(spec, data, period, info)
+    if loaded is not None:
+        check_features(rows, loaded)
     base = pd.DataFrame({"entity_id": rows["entity_id"], "date": rows["as_of"], "outcome": rows["outcome"]})
     step("re-ordering the inspection dates by score")
     result = reorder(base.assign(score=model.predict_proba(rows)[:, 1]))
@@ -249,29 +244,6 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
     return summary
 
 
-_PAGE = jinja2.Environment(autoescape=True).from_string("""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Backtest: {{ s.pipeline }}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-table{border-collapse:collapse}td,th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:right}
-th:first-child,td:first-child{text-align:left}.note{color:#555}</style></head><body>
-<h1>Backtest by re-ordering: {{ s.pipeline }}</h1>
-<p>The {{ "{:,}".format(s.n) }} inspections made from {{ s["from"] }} to the day before {{ s.to }}
-({{ s.positives }} positive) were scored by a model {{ s.model }}, and the real inspection dates
-were handed out in score order: the highest score gets the earliest date, each day keeps its number of inspections.</p>
-<table><tr><th>order</th><th>days earlier (mean)</th><th>95% CI</th><th>t-test p</th>
-<th>positives found in the first half</th><th>ROC-AUC</th></tr>
-<tr><td>as it happened</td><td>0</td><td></td><td></td><td>{{ s.first_half_actual }}</td><td></td></tr>
-<tr><td><b>the model</b></td><td><b>{{ f(s.days_earlier_mean) }}</b></td><td>{{ ci(s.days_earlier_ci95) }}</td>
-<td>{{ f(s.days_earlier_p_value, 4) }}</td><td><b>{{ s.first_half_model }}</b></td><td>{{ f(s.roc_auc, 3) }}</td></tr>
-{% for name, o in others %}<tr><td>{{ name }}</td><td>{{ f(o.days_earlier_mean) }}</td><td>{{ ci(o.days_earlier_ci95) }}</td>
-<td>{{ f(o.days_earlier_p_value, 4) }}</td><td>{{ o.first_half_model }}</td><td>{{ f(o.roc_auc, 3) }}</td></tr>{% endfor %}
-</table>
-<p class="note">Days earlier: for each positive case, its real date minus its date in the re-ordered sequence
-(mean over positives; positive = found earlier). First half: positives found before {{ s.first_half.midpoint }}.</p>
-<img alt="Cumulative positives found over the period, as it happened, re-ordered and in a random order"
- src="data:image/png;base64,{{ png }}" style="max-width:100%">
-</body></html>
-""")
 
 
 def write_page(summary: dict, plot: Path, path: Path) -> Path:
@@ -288,5 +260,6 @@ def write_page(summary: dict, plot: Path, path: Path) -> Path:
     if "oracle" in summary:
         others.append(("the true probability (Bayes-optimal, synthetic data)", summary["oracle"]))
     png = base64.b64encode(Path(plot).read_bytes()).decode()
-    path.write_text(_PAGE.render(s=summary, others=others, png=png, f=f, ci=ci))
+    page = environment(globals={"f": f, "ci": ci}).get_template("backtest.html.j2")
+    path.write_text(page.render(s=summary, others=others, png=png))
     return path
