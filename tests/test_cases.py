@@ -348,7 +348,7 @@ def test_three_files_train_backtest_and_score_a_queue(three_files):
     scoring.write_text(f'pipeline = "inspections"\ntraining = "{spec}"\ncapacity = 500\noutputs = "{out / "lists"}"\n'
                        f'[queue]\npath = "{root / "queue.csv"}"\n')
     _run("score", str(scoring), "--quiet")
-    [folder] = list((out / "lists").iterdir())
+    [folder] = [f for f in (out / "lists").iterdir() if (f / "list.csv").exists()]  # one list, dated
     listed = pd.read_csv(folder / "list.csv", dtype={"entity_id": str})
     assert sorted(listed["entity_id"]) == sorted(due["entity_id"].astype(str))  # exactly the queue
     assert listed["reason_1"].notna().all() and (listed["score"].diff().dropna() <= 0).all()
