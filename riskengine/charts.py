@@ -47,6 +47,12 @@ def plot_shap_summary(values: np.ndarray, X: pd.DataFrame, path: str | Path, tit
     import shap
 
     numeric = X.copy()
+    seen: dict[str, int] = {}  # two features may read the same in plain English: number the repeats
+    names = []
+    for c in map(str, numeric.columns):
+        seen[c] = seen.get(c, 0) + 1
+        names.append(c if seen[c] == 1 else f"{c} ({seen[c]})")
+    numeric.columns = names
     for c in numeric.columns:
         if isinstance(numeric[c].dtype, pd.CategoricalDtype):
             numeric[c] = numeric[c].cat.codes.replace(-1, np.nan)

@@ -1309,6 +1309,8 @@ def _spec_file(spec: Any) -> str:
 def event_kinds(data: Any, outcomes_as_events: bool = True) -> dict[str, set[str]]:
     """Per event source of a loaded Dataset, the event types it holds (past outcomes: "outcomes.inspection")."""
     kinds = {name: {str(t) for t in df["type"].dropna().unique()} for name, df in data.sources.items()}
+    for name, df in (getattr(data, "area_events", None) or {}).items():  # [data.area_events]: labels of nearby features
+        kinds[name] = {str(t) for t in df["type"].dropna().unique()}
     if outcomes_as_events and data.outcomes is not None:
         kinds["outcomes"] = {"inspection"}
     return kinds
@@ -1320,7 +1322,7 @@ def _check_event_name(name: str, kinds: dict[str, set[str]], file: str, key: str
     if not kind and not source_alone:
         raise SpecError(f"{file}: key '{key}' = {name!r}: expected \"source.type\", e.g. \"complaints.noise\"")
     if source not in kinds:
-        raise SpecError(f"{file}: key '{key}' names source {source!r}, which is not in [data.events]; "
+        raise SpecError(f"{file}: key '{key}' names source {source!r}, which is not in [data.events] or [data.area_events]; "
                         f"sources: {', '.join(sorted(kinds)) or 'none'}")
     if kind and kind not in kinds[source]:
         raise SpecError(f"{file}: key '{key}' names event type {kind!r} of source {source!r}, which the data "
