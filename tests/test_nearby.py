@@ -185,3 +185,21 @@ def test_nearby_without_area_events_is_an_error_not_silence():
     entities, area = city(6, n=10, m=10)
     with pytest.raises(DataError, match="no area events reached the features"):
         build_features(entities, area_rows(area.iloc[:0]), ["2024-08-01"], SPEC)
+
+
+def test_each_case_sees_what_a_grid_as_of_its_own_date_sees_and_nothing_later():
+    from riskengine.features import build_case_features
+
+    entities, area = city(4, n=25, m=800)
+    cases = pd.DataFrame({"entity_id": ["B001", "B002", "B002", "B010", "B005"],
+                          "as_of": pd.to_datetime(["2024-03-10", "2024-06-01", "2024-11-20", "2024-06-01", "2024-07-07"])})
+    got = build_case_features(entities, area_rows(area), cases, SPEC).table
+    names = [c for c in got.columns if c.startswith("nearby__")]
+    assert names
+    for r in got.itertuples(index=False):
+        grid = build_features(entities, area_rows(area), [r.as_of], SPEC).table.set_index("entity_id")
+        row = got[(got["entity_id"] == r.entity_id) & (got["as_of"] == r.as_of)][names].iloc[0]
+        pd.testing.assert_series_equal(row, grid.loc[r.entity_id, names], check_names=False)
+    later = area.assign(date=pd.Timestamp("2024-11-20") + pd.to_timedelta(np.arange(len(area)) % 30, "D"))
+    with_later = build_case_features(entities, area_rows(pd.concat([area, later])), cases, SPEC).table
+    pd.testing.assert_frame_equal(got, with_later)

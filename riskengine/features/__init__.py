@@ -14,7 +14,6 @@ before the as-of date count, so a row never sees its own future.
 
 from riskengine.features._build import INFO_COLUMNS, FeatureSet, build_features, feature_columns
 from riskengine.features._cases import build_case_features
-from riskengine.features._cases import build_case_features
 from riskengine.features._phrases import column_label, default_label, describe, period
 from riskengine.features._ready import join_as_of, load_ready_table, match_known_ids
 
