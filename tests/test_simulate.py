@@ -91,3 +91,24 @@ def test_the_network_check_sees_a_page_that_calls_out(tmp_path):
     subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'p'}",
                     f"--log-net-log={netlog}", "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     assert _page_requests(netlog) == ["https://example.org/x.png"]
+
+
+def test_the_dashboard_command_reads_a_pipelines_lists_and_store(simulated, tmp_path):
+    from typer.testing import CliRunner
+
+    import riskengine.cli
+
+    root, _ = simulated
+    arm = root / "sim" / "model_exploration"
+    training = (root / "training" / "hmo.toml").read_text().replace(f'outcome_store = "{root / "store"}"',
+                                                                    f'outcome_store = "{arm / "outcome_store"}"')
+    (tmp_path / "training.toml").write_text('kind = "training"\n' + training)
+    scoring = (root / "scoring" / "hmo.toml").read_text().replace(f'training = "{root / "training" / "hmo.toml"}"',
+                                                                  f'training = "{tmp_path / "training.toml"}"\noutputs = "{arm}"')
+    (tmp_path / "scoring.toml").write_text(scoring)
+    res = CliRunner().invoke(riskengine.cli.app, ["dashboard", str(tmp_path / "scoring.toml"), "--no-mlflow",
+                                                  "--out", str(tmp_path / "dash")])
+    assert res.exit_code == 0, res.output
+    assert "- The list found" in res.output and (tmp_path / "dash" / "dashboard.html").is_file()
+    twin = json.loads((tmp_path / "dash" / "dashboard.json").read_text())
+    assert len(twin["weeks"]) == 3 and twin["against_bau"]["list_inspected"] > 100

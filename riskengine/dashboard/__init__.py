@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 
-_WHERE = {"figures": "_dashboard", "write_dashboard": "_dashboard", "Rules": "_figures", "ipw_arrays": "_stats", "ipw_prevalence": "_stats", "psi": "_stats", "rate": "_stats", "rate_ratio": "_stats", "Watch": "_watch", "group_counts": "_watch", "list_frame": "_watch", "read_watch": "_watch"}
+_WHERE = {"dashboard": "_dashboard", "figures": "_dashboard", "write_dashboard": "_dashboard", "Rules": "_figures", "ipw_arrays": "_stats", "ipw_prevalence": "_stats", "psi": "_stats", "rate": "_stats", "rate_ratio": "_stats", "Watch": "_watch", "group_counts": "_watch", "list_frame": "_watch", "read_watch": "_watch"}
 __all__ = sorted(_WHERE)
 
 

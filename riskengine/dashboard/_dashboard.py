@@ -150,3 +150,26 @@ def _log(watch: Watch, figs: dict, paths: dict) -> None:
             mlflow.log_metric("max_feature_psi", float(figs["drift"]["psi"].max()))
         mlflow.log_artifact(str(paths["html"]))
         mlflow.log_artifact(str(paths["json"]))
+
+
+def dashboard(spec, out: str | Path | None = None, log_mlflow: bool = True) -> dict:
+    """The dashboard of a scoring spec's lists: reads its outputs and outcome store, writes dashboard.html."""
+    from dataclasses import asdict
+
+    from riskengine.dashboard._watch import read_watch
+    from riskengine.errors import RiskEngineError
+    from riskengine.ingest import read_table, validate_entities
+    from riskengine.scoring import load_scoring_spec, training_spec_for
+
+    sspec = load_scoring_spec(spec)
+    tspec = training_spec_for(sspec, spec if isinstance(spec, (str, Path)) else None)
+    raw, fp = read_table(tspec.data.entities, ["entity_id"])
+    entities, _ = validate_entities(raw, fp["name"])
+    root = Path(sspec.outputs or Path("out") / sspec.pipeline)
+    watch = read_watch(sspec.pipeline, root, tspec.data.outcome_store, entities, tspec.audit.attributes,
+                       tspec.audit.min_group_size,
+                       reference=Path("out") / sspec.pipeline / "train" / "features_reference.parquet")
+    if watch.frames.empty:
+        raise RiskEngineError(f"no lists under {root}: run `riskengine score` first (the dashboard watches lists in use)")
+    purpose = asdict(sspec.purpose or tspec.purpose)
+    return write_dashboard(watch, sspec.dashboard, Path(out) if out else root, purpose=purpose, log_mlflow=log_mlflow)

@@ -37,7 +37,10 @@ def results(watch: Watch, baseline: pd.DataFrame | None = None) -> pd.DataFrame:
     if baseline is not None and len(baseline):
         rows = pd.concat([rows[rows["slice"] != "business as usual"],
                           baseline.assign(slice="business as usual", list_as_of=pd.NaT)], ignore_index=True)
-    rows["week"] = assign_weeks(rows, watch.frames["list_as_of"] if len(watch.frames) else pd.Series(dtype="datetime64[ns]"))
+    rows["date"] = pd.to_datetime(rows["date"]).astype("datetime64[ns]")  # typed even when no result is in yet
+    rows["week"] = pd.to_datetime(assign_weeks(rows, watch.frames["list_as_of"] if len(watch.frames)
+                                               else pd.Series(dtype="datetime64[ns]"))).astype("datetime64[ns]")
+    rows["outcome"] = pd.to_numeric(rows["outcome"]).astype("float64")
     return rows[rows["week"].notna()].reset_index(drop=True)
 
 
