@@ -158,7 +158,7 @@ def test_profile_command(tmp_path):
     assert (tmp_path / "p" / "profile.html").is_file()
 
 
-def test_user_mistakes_exit_2_with_one_line(tmp_path):
+def test_user_mistakes_exit_2_with_one_line(tmp_path, monkeypatch):
     table = trial_table(tmp_path / "t.csv")
     result = invoke("trial", "analyse", table, "--treatment-col", "group", "--outcome-col", "hit", "--no-mlflow")
     assert result.exit_code == 2
@@ -167,7 +167,8 @@ def test_user_mistakes_exit_2_with_one_line(tmp_path):
     assert result.exit_code == 2 and "--treatment-col" in result.output
     result = invoke("trial", "design", tmp_path / "missing.toml")
     assert result.exit_code == 2 and "spec file not found" in result.output
-    result = invoke("trial", "analyse", HMO, "--no-mlflow")  # the spec's outcomes file does not exist here
+    monkeypatch.chdir(tmp_path)  # the spec's outcomes file (relative: out/hmo/trial/) does not exist here, even after make demo
+    result = invoke("trial", "analyse", HMO, "--no-mlflow")
     assert result.exit_code == 2 and "out/hmo/trial/outcomes.csv" in result.output
     data_spec = tmp_path / "data.toml"
     data_spec.write_text('kind = "data"\nname = "x"\n[purpose]\nproblem = "p"\ninsight = "i"\n'
