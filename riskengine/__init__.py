@@ -28,6 +28,7 @@ _API = {
     "synthesize": ("riskengine.synth", "synth"),
     "load_spec": ("riskengine.spec", "load_spec"),
     "load_data": ("riskengine.ingest", "load_data"),
+    "validate": ("riskengine.ingest", "validate"),
     "link_records": ("riskengine.link", "link"),
     "build_features": ("riskengine.features", "build_features"),
     "train": ("riskengine.training", "train"),
@@ -37,6 +38,10 @@ _API = {
     "analyse_trial": ("riskengine.evaluation", "analyse_trial"),
     "backtest": ("riskengine.evaluation", "backtest"),
     "profile": ("riskengine.evaluation", "profile"),
+    "add_outcomes": ("riskengine.outcomes", "add_outcomes"),
+    "make_dashboard": ("riskengine.dashboard", "dashboard"),
+    "simulate_use": ("riskengine.simulate", "simulate"),
+    "draft_governance": ("riskengine.infogov", "information_governance_pack"),
 }
 
 __all__ = sorted(_API)

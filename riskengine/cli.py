@@ -65,16 +65,10 @@ def validate_command(
     out: Path = typer.Option(None, help="Folder for rejects.csv (default: the spec's data.rejects_dir, else out/<pipeline>/validate)."),
 ) -> None:
     """Check the data a spec names against the data contract; write the rejected rows with reasons."""
-    from riskengine.ingest import validate_into
+    from riskengine.ingest import validate
     from riskengine.report_console import print_data_summary
-    from riskengine.spec import check_against_data, load_spec
 
-    loaded = load_spec(spec)
-    if not hasattr(loaded, "data"):
-        raise RiskEngineError(f"{spec}: a {loaded.kind} spec has no [data] section to validate")
-    redact = loaded.link.person_columns if hasattr(loaded, "link") else ()
-    data, path = validate_into(loaded.data, loaded.name, out, redact=redact)  # rejects.csv even when it stops
-    check_against_data(loaded, data)
+    data, path = validate(spec, out)
     print_data_summary(data.summary(), str(path))
 
 

@@ -792,3 +792,18 @@ def _redact(record: str, columns) -> str:
         if values.get(c) is not None:
             values[c] = "(redacted)"
     return json.dumps(values)
+
+
+def validate(spec: "str | Path | object", out: str | Path | None = None, today: dt.date | None = None) -> tuple[Dataset, Path]:
+    """`riskengine validate` as a function: load the data a spec names, write rejects.csv, check the
+    spec's names against the data; returns the data and the rejects file (a training, data or link spec)."""
+    from riskengine.errors import RiskEngineError
+    from riskengine.spec import check_against_data, load_spec
+
+    loaded = load_spec(spec) if isinstance(spec, (str, Path)) else spec
+    if not hasattr(loaded, "data"):
+        raise RiskEngineError(f"{spec}: a {loaded.kind} spec has no [data] section to validate")
+    redact = loaded.link.person_columns if getattr(loaded, "link", None) is not None else ()
+    data, path = validate_into(loaded.data, loaded.name, out, today=today, redact=redact)  # rejects even when it stops
+    check_against_data(loaded, data)
+    return data, path
