@@ -11,24 +11,9 @@ Names are imported on first use (PEP 562), so `riskengine --help` loads none of 
 
 from __future__ import annotations
 
-import importlib
+from riskengine._lazy import lazy_names
 
 _WHERE = {"dashboard": "_dashboard", "figures": "_dashboard", "write_dashboard": "_dashboard", "Rules": "_figures", "ipw_arrays": "_stats", "ipw_prevalence": "_stats", "psi": "_stats", "rate": "_stats", "rate_ratio": "_stats", "Watch": "_watch", "group_counts": "_watch", "list_frame": "_watch", "read_watch": "_watch"}
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"riskengine.dashboard.{_WHERE[name]}"), name)
-    if not name.startswith("__"):
-        full = f"riskengine.dashboard.{name}"
-        try:
-            return importlib.import_module(full)
-        except ModuleNotFoundError as exc:
-            if exc.name != full:
-                raise
-    raise AttributeError(f"module 'riskengine.dashboard' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

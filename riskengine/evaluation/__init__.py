@@ -14,24 +14,9 @@ Names are imported on first use (PEP 562), so `riskengine --help` loads none of 
 
 from __future__ import annotations
 
-import importlib
+from riskengine._lazy import lazy_names
 
 _WHERE = {"analyse_from_spec": "_analyse", "analyse_trial": "_analyse", "join_outcomes": "_analyse", "backtest": "_backtest", "assign_arms": "_assign", "risk_bands": "_assign", "design_trial": "_design", "did": "_did", "log_report": "_mlflow", "design_effect": "_power", "plan_power": "_power", "sample_size": "_power", "profile": "_profile", "EvaluationReport": "_report"}
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"riskengine.evaluation.{_WHERE[name]}"), name)
-    if not name.startswith("__"):
-        full = f"riskengine.evaluation.{name}"
-        try:
-            return importlib.import_module(full)
-        except ModuleNotFoundError as exc:
-            if exc.name != full:
-                raise
-    raise AttributeError(f"module 'riskengine.evaluation' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

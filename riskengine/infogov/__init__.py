@@ -12,24 +12,9 @@ Names are imported on first use (PEP 562), so `riskengine --help` loads none of 
 
 from __future__ import annotations
 
-import importlib
+from riskengine._lazy import lazy_names
 
 _WHERE = {"Measured": "_documents", "SourceFacts": "_documents", "draft_dpia": "_documents", "draft_sharing_agreement": "_documents", "spec_hash": "_documents", "check_dpia": "_infogov", "information_governance_pack": "_infogov", "measured_from_summary": "_infogov", "scan_sources": "_infogov", "Expired": "_retention", "clean_expired": "_retention", "expired_outputs": "_retention", "ColumnFinding": "_scan", "findings_table": "_scan", "scan_table": "_scan"}
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"riskengine.infogov.{_WHERE[name]}"), name)
-    if not name.startswith("__"):
-        full = f"riskengine.infogov.{name}"
-        try:
-            return importlib.import_module(full)
-        except ModuleNotFoundError as exc:
-            if exc.name != full:
-                raise
-    raise AttributeError(f"module 'riskengine.infogov' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

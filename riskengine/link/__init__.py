@@ -15,24 +15,9 @@ Names are imported on first use (PEP 562), so `riskengine --help` loads none of 
 
 from __future__ import annotations
 
-import importlib
+from riskengine._lazy import lazy_names
 
 _WHERE = {"KeyIndex": "_exact", "exact_keys": "_exact", "FIELD_KINDS": "_fields", "JobResult": "_job", "job_accuracy": "_job", "read_job_tables": "_job", "read_truth": "_job", "run_job": "_job", "LinkResult": "_link", "link": "_link", "PROVENANCE": "_metrics", "linkage_accuracy": "_metrics", "normalise_postcode": "_normalise", "normalise_street": "_normalise", "parse_address": "_normalise", "parse_addresses": "_normalise", "PseudonymKey": "_pseudonymise", "hash_value": "_pseudonymise", "load_key": "_pseudonymise", "pseudonymise": "_pseudonymise", "quality_report": "_quality", "read_borough": "_read", "read_spec_sources": "_read", "Leak": "_scan", "pseudonymisation_scan": "_scan", "RULES": "_survivorship", "golden_records": "_survivorship"}
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"riskengine.link.{_WHERE[name]}"), name)
-    if not name.startswith("__"):
-        full = f"riskengine.link.{name}"
-        try:
-            return importlib.import_module(full)
-        except ModuleNotFoundError as exc:
-            if exc.name != full:
-                raise
-    raise AttributeError(f"module 'riskengine.link' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

@@ -11,24 +11,9 @@ Names are imported on first use (PEP 562), so `riskengine --help` loads none of 
 
 from __future__ import annotations
 
-import importlib
+from riskengine._lazy import lazy_names
 
 _WHERE = {"AddResult": "_add", "add_outcomes": "_add", "provenance": "_add", "read_lists": "_add", "SLICES": "_store", "STORE_COLUMNS": "_store", "batches": "_store", "read_store": "_store", "undo_batch": "_store"}
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"riskengine.outcomes.{_WHERE[name]}"), name)
-    if not name.startswith("__"):
-        full = f"riskengine.outcomes.{name}"
-        try:
-            return importlib.import_module(full)
-        except ModuleNotFoundError as exc:
-            if exc.name != full:
-                raise
-    raise AttributeError(f"module 'riskengine.outcomes' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

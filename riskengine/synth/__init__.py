@@ -24,24 +24,9 @@ Names are imported on first use (PEP 562), so `riskengine --help` loads none of 
 
 from __future__ import annotations
 
-import importlib
+from riskengine._lazy import lazy_names
 
 _WHERE = {"RECORDING_ERROR": "_inspections", "SynthSummary": "_synth", "synth": "_synth"}
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"riskengine.synth.{_WHERE[name]}"), name)
-    if not name.startswith("__"):
-        full = f"riskengine.synth.{name}"
-        try:
-            return importlib.import_module(full)
-        except ModuleNotFoundError as exc:
-            if exc.name != full:
-                raise
-    raise AttributeError(f"module 'riskengine.synth' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
