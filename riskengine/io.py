@@ -10,9 +10,11 @@ columns in `dtype` forced.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from riskengine.errors import DataError
@@ -70,3 +72,22 @@ def file_columns(path: str | Path, what: str = "") -> list[str]:
         return [str(c) for c in pd.read_csv(path, nrows=0).columns]
     except Exception as exc:
         raise DataError(f"{path}: cannot read the {what or 'file'}: {exc}") from None
+
+
+def jsonable(value: Any) -> Any:
+    """Plain Python for json.dumps: numpy scalars unwrapped, NaN and infinities as null."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return jsonable(value.to_dict(orient="records"))
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value

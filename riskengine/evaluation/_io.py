@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from riskengine.errors import DataError
+from riskengine.io import jsonable
 from riskengine.io import read_file
 
 ID_COLUMNS = ("entity_id", "unit_id", "ward", "officer", "lsoa")  # read as text: codes keep leading zeros
@@ -46,24 +44,6 @@ def numeric_column(df: pd.DataFrame, column: str, where: str) -> pd.Series:
         )
     return converted.astype(float)
 
-
-def jsonable(value: Any) -> Any:
-    """Plain Python for json.dumps: numpy scalars unwrapped, NaN and infinities as null."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, pd.DataFrame):
-        return jsonable(value.to_dict(orient="records"))
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
 
 
 def write_json(data: dict, path: Path) -> Path:

@@ -11,11 +11,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from riskengine.errors import DataError, RiskEngineError
+from riskengine.io import jsonable  # noqa: F401 - re-exported for this stage
 
 
 def read_table(path: str | Path, what: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -37,24 +37,6 @@ def read_table(path: str | Path, what: str, text_columns: tuple[str, ...] = ()) 
             df[c] = df[c].astype("string")
     return df
 
-
-def jsonable(value: Any) -> Any:
-    """Plain Python for json.dumps: numpy scalars unwrapped, NaN as null, frames as records."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, pd.DataFrame):
-        return jsonable(value.to_dict(orient="records"))
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
 
 
 def _fmt(value, digits: int = 1) -> str:
