@@ -9,8 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskengine.errors import DataError
-from riskengine.io import jsonable
-from riskengine.io import read_file
+from riskengine.io import jsonable, read_file
 
 ID_COLUMNS = ("entity_id", "unit_id", "ward", "officer", "lsoa")  # read as text: codes keep leading zeros
 
