@@ -115,6 +115,11 @@ def build_features(
         infos.append(info)
         log("ready feature table joined")
 
+    return assemble(parts, infos, ref)
+
+
+def assemble(parts: list[pd.DataFrame], infos: list[pd.DataFrame], ref: pd.DataFrame | None) -> FeatureSet:
+    """The feature table from its parts side by side (keys first), in the reference's order when given."""
     info = pd.concat(infos, ignore_index=True)[INFO_COLUMNS]
     clash = info["name"][info["name"].duplicated() | info["name"].isin(["entity_id", "as_of"])]
     if len(clash):

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.errors import DataError
-from riskengine.features._build import (INFO_COLUMNS, EVENT_STATS, FeatureSet, _check_reference, _info_dtypes,
+from riskengine.features._build import (EVENT_STATS, FeatureSet, _check_reference, assemble,
                                         _slug, build_features, ready_values)
 from riskengine.features._nearby import NEARBY_STATS, nearby_part, split_area_events, wants_nearby
 from riskengine.spec import FeaturesSpec
@@ -81,16 +81,7 @@ def build_case_features(entities: pd.DataFrame, events: pd.DataFrame | None, cas
         values, info = ready_values(keys, spec, given, ref)
         parts.append(values)
         infos.append(info)
-    info = pd.concat(infos, ignore_index=True)[INFO_COLUMNS]
-    clash = info["name"][info["name"].duplicated()]
-    if len(clash):
-        raise DataError(f"feature column name(s) used twice: {sorted(set(clash))}; rename the static "
-                        "or ready-table column")
-    table = pd.concat(parts, axis=1)
-    if ref is not None:
-        table = table[["entity_id", "as_of", *ref["name"]]]
-        info = info.set_index("name").loc[ref["name"]].reset_index()[INFO_COLUMNS]
-    return FeatureSet(table=table, info=_info_dtypes(info))
+    return assemble(parts, infos, ref)
 
 
 def _shifted_events(events: pd.DataFrame | None, keys: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame | None:
