@@ -1403,3 +1403,35 @@ def capacity_warning(k: int, labelled_by_split: dict[str, int]) -> str | None:
             f"split(s) ({listing}): every ranking holds all of them in its top {k}, so precision@{k} and "
             f"recall@{k} are the same for every candidate and baseline and the champion is chosen by the tie "
             f"rule. Set metric.k below {min(short.values())} (about a tenth of it is usual) or label more rows.")
+
+
+# A scoring spec belongs to a training spec: found here so every stage resolves it the same way.
+
+
+def load_scoring_spec(spec: ScoringSpec | str | Path) -> ScoringSpec:
+    """A ScoringSpec from a path (kind taken from the file or its scoring/ folder)."""
+    return load_spec_as(spec, ScoringSpec)
+
+
+def training_spec_for(spec: ScoringSpec, spec_path: str | Path | None = None) -> TrainingSpec:
+    """The training spec a scoring spec belongs to: `training = ...`, else training/<pipeline>.toml."""
+    if spec.training is not None:
+        candidates = [Path(spec.training)]
+    else:
+        candidates = [Path("training") / f"{spec.pipeline}.toml"]
+        if spec_path is not None:
+            candidates.append(Path(spec_path).resolve().parent.parent / "training" / f"{spec.pipeline}.toml")
+    for path in candidates:
+        if path.is_file():
+            loaded = load_spec(path, kind="training")
+            if not isinstance(loaded, TrainingSpec):
+                raise SpecError(f"{path}: the scoring spec's training spec is a '{loaded.kind}' spec")
+            if loaded.name != spec.pipeline:
+                raise SpecError(
+                    f"{path}: training spec is named '{loaded.name}' but the scoring spec's pipeline is '{spec.pipeline}'"
+                )
+            return loaded
+    raise SpecError(
+        f"training spec for pipeline '{spec.pipeline}' not found (looked for {', '.join(str(p) for p in candidates)}); "
+        "set `training = \"path/to/spec.toml\"` in the scoring spec"
+    )

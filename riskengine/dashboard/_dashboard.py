@@ -159,7 +159,7 @@ def dashboard(spec, out: str | Path | None = None, log_mlflow: bool = True) -> d
     from riskengine.dashboard._watch import read_watch
     from riskengine.errors import RiskEngineError
     from riskengine.ingest import read_table, validate_entities
-    from riskengine.scoring import load_scoring_spec, training_spec_for
+    from riskengine.spec import load_scoring_spec, training_spec_for
 
     sspec = load_scoring_spec(spec)
     tspec = training_spec_for(sspec, spec if isinstance(spec, (str, Path)) else None)

@@ -13,7 +13,7 @@ from riskengine.errors import RiskEngineError
 
 def _pipeline(spec: Path):
     """(scoring spec, training spec, store folder, lists folder) for a scoring spec path."""
-    from riskengine.scoring import load_scoring_spec, training_spec_for
+    from riskengine.spec import load_scoring_spec, training_spec_for
 
     sspec = load_scoring_spec(spec)
     tspec = training_spec_for(sspec, spec)

@@ -19,7 +19,7 @@ import pandas as pd
 from riskengine.outputs import final_path, run_folder
 from riskengine.progress import Steps
 from riskengine.errors import RiskEngineError
-from riskengine.spec import ScoringSpec, TrainingSpec, check_against_data, load_spec, load_spec_as
+from riskengine.spec import ScoringSpec, TrainingSpec, check_against_data, load_scoring_spec, training_spec_for
 from riskengine.scoring._alerts import find_alerts, find_previous, read_previous
 from riskengine.scoring._list import exclusions, make_list
 from riskengine.scoring._model import LoadedModel, check_features, check_sources, load_model
@@ -49,35 +49,6 @@ class ScoringResult:
 # ---------------------------------------------------------------------------------------
 # Specs, dates and fingerprints
 # ---------------------------------------------------------------------------------------
-
-
-def load_scoring_spec(spec: ScoringSpec | str | Path) -> ScoringSpec:
-    """A ScoringSpec from a path (kind taken from the file or its scoring/ folder)."""
-    return load_spec_as(spec, ScoringSpec)
-
-
-def training_spec_for(spec: ScoringSpec, spec_path: str | Path | None = None) -> TrainingSpec:
-    """The training spec a scoring spec belongs to: `training = ...`, else training/<pipeline>.toml."""
-    if spec.training is not None:
-        candidates = [Path(spec.training)]
-    else:
-        candidates = [Path("training") / f"{spec.pipeline}.toml"]
-        if spec_path is not None:
-            candidates.append(Path(spec_path).resolve().parent.parent / "training" / f"{spec.pipeline}.toml")
-    for path in candidates:
-        if path.is_file():
-            loaded = load_spec(path, kind="training")
-            if not isinstance(loaded, TrainingSpec):
-                raise RiskEngineError(f"{path}: the scoring spec's training spec is a '{loaded.kind}' spec")
-            if loaded.name != spec.pipeline:
-                raise RiskEngineError(
-                    f"{path}: training spec is named '{loaded.name}' but the scoring spec's pipeline is '{spec.pipeline}'"
-                )
-            return loaded
-    raise RiskEngineError(
-        f"training spec for pipeline '{spec.pipeline}' not found (looked for {', '.join(str(p) for p in candidates)}); "
-        "set `training = \"path/to/spec.toml\"` in the scoring spec"
-    )
 
 
 def default_as_of(data, today: dt.date | None = None) -> pd.Timestamp:
