@@ -24,6 +24,7 @@ from riskengine.errors import DataError, RiskEngineError
 from riskengine.features._phrases import column_label, default_label
 from riskengine.features._nearby import nearby_part, split_area_events, wants_nearby
 from riskengine.features._ready import join_as_of
+from riskengine.features._sql import event_query
 from riskengine.progress import Steps
 from riskengine.spec import FeaturesSpec
 
@@ -313,30 +314,13 @@ def _event_values(con, entities: pd.DataFrame, dates: list[pd.Timestamp], plan: 
     pairs = plan[["pair", "source", "type"]].drop_duplicates()
     n_pairs = len(pairs)
     windows = sorted({int(w) for w in plan["window_days"].dropna()})
-    aggs = [f"count(*) FILTER (WHERE d >= as_of - {w}) AS c_{w}" for w in windows] + ["count(*) AS c_all"]
-    if plan["stat"].isin(["sum", "last"]).any():
-        aggs += [f"sum(v) FILTER (WHERE d >= as_of - {w}) AS s_{w}" for w in windows] + ["sum(v) AS s_all"]
-        # the value of the latest event that has one; on a tie of dates, the largest value
-        aggs.append("(max(struct_pack(d := d, v := v)) FILTER (WHERE v IS NOT NULL)).v AS last")
-    aggs.append("min(as_of - d) AS ds")
-
     con.register("entities_raw", pa.table({"entity_id": _arrow_ids(entities["entity_id"]), "row": np.arange(n)}))
     con.register("dates_raw", pd.DataFrame({"k": np.arange(k), "as_of": np.asarray(dates, dtype="datetime64[ns]")}))
     con.register("pairs", pairs)
-    value = "CAST(e.value AS DOUBLE)" if has_value_column else "NULL::DOUBLE"
-    # key numbers a group (as-of date k, entity row, event type pair) densely: one integer to hash
-    result = con.sql(f"""
-        WITH ev AS (
-            SELECT ent.row * {n_pairs} + p.pair AS rp, CAST(e.date AS DATE) AS d, {value} AS v
-            FROM events_raw e
-            JOIN entities_raw ent ON CAST(e.entity_id AS VARCHAR) = ent.entity_id
-            JOIN pairs p ON CAST(e.source AS VARCHAR) = p.source AND CAST(e.type AS VARCHAR) = p.type
-        ),
-        past AS (
-            SELECT dt.k * {n * n_pairs}::BIGINT + ev.rp AS key, ev.d, ev.v, CAST(dt.as_of AS DATE) AS as_of
-            FROM ev JOIN dates_raw dt ON ev.d < CAST(dt.as_of AS DATE)
-        )
-        SELECT key, {", ".join(aggs)} FROM past GROUP BY key""").to_arrow_table()
+    with_sums = bool(plan["stat"].isin(["sum", "last"]).any())
+    sql = event_query(n_rows=n, n_pairs=n_pairs, windows=windows, with_sums=with_sums,
+                      has_value_column=has_value_column)
+    result = con.sql(sql).to_arrow_table()
 
     key = result.column("key").to_numpy()
     pos, pair = np.divmod(key, n_pairs)  # pos = k * n + row: the table's row

@@ -1,0 +1,48 @@
+"""The as-of event aggregation as one SQL statement: the single description of the event features.
+
+DuckDB runs it as written; other engines (Spark) run the same statement translated by
+sqlglot, so the feature logic is kept once. The statement reads four tables:
+`events_raw(entity_id, source, type, date[, value])`, `entities_raw(entity_id, row)`,
+`dates_raw(k, as_of)` and `pairs(pair, source, type)`, and returns one row per
+(as-of date, entity, event type) group that has events before its as-of date:
+`key = k * n_rows * n_pairs + row * n_pairs + pair` and one column per statistic slot
+(`c_<w>`, `c_all`, `s_<w>`, `s_all`, `last`, `ds`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlglot
+
+
+def event_query(*, n_rows: int, n_pairs: int, windows: Sequence[int], with_sums: bool,
+                has_value_column: bool) -> str:
+    """The DuckDB-dialect SELECT computing every event statistic for every as-of date."""
+    aggs = [f"count(*) FILTER (WHERE d >= as_of - {w}) AS c_{w}" for w in windows] + ["count(*) AS c_all"]
+    if with_sums:
+        aggs += [f"sum(v) FILTER (WHERE d >= as_of - {w}) AS s_{w}" for w in windows] + ["sum(v) AS s_all"]
+        # the value of the latest event that has one; on a tie of dates, the largest value
+        aggs.append("(max(struct_pack(d := d, v := v)) FILTER (WHERE v IS NOT NULL)).v AS last")
+    aggs.append("min(as_of - d) AS ds")
+    value = "CAST(e.value AS DOUBLE)" if has_value_column else "NULL::DOUBLE"
+    # key numbers a group (as-of date k, entity row, event type pair) densely: one integer to hash
+    return f"""
+        WITH ev AS (
+            SELECT ent.row * {n_pairs} + p.pair AS rp, CAST(e.date AS DATE) AS d, {value} AS v
+            FROM events_raw e
+            JOIN entities_raw ent ON CAST(e.entity_id AS VARCHAR) = ent.entity_id
+            JOIN pairs p ON CAST(e.source AS VARCHAR) = p.source AND CAST(e.type AS VARCHAR) = p.type
+        ),
+        past AS (
+            SELECT dt.k * {n_rows * n_pairs}::BIGINT + ev.rp AS key, ev.d, ev.v, CAST(dt.as_of AS DATE) AS as_of
+            FROM ev JOIN dates_raw dt ON ev.d < CAST(dt.as_of AS DATE)
+        )
+        SELECT key, {", ".join(aggs)} FROM past GROUP BY key"""
+
+
+def in_dialect(sql: str, dialect: str) -> str:
+    """`sql` (DuckDB dialect) written for another engine, e.g. "spark"."""
+    if dialect == "duckdb":
+        return sql
+    return sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0]
