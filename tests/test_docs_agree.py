@@ -51,7 +51,9 @@ def test_the_readme_outputs_table_names_what_the_commands_write():
             assert part in code or part.replace(".", "") in code, f"README outputs table: {path}: '{part}' is written nowhere"
     # the trial's files: the CLI's default folder is the one the README and the demo name
     assert "`out/hmo/trial/" in table
-    assert 'Path("out") / spec.pipeline / "trial"' in (PACKAGE / "evaluation" / "cli.py").read_text()
+    from riskengine.evaluation import load_evaluation_spec, trial_folder
+
+    assert trial_folder(load_evaluation_spec(ROOT / "evaluation" / "hmo.toml")) == Path("out/hmo/trial")
 
 
 def test_the_readme_links_to_documents_that_exist():

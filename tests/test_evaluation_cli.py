@@ -193,3 +193,20 @@ def test_trial_analyse_from_the_spec_with_entity_units(tmp_path):
     data = json.loads((tmp_path / "r" / "trial_report.json").read_text())
     assert data["cluster_col"] is None and data["effects"][0]["estimate"] == pytest.approx(1.0)
     assert data["notes"] == ["1 outcome rows belong to no assigned unit and were left out."]
+
+
+def test_the_trial_commands_are_callable_from_python_with_the_same_answers(tmp_path):
+    from riskengine.errors import RiskEngineError
+    from riskengine.evaluation import analyse_trial_files, trial_experiment
+
+    table = trial_table(tmp_path / "t.csv")
+    design = tmp_path / "trial_design.json"
+    design.write_text(json.dumps({"seed": 1, "n_by_arm": {"model": 300, "bau": 300}}))
+    report = analyse_trial_files(table, treatment_col="arm", outcome_col="hit", design=design, out=tmp_path / "api")
+    result = invoke("trial", "analyse", table, "--treatment-col", "arm", "--outcome-col", "hit",
+                    "--design", design, "--out", tmp_path / "cli", "--no-mlflow")
+    assert result.exit_code == 0, result.output
+    assert report.data["effects"] == json.loads((tmp_path / "cli" / "trial_report.json").read_text())["effects"]
+    assert report.data["evidence"]["level"] in (2, 3) and trial_experiment(table) == "trial-analysis"
+    with pytest.raises(RiskEngineError, match="--treatment-col and --outcome-col"):
+        analyse_trial_files(table, out=tmp_path / "x")

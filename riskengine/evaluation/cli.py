@@ -8,21 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from riskengine.errors import RiskEngineError
 
 NoMlflow = Annotated[bool, typer.Option("--no-mlflow", help="Do not log the analysis to MLflow.")]
 LowerIsBetter = Annotated[bool, typer.Option(
     "--lower-is-better", help="A fall in the outcome is the hoped-for effect (default: a rise).")]
-
-
-def _load_evaluation_spec(path: Path):
-    from riskengine.spec import SPEC_KINDS, EvaluationSpec, load_spec
-
-    spec = load_spec(path, kind=None if path.parent.name in SPEC_KINDS else "evaluation")
-    if not isinstance(spec, EvaluationSpec):
-        raise RiskEngineError(f"{path}: is a {spec.kind!r} spec; an evaluation spec is needed "
-                              "(kind = \"evaluation\", or a file under evaluation/)")
-    return spec
 
 
 def _say(*lines: str) -> None:
@@ -50,15 +39,9 @@ def trial_design(
         "(default: beside paths.assignment in the spec, else out/PIPELINE/trial).")] = None,
 ) -> None:
     """Plan a trial: sample size, randomised stratified assignment, balance, pre-registration page."""
-    from riskengine.evaluation import design_trial
-    from riskengine.evaluation._io import read_table
+    from riskengine.evaluation import design_trial_files
 
-    spec = _load_evaluation_spec(spec_path)
-    list_path = list_path or spec.paths.list
-    list_df = read_table(list_path, "scored list") if list_path else None
-    if out is None:
-        out = spec.paths.assignment.parent if spec.paths.assignment else trial_folder(spec)
-    report = design_trial(spec, list_df, out, list_name=str(list_path) if list_path else "the scored list")
+    report = design_trial_files(spec_path, list_path, out)
     plan, data = report.data["power"], report.data
     _say(f"{data['n_units']} {data['unit']} randomised to "
          + ", ".join(f"{a} {n}" for a, n in data["n_by_arm"].items())
@@ -106,36 +89,12 @@ def trial_analyse(
     lower_is_better: LowerIsBetter = False,
 ) -> None:
     """Estimate each arm's effect against control, with balance, attrition and the evidence level."""
-    from riskengine.evaluation import analyse_from_spec, analyse_trial
-    from riskengine.evaluation._io import read_table
+    from riskengine.evaluation import analyse_trial_files, trial_experiment
 
-    if target.suffix.lower() == ".toml":
-        spec = _load_evaluation_spec(target)
-        outcomes = outcomes or spec.paths.outcomes
-        assignment = assignment or spec.paths.assignment
-        if outcomes is None:
-            raise RiskEngineError(f"{target}: no outcomes to analyse; pass --outcomes FILE "
-                                  "or set paths.outcomes in the spec")
-        if assignment is None:
-            raise RiskEngineError(f"{target}: no assignment file; pass --assignment FILE "
-                                  "or set paths.assignment in the spec")
-        out = out or trial_folder(spec)
-        report = analyse_from_spec(spec, read_table(outcomes, "outcomes"),
-                                   read_table(assignment, "assignment"),
-                                   out, outcomes_source=str(outcomes), assignment_source=str(assignment))
-        experiment = f"{spec.pipeline}-evaluation"
-    else:
-        if treatment_col is None or outcome_col is None:
-            raise RiskEngineError(f"{target}: a table needs --treatment-col and --outcome-col "
-                                  "(or pass an evaluation spec .toml)")
-        table = read_table(target, "trial table")
-        known = _randomised(design, randomised, treatment_col, table) if treatment_col in table.columns else False
-        report = analyse_trial(table, treatment_col, outcome_col,
-                               control=control, strata_col=strata_col, cluster_col=cluster_col,
-                               covariate_cols=covariate_col or (), out_dir=out or Path("out/trial"),
-                               higher_is_better=not lower_is_better, source=str(target),
-                               randomised=known)
-        experiment = "trial-analysis"
+    report = analyse_trial_files(target, treatment_col=treatment_col, outcome_col=outcome_col, control=control,
+                                 strata_col=strata_col, cluster_col=cluster_col, covariate_cols=covariate_col or (),
+                                 outcomes=outcomes, assignment=assignment, design=design, randomised=randomised,
+                                 out=out, higher_is_better=not lower_is_better)
     data = report.data
     for e in data["effects"]:
         _say(f"{e['arm']} vs {data['control']}: {e['estimate']:+.4g} "
@@ -145,35 +104,7 @@ def trial_analyse(
     _say(f"Nesta standard of evidence: level {ev['level']} ({ev['label']})" if ev["level"] is not None
          else f"Nesta standard of evidence: {ev['label']}; pass --design or --randomised if it was randomised",
          *(f"wrote {p}" for p in report.files.values()))
-    _log(report, experiment, "trial-analysis", no_mlflow)
-
-
-def trial_folder(spec) -> Path:
-    """Where a pipeline's trial files go: out/<pipeline>/trial (the demo writes there too)."""
-    return Path("out") / spec.pipeline / "trial"
-
-
-def _randomised(design: Path | None, randomised: bool, treatment_col: str, table) -> bool:
-    """Whether the arms are known to be randomised: a design file whose arms match the table, or --randomised."""
-    if design is None:
-        return randomised
-    import json
-
-    if not design.is_file():
-        raise RiskEngineError(f"{design}: design file not found (--design; `riskengine trial design` writes trial_design.json)")
-    try:
-        doc = json.loads(design.read_text())
-    except ValueError as exc:
-        raise RiskEngineError(f"{design}: not a JSON file ({exc}); --design takes trial_design.json") from None
-    if not isinstance(doc, dict) or "n_by_arm" not in doc or "seed" not in doc:
-        raise RiskEngineError(f"{design}: not a trial design (no 'n_by_arm' and 'seed'); --design takes the "
-                              "trial_design.json that `riskengine trial design` writes")
-    arms = {str(a) for a in table[treatment_col].dropna().astype(str).unique()}
-    designed = {str(a) for a in doc["n_by_arm"]}
-    if not arms <= designed:
-        raise RiskEngineError(f"{design}: the design's arms {sorted(designed)} do not include "
-                              f"{sorted(arms - designed)} found in column {treatment_col!r}")
-    return True
+    _log(report, trial_experiment(target), "trial-analysis", no_mlflow)
 
 
 def trial_did(
