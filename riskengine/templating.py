@@ -10,6 +10,7 @@ filter without one replacing the other.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -45,3 +46,23 @@ def environment(filters: dict[str, Callable[..., Any]] | None = None,
     env.filters.update(filters or {})
     env.globals.update(globals or {})
     return env
+
+
+def number(value, digits: int = 3) -> str:
+    """Numbers for people: fixed decimals, thousands separators, a dash for missing (a page's `fmt`)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def percent(value, digits: int = 1) -> str:
+    """A share as a percentage, a dash for missing (a page's `pct`)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{100 * value:.{digits}f}%"

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from riskengine.evaluation._io import jsonable, write_json
-from riskengine.templating import environment
+from riskengine.templating import environment, number, percent
 
 
 @dataclass
@@ -23,32 +23,13 @@ class EvaluationReport:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def _fmt(value, digits: int = 3) -> str:
-    """Numbers for people: fixed decimals, thousands separators, a dash for missing."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
-def _pct(value, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return f"{100 * value:.{digits}f}%"
-
-
 def _pvalue(value) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
     return "< 0.0001" if value < 0.0001 else f"{value:.4f}"
 
 
-FILTERS = {"fmt": _fmt, "pct": _pct, "pvalue": _pvalue}
+FILTERS = {"fmt": number, "pct": percent, "pvalue": _pvalue}
 
 
 def write_report(data: dict, out_dir: str | Path, stem: str, template: str,

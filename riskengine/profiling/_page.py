@@ -39,29 +39,11 @@ def read_table(path: str | Path, what: str, text_columns: tuple[str, ...] = ()) 
 
 
 
-def _fmt(value, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
-def _pct(value, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return f"{100 * value:.{digits}f}%"
-
-
 def environment():
     """The project's one jinja2 environment (autoescaped, strict), with the profiling pages' filters."""
-    from riskengine.templating import environment as shared
+    from riskengine.templating import environment as shared, number, percent
 
-    return shared(filters={"fmt": _fmt, "pct": _pct})
+    return shared(filters={"fmt": lambda value, digits=1: number(value, digits), "pct": percent})
 
 
 def write_page(data: dict, out_dir: Path, stem: str, template: str, **extra: Any) -> dict[str, Path]:
