@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
+from riskengine._pandera import SchemaErrors, pa
 
 from riskengine.io import kind_of, read_file
 from riskengine.errors import DataError

@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "riskengine"
 # lowest first; names in one set are one layer
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"spec", "progress", "charts", "templating", "tracking", "io", "outputs", "_lazy"},  # foundations every stage uses
+    {"spec", "progress", "charts", "templating", "tracking", "io", "outputs", "_lazy", "_pandera"},  # foundations every stage uses
     {"synth"},  # makes data in the contract's shape; reads nothing from the stages
     {"ingest"},
     {"outcomes"},  # the outcome store: results added since, read with the data

@@ -17,8 +17,7 @@ import json
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
+from riskengine._pandera import SchemaErrors, pa
 
 from riskengine.errors import DataError
 from riskengine.ingest import REJECT_COLUMNS, as_date, as_id, read_table
