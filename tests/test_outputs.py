@@ -214,6 +214,18 @@ def test_model_parameters_are_checked_on_load(tmp_path, kind, params, message):
         _load(tmp_path, kind=kind, params=params)
 
 
+def test_logistic_regression_takes_the_specs_max_iter(tmp_path):
+    from riskengine.model import make_estimator
+
+    spec = _load(tmp_path, kind="logistic_regression", params="{ max_iter = 7, C = 0.5 }")
+    params = spec.models[0].params
+    assert params["max_iter"] == 7
+    assert make_estimator("logistic_regression", params, [0], [], 0).named_steps["lr"].max_iter == 7  # the user's value wins
+    assert make_estimator("logistic_regression", {}, [0], [], 0).named_steps["lr"].max_iter == 2000  # else the engine's
+    with pytest.raises(SpecError, match="max_iter"):
+        _load(tmp_path, kind="logistic_regression", params="{ max_iter = -3 }")
+
+
 def test_good_parameters_and_the_shipped_spec_load():
     from riskengine.spec import load_spec
 
