@@ -1,7 +1,9 @@
 """Output folders that are never half-written, and one writer per folder at a time.
 
-Every stage that writes a folder a person opens (training's `out/<pipeline>/train`, a scoring
-run's `out/<pipeline>/<as-of>`, validate's rejects) does it through `run_folder`:
+Every command that writes a folder a person opens does it through `run_folder`: training's
+`out/<pipeline>/train`, a scoring run's `out/<pipeline>/<as-of>`, validate's rejects, the
+backtest, `link`, `governance`, `segment`, `profile` and `simulate` own their folder; `trial
+design|analyse|did`, `audit` and `dashboard` add their files to a folder they share (`shared=True`):
 
 - the run writes into a fresh hidden folder beside the target (`.<name>.partial-XXXX`);
 - only when it has finished is that folder renamed into place (the previous run's folder is
@@ -30,7 +32,9 @@ from riskengine.errors import RiskEngineError, SpecError
 
 OUTPUT_ROOT = Path("out")
 MARKER = ".riskengine-run"  # a folder holding this file was written by riskengine and may be replaced
-_EARLIER_RESULTS = ("summary.json", "run.json", "list.csv", "rejects.csv")  # a run's folder from before the marker
+# a run's folder from before the marker: training, scoring, validate, backtest, link, profile, segment, simulate
+_EARLIER_RESULTS = ("summary.json", "run.json", "list.csv", "rejects.csv", "link_report.json", "profile.json",
+                    "segments.json", "simulation.html")
 _ACTIVE: dict[str, str] = {}  # work folder -> target folder, for the runs in progress in this process
 
 
@@ -92,20 +96,37 @@ def folder_lock(target: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def run_folder(target: str | Path, lock: bool = True) -> Iterator[Path]:
+def run_folder(target: str | Path, lock: bool = True, shared: bool = False,
+               carry: tuple[str, ...] = ()) -> Iterator[Path]:
     """Yield a fresh work folder beside `target`; on success it replaces `target` in one rename.
 
     On an error the work folder is renamed `.<name>.failed-XXXX` (kept for a post-mortem, never
     mistaken for a result) and `target` is untouched. An existing `target` is replaced only if
     riskengine wrote it (it holds the marker file or an earlier run's summary, list or rejects) or
     it is empty: a data folder such as out/borough is never replaced.
+
+    `shared=True` is for a folder that also holds other files: a trial's folder holds the design,
+    the outcomes recorded since and the analysis; `audit --out` or the dashboard write beside
+    other outputs. The run's files are moved into `target` one by one (each an atomic rename)
+    when it has finished, replacing only files of the same names; nothing else is touched.
+    `carry` names files copied from the existing `target` into the work folder first: state that
+    a run reads and updates (a link job's kept decisions).
+
+    A `target` inside another run's work folder (a training run's `link/`) is written directly:
+    the outer run already makes it appear all at once.
     """
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise RiskEngineError(f"{target}: is a file, not a folder; name a folder for the outputs")
-    if target.resolve() in (Path.cwd().resolve(), Path.home().resolve(), Path(target.anchor or "/").resolve()):
+    if final_path(target) != target:  # nested in a run in progress: atomic with it
+        target.mkdir(parents=True, exist_ok=True)
+        yield target
+        return
+    if not shared and target.resolve() in (Path.cwd().resolve(), Path.home().resolve(),
+                                           Path(target.anchor or "/").resolve()):
         raise RiskEngineError(f"{target}: refusing to replace this folder with a run's outputs; name a new folder")
-    _check_replaceable(target)
+    if not shared:
+        _check_replaceable(target)
     stack = contextlib.ExitStack()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +139,11 @@ def run_folder(target: str | Path, lock: bool = True) -> Iterator[Path]:
     with stack:
         work = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
         work.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the result is an ordinary folder
-        (work / MARKER).write_text(json.dumps({"target": target.name}) + "\n")
+        if not shared:
+            (work / MARKER).write_text(json.dumps({"target": target.name}) + "\n")
+        for name in carry:
+            if (target / name).is_file():
+                shutil.copy2(target / name, work / name)
         _ACTIVE[str(work)] = str(target)
         try:
             yield work
@@ -130,7 +155,10 @@ def run_folder(target: str | Path, lock: bool = True) -> Iterator[Path]:
                 work.rename(failed)
             raise
         _ACTIVE.pop(str(work), None)
-        _swap(work, target)
+        if shared:
+            _merge(work, target)
+        else:
+            _swap(work, target)
 
 
 def _umask() -> int:
@@ -160,6 +188,23 @@ def _swap(work: Path, target: Path) -> None:
     work.rename(target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _merge(work: Path, target: Path) -> None:
+    """Move each of `work`'s entries into `target` (a rename each), replacing same-named ones only."""
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(work.iterdir()):
+        dest = target / entry.name
+        if entry.is_dir() and not entry.is_symlink():
+            if dest.is_dir() and not dest.is_symlink():
+                _swap(entry, dest)
+                continue
+            if dest.exists() or dest.is_symlink():
+                dest.unlink()
+        elif dest.is_dir() and not dest.is_symlink():
+            shutil.rmtree(dest)
+        os.replace(entry, dest)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _sweep(target: Path) -> None:

@@ -34,14 +34,19 @@ FILTERS = {"fmt": number, "pct": percent, "pvalue": _pvalue}
 
 def write_report(data: dict, out_dir: str | Path, stem: str, template: str,
                  charts: dict[str, str] | None = None) -> dict[str, Path]:
-    """Write `out_dir/stem.json` (the figures) and `out_dir/stem.html` (the same figures, readable)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = write_json(data, out_dir / f"{stem}.json")
+    """Write `out_dir/stem.json` (the figures) and `out_dir/stem.html` (the same figures, readable).
+
+    Both appear together when both are written (riskengine.outputs, shared folder): a trial's
+    folder also holds its design and the outcomes recorded since, which stay as they are.
+    """
+    from riskengine.outputs import final_paths, run_folder
+
     html = environment(FILTERS).get_template(template).render(r=jsonable(data), charts=charts or {})
-    html_path = out_dir / f"{stem}.html"
-    html_path.write_text(html, encoding="utf-8")
-    return {"html": html_path, "json": json_path}
+    with run_folder(Path(out_dir), shared=True) as work:
+        json_path = write_json(data, work / f"{stem}.json")
+        html_path = work / f"{stem}.html"
+        html_path.write_text(html, encoding="utf-8")
+        return final_paths({"html": html_path, "json": json_path})
 
 
 def _svg(fig: Figure) -> str:
