@@ -129,7 +129,7 @@ def link_figures(result, spec: LinkSpec) -> tuple[dict, dict]:
             charts["probability"], hist = probability_histogram(np.asarray(best), spec)
     figures = {
         "thresholds": {"upper": spec.upper, "lower": spec.lower},
-        "metrics": result.metrics,
+        "metrics": {k: v for k, v in result.metrics.items() if k != "seconds"},  # the run's time: timings.json
         "model": {
             "estimated_match_rate": result.model.match_rate if result.model else None,
             "em_iterations": result.model.em_iterations if result.model else None,
@@ -172,6 +172,8 @@ def write_outputs(result, out_dir: Path, spec: LinkSpec) -> dict[str, Path]:
     paths["link_report"] = out_dir / "link_report.html"
     paths["link_report"].write_text(env.get_template("link_report.html").render(f=figures, charts=charts,
                                                                                   rule_words=_RULE_WORDS))
+    paths["timings"] = out_dir / "timings.json"  # apart, so the reports are the same bytes on a rerun
+    paths["timings"].write_text(json.dumps({"seconds": result.metrics.get("seconds")}, indent=1))
     quality = _jsonable(result.quality)
     paths["quality_json"] = out_dir / "quality_report.json"
     paths["quality_json"].write_text(json.dumps(quality, indent=1))
