@@ -8,6 +8,7 @@ only; addresses appear only in the clerical-review file, whose job is to show th
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -145,6 +146,15 @@ def link_figures(result, spec: LinkSpec) -> tuple[dict, dict]:
     return _jsonable(figures), charts
 
 
+def _stable_uid(settings: dict) -> dict:
+    """splink's settings with its random `linker_uid` replaced by one made from the settings themselves."""
+    if not isinstance(settings, dict) or "linker_uid" not in settings:
+        return settings
+    rest = {k: v for k, v in settings.items() if k != "linker_uid"}
+    digest = hashlib.sha256(json.dumps(rest, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return {**settings, "linker_uid": f"r{digest}"}
+
+
 def write_outputs(result, out_dir: Path, spec: LinkSpec) -> dict[str, Path]:
     """Write the run's files under `out_dir`; return their paths by name."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -161,7 +171,7 @@ def write_outputs(result, out_dir: Path, spec: LinkSpec) -> dict[str, Path]:
     result.golden.to_parquet(paths["golden"], index=False)
     if result.model is not None:
         paths["model"] = out_dir / "splink_model.json"
-        paths["model"].write_text(json.dumps(result.model.settings, indent=1, default=str))
+        paths["model"].write_text(json.dumps(_stable_uid(result.model.settings), indent=1, default=str))
         for p in result.model.chart_paths:
             paths[f"chart.{p.stem}"] = p
 
