@@ -65,6 +65,77 @@ def test_a_folder_riskengine_did_not_write_is_never_replaced(tmp_path):
             pass
 
 
+def test_a_shared_folder_gets_the_runs_files_all_at_once_and_keeps_the_others(tmp_path):
+    trial = tmp_path / "hmo" / "trial"
+    trial.mkdir(parents=True)
+    (trial / "outcomes.csv").write_text("recorded since the design")  # not this command's: never touched
+    (trial / "trial_report.html").write_text("last good report")
+    with pytest.raises(KeyboardInterrupt):
+        with run_folder(trial, shared=True) as work:
+            (work / "trial_report.json").write_text("new figures")
+            raise KeyboardInterrupt  # before the page is written
+    assert (trial / "trial_report.html").read_text() == "last good report" and not (trial / "trial_report.json").exists()
+    with run_folder(trial, shared=True) as work:
+        assert work != trial
+        (work / "trial_report.json").write_text("new figures")
+        (work / "trial_report.html").write_text("new report")
+        (work / "charts").mkdir()
+        (work / "charts" / "a.svg").write_text("<svg/>")
+    assert sorted(p.name for p in trial.iterdir()) == ["charts", "outcomes.csv", "trial_report.html", "trial_report.json"]
+    assert (trial / "outcomes.csv").read_text() == "recorded since the design"
+    assert (trial / "trial_report.html").read_text() == "new report"
+    assert not (trial / ".riskengine-run").exists()  # a shared folder is not marked as one a run may replace
+    with run_folder(trial, shared=True):
+        with pytest.raises(FolderLocked):  # one writer at a time, shared or not
+            with run_folder(trial, shared=True):
+                pass
+
+
+def test_a_folder_inside_a_run_in_progress_is_written_directly_and_appears_with_it(tmp_path):
+    from riskengine.outputs import final_path
+
+    target = tmp_path / "hmo" / "train"
+    with run_folder(target) as work:
+        with run_folder(work / "link") as inner:  # e.g. training's linkage outputs
+            assert inner == work / "link"
+            (inner / "link_report.json").write_text("{}")
+            assert final_path(inner / "link_report.json") == target / "link" / "link_report.json"
+        assert not (target / "link").exists()
+    assert (target / "link" / "link_report.json").is_file()
+
+
+def test_carried_state_survives_into_the_new_folder_and_a_failed_run_keeps_the_old(tmp_path):
+    target = tmp_path / "out" / "link"
+    with run_folder(target) as work:
+        (work / "decisions.csv").write_text("review_id,candidate_id,decision\n1,2,match\n")
+        (work / "review.csv").write_text("stale")
+    with pytest.raises(RuntimeError):
+        with run_folder(target, carry=("decisions.csv",)) as work:
+            assert (work / "decisions.csv").read_text().endswith("1,2,match\n") and not (work / "review.csv").exists()
+            (work / "decisions.csv").write_text("changed")
+            raise RuntimeError("linkage failed")
+    assert (target / "decisions.csv").read_text().endswith("1,2,match\n") and (target / "review.csv").exists()
+
+
+def test_every_command_that_writes_a_folder_uses_run_folder():
+    """The writers named in issue 16 go through riskengine.outputs (a new writer must too)."""
+    import inspect
+
+    from riskengine.audit import write_audit_report
+    from riskengine.audit.governance import write_document
+    from riskengine.dashboard import write_dashboard
+    from riskengine.evaluation import backtest, design_trial
+    from riskengine.evaluation._report import write_report
+    from riskengine.infogov import information_governance_pack
+    from riskengine.link import cli as link_cli
+    from riskengine.profiling import profile, segment
+    from riskengine.simulate import simulate
+
+    for func in (backtest, design_trial, write_report, write_audit_report, write_document, write_dashboard,
+                 information_governance_pack, profile, segment, simulate, link_cli.link_command, link_cli._run_job):
+        assert "run_folder(" in inspect.getsource(func), func.__qualname__
+
+
 @pytest.mark.parametrize("path, ok", [("out/hmo", "out/hmo"), ("hmo/lists", "out/hmo/lists"), ("../x", None),
                                       ("out/../../x", None), ("hmo/../../etc", None)])
 def test_relative_output_paths_stay_under_out(tmp_path, monkeypatch, path, ok):
