@@ -10,7 +10,9 @@ design|analyse|did`, `audit` and `dashboard` add their files to a folder they sh
   moved aside first and then deleted), so an interrupted or failed run leaves the last good
   folder as it was, and a partial folder that is plainly marked as such;
 - a lock file beside the target (`.<name>.lock`, held with `fcntl.flock`) stops a second run
-  from writing the same folder at the same time, with a message naming the first run.
+  from writing the same folder at the same time, with a message naming the first run;
+- a shared folder keeps its run's work folder (`.partial-XXXX`) and lock (`.riskengine.lock`)
+  inside it, so `--out .` writes nowhere else.
 
 Relative output paths named in specs are resolved under the project's output root (`out/`):
 a spec cannot write outside it unless it names an absolute folder explicitly.
@@ -70,13 +72,14 @@ class FolderLocked(RiskEngineError):
 
 
 @contextlib.contextmanager
-def folder_lock(target: Path) -> Iterator[None]:
-    """Hold `.<name>.lock` beside `target` for the run; a second run fails at once, naming the first."""
+def folder_lock(target: Path, inside: bool = False) -> Iterator[None]:
+    """Hold `.<name>.lock` beside `target` (or `.riskengine.lock` inside it) for the run; a second
+    run fails at once, naming the first."""
     import fcntl
 
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = target.parent / f".{target.name}.lock"
+    (target if inside else target.parent).mkdir(parents=True, exist_ok=True)
+    lock_path = target / ".riskengine.lock" if inside else target.parent / f".{target.name}.lock"
     fh = open(lock_path, "a+")
     try:
         try:
@@ -127,17 +130,19 @@ def run_folder(target: str | Path, lock: bool = True, shared: bool = False,
         raise RiskEngineError(f"{target}: refusing to replace this folder with a run's outputs; name a new folder")
     if not shared:
         _check_replaceable(target)
+    # a shared folder (perhaps `.`) keeps its run's work and lock inside it; an owned one beside it
+    home, prefix = (target, "") if shared else (target.parent, f".{target.name}")
     stack = contextlib.ExitStack()
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True)
         if lock:
-            stack.enter_context(folder_lock(target))
-        _sweep(target)
+            stack.enter_context(folder_lock(target, inside=shared))
+        _sweep(target, home, prefix)
+        work = Path(tempfile.mkdtemp(prefix=f"{prefix}.partial-", dir=home))
     except OSError as exc:
         stack.close()
         raise RiskEngineError(f"{target}: cannot write the outputs here: {exc.strerror or exc}") from None
     with stack:
-        work = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
         work.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the result is an ordinary folder
         if not shared:
             (work / MARKER).write_text(json.dumps({"target": target.name}) + "\n")
@@ -192,7 +197,6 @@ def _swap(work: Path, target: Path) -> None:
 
 def _merge(work: Path, target: Path) -> None:
     """Move each of `work`'s entries into `target` (a rename each), replacing same-named ones only."""
-    target.mkdir(parents=True, exist_ok=True)
     for entry in sorted(work.iterdir()):
         dest = target / entry.name
         if entry.is_dir() and not entry.is_symlink():
@@ -207,16 +211,16 @@ def _merge(work: Path, target: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def _sweep(target: Path) -> None:
+def _sweep(target: Path, home: Path, prefix: str) -> None:
     """Remove leftovers of earlier runs of this folder that were killed mid-way (we hold the lock).
 
     A run killed between its two renames leaves the last good folder as `.<name>.old-XXXX`
     and no target: that folder is put back first.
     """
-    olds = sorted(target.parent.glob(f".{target.name}.old-*"))
-    if not target.exists() and olds:
+    olds = sorted(home.glob(f"{prefix}.old-*"))
+    if prefix and not target.exists() and olds:
         olds[-1].rename(target)
-    for p in target.parent.glob(f".{target.name}.*-*"):
+    for p in home.glob(f"{prefix}.*-*" if prefix else ".*-*"):
         if p.is_dir() and (".partial-" in p.name or ".old-" in p.name or ".failed-" in p.name):
             shutil.rmtree(p, ignore_errors=True)
 

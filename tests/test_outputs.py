@@ -81,7 +81,8 @@ def test_a_shared_folder_gets_the_runs_files_all_at_once_and_keeps_the_others(tm
         (work / "trial_report.html").write_text("new report")
         (work / "charts").mkdir()
         (work / "charts" / "a.svg").write_text("<svg/>")
-    assert sorted(p.name for p in trial.iterdir()) == ["charts", "outcomes.csv", "trial_report.html", "trial_report.json"]
+    assert sorted(p.name for p in trial.iterdir() if p.name != ".riskengine.lock") == [
+        "charts", "outcomes.csv", "trial_report.html", "trial_report.json"]  # no work folder left behind
     assert (trial / "outcomes.csv").read_text() == "recorded since the design"
     assert (trial / "trial_report.html").read_text() == "new report"
     assert not (trial / ".riskengine-run").exists()  # a shared folder is not marked as one a run may replace
@@ -89,6 +90,15 @@ def test_a_shared_folder_gets_the_runs_files_all_at_once_and_keeps_the_others(tm
         with pytest.raises(FolderLocked):  # one writer at a time, shared or not
             with run_folder(trial, shared=True):
                 pass
+
+
+def test_the_current_folder_can_take_a_commands_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scores.csv").write_text("mine")
+    with run_folder(Path("."), shared=True) as work:  # e.g. `riskengine audit scores.csv ... --out .`
+        (work / "bias_report.html").write_text("page")
+    assert (tmp_path / "bias_report.html").read_text() == "page" and (tmp_path / "scores.csv").read_text() == "mine"
+    assert not list(tmp_path.parent.glob(".*partial-*"))  # nothing written outside the folder named
 
 
 def test_a_folder_inside_a_run_in_progress_is_written_directly_and_appears_with_it(tmp_path):
