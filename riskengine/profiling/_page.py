@@ -11,8 +11,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import matplotlib
+import pandas as pd
 from matplotlib.figure import Figure
 
 from riskengine.errors import DataError, RiskEngineError
