@@ -67,6 +67,46 @@ def default_output(*parts: str) -> Path:
     return OUTPUT_ROOT.joinpath(*parts)
 
 
+_interrupted = False  # Ctrl-C came during the run in progress (see `watch_interrupts`)
+
+
+def _on_interrupt(signum: int, frame: Any) -> None:
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def watch_interrupts() -> Iterator[None]:
+    """Remember a Ctrl-C during a run, even one a library swallows.
+
+    DuckDB turns Ctrl-C into an exception that an `except Exception` fallback can catch, and the
+    run would then finish and replace the last good folder as if nothing had happened. The flag
+    makes the next progress step stop the run, and the run's folder never goes into place.
+    """
+    import signal
+    import threading
+
+    global _interrupted
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    _interrupted = False
+    previous = signal.signal(signal.SIGINT, _on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _interrupted = False
+
+
+def stop_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C came during the run in progress (called at each progress step)."""
+    if _interrupted:
+        raise KeyboardInterrupt
+
+
 class FolderLocked(RiskEngineError):
     """Another run is writing the same output folder."""
 
@@ -137,6 +177,7 @@ def run_folder(target: str | Path, lock: bool = True, shared: bool = False,
         home.mkdir(parents=True, exist_ok=True)
         if lock:
             stack.enter_context(folder_lock(target, inside=shared))
+        stack.enter_context(watch_interrupts())
         _sweep(target, home, prefix)
         work = Path(tempfile.mkdtemp(prefix=f"{prefix}.partial-", dir=home))
     except OSError as exc:
@@ -152,6 +193,7 @@ def run_folder(target: str | Path, lock: bool = True, shared: bool = False,
         _ACTIVE[str(work)] = str(target)
         try:
             yield work
+            stop_if_interrupted()  # a Ctrl-C that a library swallowed still fails the run
         except BaseException:
             _ACTIVE.pop(str(work), None)
             failed = work.with_name(work.name.replace(".partial-", ".failed-"))

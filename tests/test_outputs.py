@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
@@ -38,6 +39,48 @@ def test_a_failed_run_leaves_the_last_good_folder_untouched(tmp_path):
         (work / "summary.json").write_text("next")
     assert (target / "summary.json").read_text() == "next"
     assert not [p for p in target.parent.iterdir() if ".failed-" in p.name or ".partial-" in p.name]
+
+
+def test_ctrl_c_swallowed_by_a_library_still_fails_the_run(tmp_path):
+    """DuckDB turns Ctrl-C into an exception an `except Exception` fallback catches: the run must still stop."""
+    import os
+    import signal
+
+    from riskengine.progress import Steps
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a command run from a shell
+    try:
+        target = tmp_path / "hmo" / "train"
+        with run_folder(target) as work:
+            (work / "summary.json").write_text("good")
+        with pytest.raises(KeyboardInterrupt):
+            with run_folder(target) as work:
+                step = Steps(quiet=True)
+                step("linking")
+                try:
+                    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C ...
+                    time.sleep(1)
+                except Exception:  # noqa: BLE001
+                    pass
+                except KeyboardInterrupt:  # ... swallowed, as `except Exception` swallows duckdb's InterruptException
+                    pass
+                (work / "summary.json").write_text("half")
+                step("building features")  # the next step stops the run
+                (work / "summary.json").write_text("should never be reached")
+        assert (target / "summary.json").read_text() == "good"
+        with pytest.raises(KeyboardInterrupt):  # even with no progress step left, the folder never goes into place
+            with run_folder(target) as work:
+                with contextlib.suppress(KeyboardInterrupt):
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(1)
+                (work / "summary.json").write_text("half")
+        assert (target / "summary.json").read_text() == "good"
+        with run_folder(target) as work:  # the next run is not affected
+            Steps(quiet=True)("reading")
+            (work / "summary.json").write_text("next")
+        assert (target / "summary.json").read_text() == "next"
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_a_second_writer_of_the_same_folder_is_refused_with_a_message(tmp_path):
