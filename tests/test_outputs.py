@@ -83,6 +83,31 @@ def test_ctrl_c_swallowed_by_a_library_still_fails_the_run(tmp_path):
         signal.signal(signal.SIGINT, previous)
 
 
+def test_ctrl_c_during_a_duckdb_query_is_remembered(tmp_path):
+    """A real DuckDB query interrupted by Ctrl-C raises an ordinary exception (not KeyboardInterrupt)."""
+    import os
+    import signal
+    import threading
+
+    import duckdb
+
+    from riskengine.outputs import stop_if_interrupted
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with run_folder(tmp_path / "x") as work:
+                threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+                with pytest.raises(Exception) as caught:  # what an `except Exception` fallback would swallow
+                    duckdb.sql("SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3").fetchall()
+                assert not isinstance(caught.value, KeyboardInterrupt)
+                (work / "summary.json").write_text("finished as if nothing had happened")
+        assert not (tmp_path / "x").exists()
+        stop_if_interrupted()  # forgotten once that run has ended
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_a_second_writer_of_the_same_folder_is_refused_with_a_message(tmp_path):
     target = tmp_path / "hmo" / "train"
     with run_folder(target):
