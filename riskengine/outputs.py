@@ -2,8 +2,8 @@
 
 Every command that writes a folder a person opens does it through `run_folder`: training's
 `out/<pipeline>/train`, a scoring run's `out/<pipeline>/<as-of>`, validate's rejects, the
-backtest, `link`, `governance`, `segment`, `profile` and `simulate` own their folder; `trial
-design|analyse|did`, `audit` and `dashboard` add their files to a folder they share (`shared=True`):
+backtest, `link`, `segment`, `profile` and `simulate` own their folder; `trial design|analyse|did`,
+`audit`, `governance` and `dashboard` add their files to a folder they share (`shared=True`):
 
 - the run writes into a fresh hidden folder beside the target (`.<name>.partial-XXXX`);
 - only when it has finished is that folder renamed into place (the previous run's folder is
