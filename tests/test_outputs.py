@@ -499,3 +499,18 @@ def test_a_data_folder_under_out_is_never_replaced(tmp_path, monkeypatch):
     with run_folder(earlier) as work:
         (work / "summary.json").write_text('{"new": 1}')
     assert (earlier / "summary.json").read_text() == '{"new": 1}'
+
+
+def test_ctrl_c_in_a_command_is_one_line_not_a_traceback(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    import riskengine.ingest
+    from riskengine.cli import app
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(riskengine.ingest, "validate", interrupted)
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "x.toml")])
+    assert result.exit_code == 130
+    assert "interrupted: this run's outputs were not written" in result.output and "Traceback" not in result.output
