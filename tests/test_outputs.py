@@ -98,9 +98,10 @@ def test_ctrl_c_during_a_duckdb_query_is_remembered(tmp_path):
         with pytest.raises(KeyboardInterrupt):
             with run_folder(tmp_path / "x") as work:
                 threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
-                with pytest.raises(Exception) as caught:  # what an `except Exception` fallback would swallow
-                    duckdb.sql("SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3").fetchall()
-                assert not isinstance(caught.value, KeyboardInterrupt)
+                try:  # a few seconds of work at most, should the interrupt be missed
+                    duckdb.sql("SELECT count(*) FROM range(1000000000) t(i) WHERE i % 7 = 3").fetchall()
+                except Exception:  # noqa: BLE001 - DuckDB's way of saying "interrupted", which a fallback would swallow
+                    pass
                 (work / "summary.json").write_text("finished as if nothing had happened")
         assert not (tmp_path / "x").exists()
         stop_if_interrupted()  # forgotten once that run has ended
