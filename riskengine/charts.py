@@ -33,7 +33,7 @@ def svg_text(fig: Figure, rc: dict[str, object] | None = None) -> str:
     import matplotlib
 
     buf = io.StringIO()
-    with matplotlib.rc_context(rc or {}):
+    with matplotlib.rc_context({"svg.hashsalt": "riskengine", **(rc or {})}):  # ids from the content, not random
         fig.savefig(buf, format="svg", metadata={"Date": None})
     svg = buf.getvalue()
     return svg[svg.index("<svg"):]

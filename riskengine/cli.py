@@ -41,6 +41,10 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except RiskEngineError as exc:
             console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
+        except KeyboardInterrupt:  # Ctrl-C: the run's folder was never put in place (riskengine.outputs)
+            console.print("[bold red]interrupted:[/] this run's outputs were not written; the previous ones are "
+                          "as they were", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=130) from None
 
     return wrapper
 

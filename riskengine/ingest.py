@@ -238,8 +238,10 @@ def _unique_names(names: list[str]) -> list[str]:
 
 
 def _read_sql(source: Source) -> pd.DataFrame:
-    """Run a source's query read-only: SQLite files opened with mode=ro, elsewhere a read-only transaction."""
+    """Run a source's query read-only: SQLite files opened with mode=ro; PostgreSQL and MySQL/MariaDB in a
+    read-only session and transaction, rolled back at the end (other databases: a transaction rolled back)."""
     import sqlalchemy
+    from sqlalchemy.pool import NullPool
 
     name = source.describe()
     try:
@@ -247,23 +249,43 @@ def _read_sql(source: Source) -> pd.DataFrame:
     except Exception as exc:
         raise DataError(f"{name}: not a database URL: {_one_line(exc)}") from None
     try:
-        if url.get_backend_name() == "sqlite":
+        backend = url.get_backend_name()
+        if backend == "sqlite":
             engine = _sqlite_read_only(url, name)
+        elif backend == "postgresql":
+            # the whole session is read-only (a COMMIT smuggled into the query opens another read-only
+            # transaction), and so is the transaction the query runs in
+            options = " ".join(filter(None, [url.query.get("options"), "-c default_transaction_read_only=on"]))
+            engine = sqlalchemy.create_engine(url.difference_update_query(["options"]), poolclass=NullPool,
+                                              connect_args={"options": options})
+        elif backend in ("mysql", "mariadb"):
+            engine = sqlalchemy.create_engine(url, poolclass=NullPool,
+                                              connect_args={"init_command": "SET SESSION TRANSACTION READ ONLY"})
         else:
-            engine = sqlalchemy.create_engine(url)
+            engine = sqlalchemy.create_engine(url, poolclass=NullPool)
         with engine.connect() as conn:
-            if url.get_backend_name() == "postgresql":
+            if backend == "postgresql":
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            elif url.get_backend_name() in ("mysql", "mariadb"):
+            elif backend in ("mysql", "mariadb"):
                 conn.exec_driver_sql("START TRANSACTION READ ONLY")
             df = pd.read_sql(sqlalchemy.text(source.sql), conn)
-            conn.rollback()
+            conn.rollback()  # nothing the query did is kept
         engine.dispose()
     except DataError:
         raise
     except Exception as exc:
-        raise DataError(f"{name}: query failed: {_one_line(exc)}") from None
+        raise DataError(f"{name}: query failed: {_one_line(_database_error(exc))}") from None
     return df
+
+
+def _database_error(exc: BaseException) -> BaseException:
+    """The database's own message under pandas' and SQLAlchemy's wrappers (which repeat the query)."""
+    seen = exc
+    while seen is not None:
+        if getattr(seen, "orig", None) is not None:  # sqlalchemy.exc.DBAPIError: the driver's exception
+            return seen.orig
+        seen = seen.__cause__ or seen.__context__
+    return exc
 
 
 def _sqlite_read_only(url, name: str):

@@ -70,7 +70,7 @@ def make_estimator(kind: str, params: dict[str, Any], numeric: list[int], catego
         cat = make_pipeline(SimpleImputer(strategy="constant", fill_value=-1.0, keep_empty_features=True),
                             OneHotEncoder(handle_unknown="ignore"))
         prep = ColumnTransformer([("num", num, numeric), ("cat", cat, categorical)])
-        return Pipeline([("prep", prep), ("lr", LogisticRegression(max_iter=2000, **params))])
+        return Pipeline([("prep", prep), ("lr", LogisticRegression(**{"max_iter": 2000, **params}))])  # the spec's max_iter wins
     raise RiskEngineError(f"unknown model type '{kind}'; expected one of: {', '.join(KINDS)}")
 
 

@@ -28,6 +28,9 @@ class Steps:
         self.name: str | None = None
 
     def __call__(self, text: str, name: str | None = None) -> None:
+        from riskengine.outputs import stop_if_interrupted
+
+        stop_if_interrupted()  # Ctrl-C stops the run here even if a library swallowed it
         self.close()
         self.i += 1
         self.name = name

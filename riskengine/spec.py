@@ -349,8 +349,8 @@ def _tiny_fit(kind: str, params: dict[str, Any], X, y) -> None:
     elif kind == "logistic_regression":
         from sklearn.linear_model import LogisticRegression
 
-        # built as riskengine.model builds it (max_iter is the engine's), so what passes here fits there
-        LogisticRegression(max_iter=50, **params).fit(X, y)
+        # built as riskengine.model builds it (its max_iter unless the spec names one), so what passes here fits there
+        LogisticRegression(**{**params, "max_iter": 50 if params.get("max_iter") is None else params["max_iter"]}).fit(X, y)
 
 # ---------------------------------------------------------------------------------------
 # Pieces shared by every kind of spec

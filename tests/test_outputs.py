@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
@@ -40,6 +41,74 @@ def test_a_failed_run_leaves_the_last_good_folder_untouched(tmp_path):
     assert not [p for p in target.parent.iterdir() if ".failed-" in p.name or ".partial-" in p.name]
 
 
+def test_ctrl_c_swallowed_by_a_library_still_fails_the_run(tmp_path):
+    """DuckDB turns Ctrl-C into an exception an `except Exception` fallback catches: the run must still stop."""
+    import os
+    import signal
+
+    from riskengine.progress import Steps
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a command run from a shell
+    try:
+        target = tmp_path / "hmo" / "train"
+        with run_folder(target) as work:
+            (work / "summary.json").write_text("good")
+        with pytest.raises(KeyboardInterrupt):
+            with run_folder(target) as work:
+                step = Steps(quiet=True)
+                step("linking")
+                try:
+                    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C ...
+                    time.sleep(1)
+                except Exception:  # noqa: BLE001
+                    pass
+                except KeyboardInterrupt:  # ... swallowed, as `except Exception` swallows duckdb's InterruptException
+                    pass
+                (work / "summary.json").write_text("half")
+                step("building features")  # the next step stops the run
+                (work / "summary.json").write_text("should never be reached")
+        assert (target / "summary.json").read_text() == "good"
+        with pytest.raises(KeyboardInterrupt):  # even with no progress step left, the folder never goes into place
+            with run_folder(target) as work:
+                with contextlib.suppress(KeyboardInterrupt):
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(1)
+                (work / "summary.json").write_text("half")
+        assert (target / "summary.json").read_text() == "good"
+        with run_folder(target) as work:  # the next run is not affected
+            Steps(quiet=True)("reading")
+            (work / "summary.json").write_text("next")
+        assert (target / "summary.json").read_text() == "next"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_during_a_duckdb_query_is_remembered(tmp_path):
+    """A real DuckDB query interrupted by Ctrl-C raises an ordinary exception (not KeyboardInterrupt)."""
+    import os
+    import signal
+    import threading
+
+    import duckdb
+
+    from riskengine.outputs import stop_if_interrupted
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with run_folder(tmp_path / "x") as work:
+                threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+                try:  # a few seconds of work at most, should the interrupt be missed
+                    duckdb.sql("SELECT count(*) FROM range(1000000000) t(i) WHERE i % 7 = 3").fetchall()
+                except Exception:  # noqa: BLE001 - DuckDB's way of saying "interrupted", which a fallback would swallow
+                    pass
+                (work / "summary.json").write_text("finished as if nothing had happened")
+        assert not (tmp_path / "x").exists()
+        stop_if_interrupted()  # forgotten once that run has ended
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_a_second_writer_of_the_same_folder_is_refused_with_a_message(tmp_path):
     target = tmp_path / "hmo" / "train"
     with run_folder(target):
@@ -63,6 +132,87 @@ def test_a_folder_riskengine_did_not_write_is_never_replaced(tmp_path):
     with pytest.raises(RiskEngineError, match="is a file"):
         with run_folder(afile):
             pass
+
+
+def test_a_shared_folder_gets_the_runs_files_all_at_once_and_keeps_the_others(tmp_path):
+    trial = tmp_path / "hmo" / "trial"
+    trial.mkdir(parents=True)
+    (trial / "outcomes.csv").write_text("recorded since the design")  # not this command's: never touched
+    (trial / "trial_report.html").write_text("last good report")
+    with pytest.raises(KeyboardInterrupt):
+        with run_folder(trial, shared=True) as work:
+            (work / "trial_report.json").write_text("new figures")
+            raise KeyboardInterrupt  # before the page is written
+    assert (trial / "trial_report.html").read_text() == "last good report" and not (trial / "trial_report.json").exists()
+    with run_folder(trial, shared=True) as work:
+        assert work != trial
+        (work / "trial_report.json").write_text("new figures")
+        (work / "trial_report.html").write_text("new report")
+        (work / "charts").mkdir()
+        (work / "charts" / "a.svg").write_text("<svg/>")
+    assert sorted(p.name for p in trial.iterdir() if p.name != ".riskengine.lock") == [
+        "charts", "outcomes.csv", "trial_report.html", "trial_report.json"]  # no work folder left behind
+    assert (trial / "outcomes.csv").read_text() == "recorded since the design"
+    assert (trial / "trial_report.html").read_text() == "new report"
+    assert not (trial / ".riskengine-run").exists()  # a shared folder is not marked as one a run may replace
+    with run_folder(trial, shared=True):
+        with pytest.raises(FolderLocked):  # one writer at a time, shared or not
+            with run_folder(trial, shared=True):
+                pass
+
+
+def test_the_current_folder_can_take_a_commands_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scores.csv").write_text("mine")
+    with run_folder(Path("."), shared=True) as work:  # e.g. `riskengine audit scores.csv ... --out .`
+        (work / "bias_report.html").write_text("page")
+    assert (tmp_path / "bias_report.html").read_text() == "page" and (tmp_path / "scores.csv").read_text() == "mine"
+    assert not list(tmp_path.parent.glob(".*partial-*"))  # nothing written outside the folder named
+
+
+def test_a_folder_inside_a_run_in_progress_is_written_directly_and_appears_with_it(tmp_path):
+    from riskengine.outputs import final_path
+
+    target = tmp_path / "hmo" / "train"
+    with run_folder(target) as work:
+        with run_folder(work / "link") as inner:  # e.g. training's linkage outputs
+            assert inner == work / "link"
+            (inner / "link_report.json").write_text("{}")
+            assert final_path(inner / "link_report.json") == target / "link" / "link_report.json"
+        assert not (target / "link").exists()
+    assert (target / "link" / "link_report.json").is_file()
+
+
+def test_carried_state_survives_into_the_new_folder_and_a_failed_run_keeps_the_old(tmp_path):
+    target = tmp_path / "out" / "link"
+    with run_folder(target) as work:
+        (work / "decisions.csv").write_text("review_id,candidate_id,decision\n1,2,match\n")
+        (work / "review.csv").write_text("stale")
+    with pytest.raises(RuntimeError):
+        with run_folder(target, carry=("decisions.csv",)) as work:
+            assert (work / "decisions.csv").read_text().endswith("1,2,match\n") and not (work / "review.csv").exists()
+            (work / "decisions.csv").write_text("changed")
+            raise RuntimeError("linkage failed")
+    assert (target / "decisions.csv").read_text().endswith("1,2,match\n") and (target / "review.csv").exists()
+
+
+def test_every_command_that_writes_a_folder_uses_run_folder():
+    """The writers named in issue 16 go through riskengine.outputs (a new writer must too)."""
+    import inspect
+
+    from riskengine.audit import write_audit_report
+    from riskengine.audit.governance import write_document
+    from riskengine.dashboard import write_dashboard
+    from riskengine.evaluation import backtest, design_trial
+    from riskengine.evaluation._report import write_report
+    from riskengine.infogov import information_governance_pack
+    from riskengine.link import cli as link_cli
+    from riskengine.profiling import profile, segment
+    from riskengine.simulate import simulate
+
+    for func in (backtest, design_trial, write_report, write_audit_report, write_document, write_dashboard,
+                 information_governance_pack, profile, segment, simulate, link_cli.link_command, link_cli._run_job):
+        assert "run_folder(" in inspect.getsource(func), func.__qualname__
 
 
 @pytest.mark.parametrize("path, ok", [("out/hmo", "out/hmo"), ("hmo/lists", "out/hmo/lists"), ("../x", None),
@@ -214,6 +364,18 @@ def test_model_parameters_are_checked_on_load(tmp_path, kind, params, message):
         _load(tmp_path, kind=kind, params=params)
 
 
+def test_logistic_regression_takes_the_specs_max_iter(tmp_path):
+    from riskengine.model import make_estimator
+
+    spec = _load(tmp_path, kind="logistic_regression", params="{ max_iter = 7, C = 0.5 }")
+    params = spec.models[0].params
+    assert params["max_iter"] == 7
+    assert make_estimator("logistic_regression", params, [0], [], 0).named_steps["lr"].max_iter == 7  # the user's value wins
+    assert make_estimator("logistic_regression", {}, [0], [], 0).named_steps["lr"].max_iter == 2000  # else the engine's
+    with pytest.raises(SpecError, match="max_iter"):
+        _load(tmp_path, kind="logistic_regression", params="{ max_iter = -3 }")
+
+
 def test_good_parameters_and_the_shipped_spec_load():
     from riskengine.spec import load_spec
 
@@ -338,3 +500,18 @@ def test_a_data_folder_under_out_is_never_replaced(tmp_path, monkeypatch):
     with run_folder(earlier) as work:
         (work / "summary.json").write_text('{"new": 1}')
     assert (earlier / "summary.json").read_text() == '{"new": 1}'
+
+
+def test_ctrl_c_in_a_command_is_one_line_not_a_traceback(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    import riskengine.ingest
+    from riskengine.cli import app
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(riskengine.ingest, "validate", interrupted)
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "x.toml")])
+    assert result.exit_code == 130
+    assert "interrupted: this run's outputs were not written" in result.output and "Traceback" not in result.output

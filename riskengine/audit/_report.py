@@ -18,7 +18,6 @@ import jinja2
 from riskengine.audit import _format as fmt
 from riskengine.audit._mitigation import LEGAL_NOTE
 from riskengine.charts import figure, svg_text
-from riskengine.errors import RiskEngineError
 from riskengine.templating import environment
 
 if TYPE_CHECKING:
@@ -150,16 +149,16 @@ def write_audit_report(
     the same rows, e.g. business as usual beside the model) both are shown side by side and
     the findings say which is fairer on each measure that matters.
     """
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RiskEngineError(f"cannot create output folder {out}: {exc.strerror}") from None
+    from riskengine.outputs import final_paths, run_folder
+
     doc = report_dict(result, title=title, purpose=purpose, compare=compare)
     audit_doc, other = doc["audit"], doc["compare"]
     charts = {a: _chart(audit_doc, a, other) for a in audit_doc["reference"]}
     html = _environment().get_template("audit_report.html.j2").render(doc=doc, a=audit_doc, b=other, charts=charts)
-    paths = {"html": out / "bias_report.html", "json": out / "bias_report.json"}
-    paths["html"].write_text(html, encoding="utf-8")
-    paths["json"].write_text(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
-    return paths
+    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    # `--out` may be any folder: the page and its figures appear together, nothing else there is touched
+    with run_folder(Path(out_dir), shared=True) as out:
+        paths = {"html": out / "bias_report.html", "json": out / "bias_report.json"}
+        paths["html"].write_text(html, encoding="utf-8")
+        paths["json"].write_text(text, encoding="utf-8")
+        return final_paths(paths)

@@ -473,17 +473,16 @@ def _environment() -> jinja2.Environment:
 
 def write_document(document: Document, out_dir: str | Path, stem: str) -> dict[str, Path]:
     """Write `stem`.md and `stem`.html; return their paths."""
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RiskEngineError(f"cannot create output folder {out}: {exc.strerror}") from None
+    from riskengine.outputs import final_paths, run_folder
+
     env = _environment()
-    paths = {"md": out / f"{stem}.md", "html": out / f"{stem}.html"}
-    for kind, path in paths.items():
-        text = env.get_template(f"governance_document.{kind}.j2").render(doc=document, to_complete=TO_COMPLETE)
-        path.write_text(text, encoding="utf-8")
-    return paths
+    texts = {kind: env.get_template(f"governance_document.{kind}.j2").render(doc=document, to_complete=TO_COMPLETE)
+             for kind in ("md", "html")}
+    with run_folder(Path(out_dir), shared=True) as out:  # both versions appear together
+        paths = {kind: out / f"{stem}.{kind}" for kind in texts}
+        for kind, path in paths.items():
+            path.write_text(texts[kind], encoding="utf-8")
+        return final_paths(paths)
 
 
 def write_model_card(facts: RunFacts, out_dir: str | Path) -> dict[str, Path]:

@@ -66,8 +66,6 @@ def _table(df: pd.DataFrame, pct: tuple[str, ...] = (), num: tuple[str, ...] = (
 def write_dashboard(watch: Watch, rules: Rules, out_dir: str | Path, baseline: pd.DataFrame | None = None,
                     purpose: dict | None = None, log_mlflow: bool = False, today: dt.date | None = None) -> dict:
     """Write dashboard.html and dashboard.json into `out_dir`; log weekly figures to MLflow if asked."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     figs = figures(watch, rules, baseline)
     rates, bau, prev = figs["hit_rates"], figs["against_bau"], figs["prevalence"]
     bau_rate = bau["bau_positives"] / bau["bau_inspected"] if bau["bau_inspected"] else None
@@ -105,14 +103,19 @@ def write_dashboard(watch: Watch, rules: Rules, out_dir: str | Path, baseline: p
         verdict=figs["verdict"], rules=rules, charts=chart, word=word, prevalence_text=prev_text,
         tables={k: Markup(v) for k, v in tables.items()}, min_group=watch.min_group_size,
     )
-    paths = {"html": out / "dashboard.html", "json": out / "dashboard.json"}
-    paths["html"].write_text(page, encoding="utf-8")
     twin = {"pipeline": watch.pipeline, "weeks": [str(w.date()) for w in weeks], "verdict": figs["verdict"],
             "against_bau": bau, "prevalence": {**o, "model_estimate": prev["model_estimate"]},
             "hit_rates": _records(rates), "calibration": _records(figs["calibration"]),
             "drift": _records(figs["drift"]), "fairness": _records(figs["fairness"]),
             "operations": _records(figs["operations"]), "alerts": _records(figs["alerts"])}
-    paths["json"].write_text(json.dumps(twin, indent=2, default=str))
+    from riskengine.outputs import final_paths, run_folder
+
+    # the lists' folder holds one folder per as-of date beside the dashboard: only its two files change
+    with run_folder(Path(out_dir), shared=True) as out:
+        paths = {"html": out / "dashboard.html", "json": out / "dashboard.json"}
+        paths["html"].write_text(page, encoding="utf-8")
+        paths["json"].write_text(json.dumps(twin, indent=2, default=str))
+        paths = final_paths(paths)
     if log_mlflow:
         _log(watch, figs, paths)
     return {"paths": paths, "figures": figs}

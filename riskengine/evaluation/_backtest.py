@@ -174,11 +174,8 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
     `summary.json`, `found_over_time.png` and `backtest.html` to `out_dir` (default
     out/<pipeline>/backtest).
     """
-    from riskengine.ingest import load_data
-    from riskengine.prepare import feature_events, given_features, link_sources
-    from riskengine.progress import Steps
-    from riskengine.scoring import check_features, load_model_uri
-    from riskengine.training import baseline_scores, fit_pipeline, load_training_spec
+    from riskengine.outputs import default_output, run_folder
+    from riskengine.training import load_training_spec
 
     spec = load_training_spec(spec)
     start, end = pd.Timestamp(start), pd.Timestamp(end)
@@ -188,8 +185,21 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
     if until > start:
         raise RiskEngineError(f"--train-until ({until.date()}) cannot be after --from ({start.date()}): the model "
                               "would train on the period it is tested on")
-    out = Path(out_dir) if out_dir else Path("out") / spec.name / "backtest"
-    out.mkdir(parents=True, exist_ok=True)
+    target = Path(out_dir) if out_dir else default_output(spec.name, "backtest")
+    with run_folder(target) as work:  # the last good backtest stays until this one has finished
+        summary = _backtest_in(spec, start, end, until, model_uri, work, today, quiet)
+    summary["out_dir"] = str(target)
+    return summary
+
+
+def _backtest_in(spec, start: pd.Timestamp, end: pd.Timestamp, until: pd.Timestamp, model_uri: str | None,
+                 out: Path, today, quiet: bool) -> dict:
+    from riskengine.ingest import load_data
+    from riskengine.prepare import feature_events, given_features, link_sources
+    from riskengine.progress import Steps
+    from riskengine.scoring import check_features, load_model_uri
+    from riskengine.training import baseline_scores, fit_pipeline
+
     step = Steps(quiet, total=5)
     step("reading and validating the data")
     data = load_data(spec.data, today=today)
@@ -240,7 +250,6 @@ def backtest(spec, start, end, model_uri: str | None = None, out_dir: str | Path
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     write_page(summary, out / "found_over_time.png", out / "backtest.html")
     step.close()
-    summary["out_dir"] = str(out)
     return summary
 
 

@@ -78,13 +78,15 @@ def design_trial(spec, list_df: pd.DataFrame | None = None, out_dir: str | Path 
     }
     report = EvaluationReport(table=assignment, data=data)
     if out_dir is not None:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / "assignment.csv"
-        assignment.drop(columns=_list_only(assignment, list_df, strata)).to_csv(path, index=False)
-        data["assignment_file"] = str(path)
-        report.files = {"assignment": path,
-                        **write_report(data, out_dir, "trial_design", "evaluation_design.html")}
+        from riskengine.outputs import final_path, final_paths, run_folder
+
+        # the assignment and its design appear together; the trial folder's other files stay
+        with run_folder(Path(out_dir), shared=True) as work:
+            path = work / "assignment.csv"
+            assignment.drop(columns=_list_only(assignment, list_df, strata)).to_csv(path, index=False)
+            data["assignment_file"] = str(final_path(path))
+            report.files = final_paths({"assignment": path,
+                                        **write_report(data, work, "trial_design", "evaluation_design.html")})
     return report
 
 

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -34,19 +35,25 @@ FILTERS = {"fmt": number, "pct": percent, "pvalue": _pvalue}
 
 def write_report(data: dict, out_dir: str | Path, stem: str, template: str,
                  charts: dict[str, str] | None = None) -> dict[str, Path]:
-    """Write `out_dir/stem.json` (the figures) and `out_dir/stem.html` (the same figures, readable)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = write_json(data, out_dir / f"{stem}.json")
+    """Write `out_dir/stem.json` (the figures) and `out_dir/stem.html` (the same figures, readable).
+
+    Both appear together when both are written (riskengine.outputs, shared folder): a trial's
+    folder also holds its design and the outcomes recorded since, which stay as they are.
+    """
+    from riskengine.outputs import final_paths, run_folder
+
     html = environment(FILTERS).get_template(template).render(r=jsonable(data), charts=charts or {})
-    html_path = out_dir / f"{stem}.html"
-    html_path.write_text(html, encoding="utf-8")
-    return {"html": html_path, "json": json_path}
+    with run_folder(Path(out_dir), shared=True) as work:
+        json_path = write_json(data, work / f"{stem}.json")
+        html_path = work / f"{stem}.html"
+        html_path.write_text(html, encoding="utf-8")
+        return final_paths({"html": html_path, "json": json_path})
 
 
 def _svg(fig: Figure) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    with matplotlib.rc_context({"svg.hashsalt": "riskengine"}):  # element ids from the content: same chart, same bytes
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buf.getvalue()
     return text[text.index("<svg"):]
 

@@ -114,9 +114,20 @@ def measured_from_summary(summary: dict | None, audits: list | None = None) -> M
 def information_governance_pack(spec: Any, out_dir: str | Path, measured: Measured | None = None,
                                 sources: list[SourceFacts] | None = None,
                                 today: dt.date | None = None) -> dict[str, Path]:
-    """Write the draft DPIA (and the data-sharing agreement when the sources have several owners)."""
-    out = Path(out_dir)
+    """Write the draft DPIA (and the data-sharing agreement when the sources have several owners).
+
+    The drafts appear together when all are written (riskengine.outputs); other files in the
+    folder, such as a signed copy a person put there, stay as they are.
+    """
+    from riskengine.outputs import final_paths, run_folder
+
     sources = sources if sources is not None else scan_sources(spec)
+    with run_folder(Path(out_dir), shared=True) as out:
+        return final_paths(_write_pack(spec, out, measured, sources, today))
+
+
+def _write_pack(spec: Any, out: Path, measured: Measured | None, sources: list[SourceFacts],
+                today: dt.date | None) -> dict[str, Path]:
     dpia = draft_dpia(spec, sources, measured, today)
     paths = {f"dpia_{k}": v for k, v in write_document(dpia, out, "dpia").items()}
     twin = {

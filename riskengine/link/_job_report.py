@@ -50,6 +50,8 @@ def write_job_outputs(result, spec: LinkJobSpec, out_dir: Path) -> dict[str, Pat
         best = m.best.loc[m.best["rank"] == 1, "match_probability"].to_numpy()
         if len(best):
             charts["probability"], _ = probability_histogram(best, spec)
+    paths["timings"] = out_dir / "timings.json"  # apart, so the report is the same bytes on a rerun
+    paths["timings"].write_text(json.dumps({"seconds": result.metrics.get("seconds")}, indent=1))
     paths["report_json"] = out_dir / "link_report.json"
     paths["report_json"].write_text(json.dumps(figures, indent=1))
     paths["report"] = out_dir / "link_report.html"
@@ -66,5 +68,5 @@ def report_json(result: JobResult, spec: LinkJobSpec) -> dict:
         model = {"method": m.method, "match_rate": m.model.match_rate, "em_iterations": m.model.em_iterations,
                  "levels": json.loads(lv.round(6).to_json(orient="records")), "blocking": m.blocking,
                  "notes": m.notes}
-    return {"name": spec.name, "thresholds": {"upper": spec.upper, "lower": spec.lower}, "metrics": result.metrics,
+    return {"name": spec.name, "thresholds": {"upper": spec.upper, "lower": spec.lower}, "metrics": {k: v for k, v in result.metrics.items() if k != "seconds"},  # the run's time: timings.json
             "model": model, "fields": [{"name": f.name, "kind": f.kind, "columns": f.columns} for f in result.fields]}

@@ -33,6 +33,7 @@ import copy
 import io
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -230,6 +231,9 @@ def match_records(
             path = chart_dir / name
             with contextlib.redirect_stdout(io.StringIO()):  # splink prints notebook hints
                 chart.save_offline_chart(str(path), overwrite=True)
+            # the chart's element id is a random uuid: named after the file instead, so a rerun gives the same bytes
+            text = re.sub(r"splink-chart-[0-9a-f]{32}", f"splink-chart-{path.stem}", path.read_text(encoding="utf-8"))
+            path.write_text(text, encoding="utf-8")
             model.chart_paths.append(path)
     con.close()
     return scored, model

@@ -173,5 +173,5 @@ def quality_report(entities: pd.DataFrame, linked: dict[str, pd.DataFrame], key_
         "sources": [source_quality(name, df, key_states[name], today, earliest) for name, df in linked.items()],
         "earliest_date": str(earliest),
         "conflicts": conflicts(entities, linked),
-        "generated": dt.datetime.now().isoformat(timespec="seconds"),
+        "generated": str(today or dt.date.today()),  # the day the checks ran against (no time: reruns match)
     }

@@ -8,6 +8,7 @@ only; addresses appear only in the clerical-review file, whose job is to show th
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -129,7 +130,7 @@ def link_figures(result, spec: LinkSpec) -> tuple[dict, dict]:
             charts["probability"], hist = probability_histogram(np.asarray(best), spec)
     figures = {
         "thresholds": {"upper": spec.upper, "lower": spec.lower},
-        "metrics": result.metrics,
+        "metrics": {k: v for k, v in result.metrics.items() if k != "seconds"},  # the run's time: timings.json
         "model": {
             "estimated_match_rate": result.model.match_rate if result.model else None,
             "em_iterations": result.model.em_iterations if result.model else None,
@@ -143,6 +144,15 @@ def link_figures(result, spec: LinkSpec) -> tuple[dict, dict]:
                              "watched": spec.person_columns},
     }
     return _jsonable(figures), charts
+
+
+def _stable_uid(settings: dict) -> dict:
+    """splink's settings with its random `linker_uid` replaced by one made from the settings themselves."""
+    if not isinstance(settings, dict) or "linker_uid" not in settings:
+        return settings
+    rest = {k: v for k, v in settings.items() if k != "linker_uid"}
+    digest = hashlib.sha256(json.dumps(rest, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return {**settings, "linker_uid": f"r{digest}"}
 
 
 def write_outputs(result, out_dir: Path, spec: LinkSpec) -> dict[str, Path]:
@@ -161,7 +171,7 @@ def write_outputs(result, out_dir: Path, spec: LinkSpec) -> dict[str, Path]:
     result.golden.to_parquet(paths["golden"], index=False)
     if result.model is not None:
         paths["model"] = out_dir / "splink_model.json"
-        paths["model"].write_text(json.dumps(result.model.settings, indent=1, default=str))
+        paths["model"].write_text(json.dumps(_stable_uid(result.model.settings), indent=1, default=str))
         for p in result.model.chart_paths:
             paths[f"chart.{p.stem}"] = p
 
@@ -172,6 +182,8 @@ def write_outputs(result, out_dir: Path, spec: LinkSpec) -> dict[str, Path]:
     paths["link_report"] = out_dir / "link_report.html"
     paths["link_report"].write_text(env.get_template("link_report.html").render(f=figures, charts=charts,
                                                                                   rule_words=_RULE_WORDS))
+    paths["timings"] = out_dir / "timings.json"  # apart, so the reports are the same bytes on a rerun
+    paths["timings"].write_text(json.dumps({"seconds": result.metrics.get("seconds")}, indent=1))
     quality = _jsonable(result.quality)
     paths["quality_json"] = out_dir / "quality_report.json"
     paths["quality_json"].write_text(json.dumps(quality, indent=1))

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from riskengine.errors import RiskEngineError
+from riskengine.outputs import final_paths, run_folder
 
 out = Console(soft_wrap=True)
 
@@ -33,7 +34,10 @@ def _run_job(path: Path, out_dir: Path, truth: Path | None, quiet: bool) -> None
     tables, where = read_job_tables(spec, path)
     truth_path = truth or spec.truth
     truth_table = read_truth(truth_path) if truth_path is not None else None
-    result = run_job(spec, tables, out_dir, progress=not quiet, truth=truth_table, where=where)
+    # a fresh folder in place when finished; the decisions kept from earlier runs are carried into it
+    with run_folder(out_dir, carry=("decisions.csv",)) as work:
+        result = run_job(spec, tables, work, progress=not quiet, truth=truth_table, where=where)
+        result.paths = final_paths(result.paths)
     m = result.metrics
     d = m["decisions"]
     what = "linked to the register" if m["mode"] == "link" else "in a cluster of two or more"
@@ -79,8 +83,10 @@ def link_command(
         if not truth.is_file():
             raise RiskEngineError(f"{truth}: truth table not found")
         truth_table = read_file(truth, "truth table", dtype={"true_entity_id": str})
-    result = link(entities, sources, spec, out_dir, progress=not quiet, truth=truth_table,
-                  allow_ephemeral_key=ephemeral_key)
+    with run_folder(out_dir) as work:  # the last good linkage stays until this one has finished
+        result = link(entities, sources, spec, work, progress=not quiet, truth=truth_table,
+                      allow_ephemeral_key=ephemeral_key)
+        result.paths = final_paths(result.paths)
     m = result.metrics
     prov = m["provenance"]
     out.print(f"[bold]Linked {m['rows']:,} rows from {len(sources)} sources[/] in {m['seconds']} s")

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -60,7 +61,8 @@ def write_page(data: dict, out_dir: Path, stem: str, template: str, **extra: Any
 
 def svg(fig: Figure) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    with matplotlib.rc_context({"svg.hashsalt": "riskengine"}):  # element ids from the content: same chart, same bytes
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buf.getvalue()
     return text[text.index("<svg"):]
 

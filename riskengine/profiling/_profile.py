@@ -68,6 +68,7 @@ def _read_service(name: str, svc: ProfileService, path: Path | None = None) -> t
 def profile(spec: ProfileSpec | str | Path, out_dir: str | Path | None = None, *, quiet: bool = True,
             log_mlflow: bool = False) -> ProfileResult:
     """Run a profiling spec: match each service's users, analyse, map and measure change; write the page."""
+    from riskengine.outputs import final_paths, run_folder
     from riskengine.progress import Steps
 
     spec = load_spec_as(spec, ProfileSpec)
@@ -187,18 +188,22 @@ def profile(spec: ProfileSpec | str | Path, out_dir: str | Path | None = None, *
             "Voronoi cells of each area's properties' centroid (no boundary file given)"}
     charts = {n: e.pop("chart") for n, e in services.items()}
     change_chart = change.pop("chart") if change else None
-    paths = write_page(data, out, "profile", "profiling_profile.html", charts=charts, the_map=the_map,
-                       change_chart=change_chart)
-    for name, svc in spec.services.items():
-        if svc.delete_input:
-            log.append(delete_input(Path(svc.path)))
-    if spec.change is not None and spec.change.delete_input:
-        log.append(delete_input(Path(spec.change.after)))
-    run_log = {"spec": spec.name, "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-               "rows": {n: u.report["rows"] for n, u in matched.items()},
-               "dropped_columns": dropped, "log": log}
-    paths["log"] = out / "run_log.json"
-    paths["log"].write_text(json.dumps(run_log, indent=2) + "\n", encoding="utf-8")
+    target = out
+    with run_folder(target) as out:  # the page and its log appear together; the last good ones stay till then
+        paths = write_page(data, out, "profile", "profiling_profile.html", charts=charts, the_map=the_map,
+                           change_chart=change_chart)
+        for name, svc in spec.services.items():
+            if svc.delete_input:
+                log.append(delete_input(Path(svc.path)))
+        if spec.change is not None and spec.change.delete_input:
+            log.append(delete_input(Path(spec.change.after)))
+        run_log = {"spec": spec.name, "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                   "rows": {n: u.report["rows"] for n, u in matched.items()},
+                   "dropped_columns": dropped, "log": log}
+        paths["log"] = out / "run_log.json"
+        paths["log"].write_text(json.dumps(run_log, indent=2) + "\n", encoding="utf-8")
+        paths = final_paths(paths)
+    out = target
     if log_mlflow:
         paths["mlflow_run"] = Path(_log_mlflow(spec, data, paths))
     steps.close()

@@ -48,6 +48,7 @@ def _names(codes: list[str], portraits_: dict, given: dict[str, str]) -> dict[st
 
 def segment(spec: SegmentsSpec | str | Path, out_dir: str | Path | None = None, *, quiet: bool = True) -> SegmentsResult:
     """Build the open area classification a segments spec describes; write its outputs."""
+    from riskengine.outputs import final_path, final_paths, run_folder
     from riskengine.progress import Steps
 
     spec = load_spec_as(spec, SegmentsSpec)
@@ -93,61 +94,63 @@ def segment(spec: SegmentsSpec | str | Path, out_dir: str | Path | None = None, 
                  "crosstab": pd.crosstab(sg[known].rename("supergroup"), hidden[known].rename("hidden type"))}
 
     steps(f"writing {out}", "write")
-    out.mkdir(parents=True, exist_ok=True)
-    areas = pd.DataFrame({"area": prep.areas, "supergroup": sg.to_numpy(),
-                          "supergroup_name": [sg_names[s] for s in sg], "group": gr.to_numpy(),
-                          "group_name": [gr_names[g] for g in gr]})
-    raw = table.assign(_code=table[d.area_col].astype("string").str.strip()).drop_duplicates("_code").set_index("_code")
-    for name, col in d.denominators.items():
-        areas[col] = parse_counts(raw[col])[0].reindex(prep.areas).to_numpy()
-    paths = {"areas": out / "areas.csv", "model": out / "model.joblib", "diagnostics": out / "diagnostics.csv",
-             "rejects": out / "rejects.csv"}
-    areas.to_csv(paths["areas"], index=False)
-    diag.to_csv(paths["diagnostics"], index=False)
-    prep.rejected.to_csv(paths["rejects"], index=False)
-    saved = dataclasses.replace(model)
-    for attr in ("medians_", "bounds_", "supergroup_centres_", "group_centres_", "columns_", "within_ss_"):
-        setattr(saved, attr, getattr(model, attr))
-    joblib.dump({"version": MODEL_VERSION, "model": saved, "supergroup_names": sg_names, "group_names": gr_names},
-                paths["model"])
+    target = out
+    with run_folder(target) as out:  # the last good classification stays until this one is written
+        areas = pd.DataFrame({"area": prep.areas, "supergroup": sg.to_numpy(),
+                              "supergroup_name": [sg_names[s] for s in sg], "group": gr.to_numpy(),
+                              "group_name": [gr_names[g] for g in gr]})
+        raw = table.assign(_code=table[d.area_col].astype("string").str.strip()).drop_duplicates("_code").set_index("_code")
+        for name, col in d.denominators.items():
+            areas[col] = parse_counts(raw[col])[0].reindex(prep.areas).to_numpy()
+        paths = {"areas": out / "areas.csv", "model": out / "model.joblib", "diagnostics": out / "diagnostics.csv",
+                 "rejects": out / "rejects.csv"}
+        areas.to_csv(paths["areas"], index=False)
+        diag.to_csv(paths["diagnostics"], index=False)
+        prep.rejected.to_csv(paths["rejects"], index=False)
+        saved = dataclasses.replace(model)
+        for attr in ("medians_", "bounds_", "supergroup_centres_", "group_centres_", "columns_", "within_ss_"):
+            setattr(saved, attr, getattr(model, attr))
+        joblib.dump({"version": MODEL_VERSION, "model": saved, "supergroup_names": sg_names, "group_names": gr_names},
+                    paths["model"])
 
-    charts = {code: bars_chart([a["label"] for a in p["above"]] + [b["label"] for b in p["below"][::-1]],
-                               [a["index"] for a in p["above"]] + [b["index"] for b in p["below"][::-1]],
-                               reference=100, xlabel="index (100 = the average area)")
-              for code, p in sg_portraits.items()}
-    groups_by_sg = {s: [g for g in gr_portraits if g[:-1] == s] for s in sg_portraits}
-    data = {
-        "title": f"Area classification: {spec.name}",
-        "name": spec.name,
-        "purpose": dataclasses.asdict(spec.purpose) if spec.purpose else None,
-        "table": str(d.table),
-        "area_col": d.area_col,
-        "areas": int(len(prep.areas)),
-        "variables": len(variables),
-        "denominators": d.denominators,
-        "percentages": [col for col, den in variables.items() if den is None],
-        "settings": dataclasses.asdict(c),
-        "within_ss": model.within_ss_,
-        "diagnostics": diag,
-        "best_k": {"silhouette": int(diag.loc[diag["silhouette"].idxmax(), "k"]),
-                   "calinski_harabasz": int(diag.loc[diag["calinski_harabasz"].idxmax(), "k"])} if len(diag) else None,
-        "stability": stab,
-        "sizes": {s: int(n) for s, n in sizes.items()},
-        "supergroups": [{"code": s, "name": sg_names[s], **sg_portraits[s],
-                         "groups": [{"code": g, "name": gr_names[g], **gr_portraits[g]} for g in groups_by_sg[s]]}
-                        for s in sg_portraits],
-        "rejected": prep.rejected,
-        "notes": prep.notes,
-        "missing_cells": prep.missing_cells,
-        "imputed": prep.imputed,
-        "truth": None if truth is None else {k: v for k, v in truth.items() if k != "crosstab"},
-        "files": {k: str(v) for k, v in paths.items()},
-    }
-    crosstab = None if truth is None else truth["crosstab"]
-    paths.update({f"page_{k}": v for k, v in write_page(data, out, "segments", "profiling_segments.html",
-                                                        charts=charts, crosstab=crosstab).items()})
+        charts = {code: bars_chart([a["label"] for a in p["above"]] + [b["label"] for b in p["below"][::-1]],
+                                   [a["index"] for a in p["above"]] + [b["index"] for b in p["below"][::-1]],
+                                   reference=100, xlabel="index (100 = the average area)")
+                  for code, p in sg_portraits.items()}
+        groups_by_sg = {s: [g for g in gr_portraits if g[:-1] == s] for s in sg_portraits}
+        data = {
+            "title": f"Area classification: {spec.name}",
+            "name": spec.name,
+            "purpose": dataclasses.asdict(spec.purpose) if spec.purpose else None,
+            "table": str(d.table),
+            "area_col": d.area_col,
+            "areas": int(len(prep.areas)),
+            "variables": len(variables),
+            "denominators": d.denominators,
+            "percentages": [col for col, den in variables.items() if den is None],
+            "settings": dataclasses.asdict(c),
+            "within_ss": model.within_ss_,
+            "diagnostics": diag,
+            "best_k": {"silhouette": int(diag.loc[diag["silhouette"].idxmax(), "k"]),
+                       "calinski_harabasz": int(diag.loc[diag["calinski_harabasz"].idxmax(), "k"])} if len(diag) else None,
+            "stability": stab,
+            "sizes": {s: int(n) for s, n in sizes.items()},
+            "supergroups": [{"code": s, "name": sg_names[s], **sg_portraits[s],
+                             "groups": [{"code": g, "name": gr_names[g], **gr_portraits[g]} for g in groups_by_sg[s]]}
+                            for s in sg_portraits],
+            "rejected": prep.rejected,
+            "notes": prep.notes,
+            "missing_cells": prep.missing_cells,
+            "imputed": prep.imputed,
+            "truth": None if truth is None else {k: v for k, v in truth.items() if k != "crosstab"},
+            "files": {k: str(final_path(v)) for k, v in paths.items()},
+        }
+        crosstab = None if truth is None else truth["crosstab"]
+        paths.update({f"page_{k}": v for k, v in write_page(data, out, "segments", "profiling_segments.html",
+                                                            charts=charts, crosstab=crosstab).items()})
+        paths = final_paths(paths)
     steps.close()
-    return SegmentsResult(areas, model, jsonable(data), out, paths)
+    return SegmentsResult(areas, model, jsonable(data), target, paths)
 
 
 def assign_areas(model_path: str | Path, table: pd.DataFrame) -> pd.DataFrame:

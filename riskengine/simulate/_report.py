@@ -113,6 +113,8 @@ def _chart(weekly: dict[str, pd.DataFrame], word: str) -> str:
 
 def write_report(root: Path, arms: dict, dashboards: dict, study: dict, dates: list, sspec, share: float) -> dict:
     """summary.json, true_positives.png and simulation.html under `root`; returns the summary."""
+    from riskengine.outputs import final_path  # the dashboards' paths are where they will be once the run is done
+
     error = RECORDING_ERROR  # the truth's own: what an inspection gets wrong
     weekly = {name: pd.DataFrame(arm.weekly) for name, arm in arms.items()}
     found = {name: int(w["true_positives"].sum()) for name, w in weekly.items()}
@@ -147,7 +149,7 @@ def write_report(root: Path, arms: dict, dashboards: dict, study: dict, dates: l
     (root / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     page = environment().get_template("simulation.html.j2").render(
         s=summary, chart="data:image/png;base64," + base64.b64encode(png).decode("ascii"),
-        dashboards={n: Path(p).relative_to(root).as_posix() for n, p in summary["dashboards"].items()})
+        dashboards={n: Path(p).relative_to(final_path(root)).as_posix() for n, p in summary["dashboards"].items()})
     (root / "simulation.html").write_text(page, encoding="utf-8")
     summary["page"] = str(root / "simulation.html")
     return summary

@@ -106,6 +106,7 @@ class _Features:
 def simulate(spec, weeks: int = 26, start: str | None = None, seed: int = 0, out: str | Path | None = None,
              quiet: bool = False, exploration: float | None = None) -> dict:
     """Run the three policies for `weeks` weeks; write their lists, stores and dashboards, and the comparison."""
+    from riskengine.outputs import default_output, final_paths, run_folder
     from riskengine.simulate._report import coverage_study, write_report
 
     if weeks < 2:
@@ -119,61 +120,61 @@ def simulate(spec, weeks: int = 26, start: str | None = None, seed: int = 0, out
     world = World.read(Path(tspec.truth.path).parent)
     rules = sspec.dashboard
     share = exploration if exploration is not None else (sspec.exploration.share or DEFAULT_EXPLORATION)
-    root = Path(out) if out else Path("out") / sspec.pipeline / "simulation"
-    step = Steps(quiet, total=weeks + 4)
+    target = Path(out) if out else default_output(sspec.pipeline, "simulation")
+    # a fresh folder (stores and lists of an earlier simulation never mix in), in place when finished
+    with run_folder(target) as root:
+        step = Steps(quiet, total=weeks + 4)
 
-    step("reading, validating and linking the data (once for every policy)")
-    data = load_data(tspec.data)
-    link_sources(data, tspec.link)
-    if data.outcomes is None:
-        raise RiskEngineError("simulate needs the outcomes (past inspections) that the models learn from")
-    last = max(df["date"].max() for df in data.sources.values() if len(df))
-    t0 = pd.Timestamp(start) if start else (pd.Timestamp(last).normalize() + pd.Timedelta(days=1) - pd.Timedelta(weeks=weeks))
-    dates = [t0 + pd.Timedelta(weeks=w) for w in range(weeks)]
-    base = data.outcomes[data.outcomes["date"] < t0][["entity_id", "date", "outcome"]].reset_index(drop=True)
-    known_ids = pd.Index(data.entities["entity_id"].astype(str))
+        step("reading, validating and linking the data (once for every policy)")
+        data = load_data(tspec.data)
+        link_sources(data, tspec.link)
+        if data.outcomes is None:
+            raise RiskEngineError("simulate needs the outcomes (past inspections) that the models learn from")
+        last = max(df["date"].max() for df in data.sources.values() if len(df))
+        t0 = pd.Timestamp(start) if start else (pd.Timestamp(last).normalize() + pd.Timedelta(days=1) - pd.Timedelta(weeks=weeks))
+        dates = [t0 + pd.Timedelta(weeks=w) for w in range(weeks)]
+        base = data.outcomes[data.outcomes["date"] < t0][["entity_id", "date", "outcome"]].reset_index(drop=True)
+        known_ids = pd.Index(data.entities["entity_id"].astype(str))
 
-    step(f"training the model on what was known on {t0.date()}")
-    arms = {name: Arm(name, root / folder, share if name == "model with exploration" else 0.0, base.copy())
-            for name, folder in ARMS.items()}
-    for arm in arms.values():
-        if arm.folder.exists():
-            shutil.rmtree(arm.folder)  # a fresh run: stores and lists of an earlier simulation would mix in
-    first = _fit(tspec, data, base, t0, "week 0", arms["model with exploration"].folder)
-    for arm in arms.values():
-        arm.model = first
-    arms["model without exploration"].folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(arms["model with exploration"].folder / "features_reference.parquet",
-                    arms["model without exploration"].folder / "features_reference.parquet")
-
-    world_events = events_table(data.sources)
-    feats = _Features(tspec, data.entities, world_events)
-    rng = np.random.default_rng(seed)
-    for w, when in enumerate(dates):
-        if w and w % rules.retrain_every_weeks == 0:
-            step(f"week {w + 1}/{weeks} ({when.date()}): retraining each model on what its own lists found")
-            for arm in arms.values():
-                if arm.uses_model:
-                    arm.model = _fit(tspec, data, arm.outcomes, when, f"week {w}", arm.folder)
-        else:
-            step(f"week {w + 1}/{weeks} ({when.date()}): scoring, inspecting, adding the results")
+        step(f"training the model on what was known on {t0.date()}")
+        arms = {name: Arm(name, root / folder, share if name == "model with exploration" else 0.0, base.copy())
+                for name, folder in ARMS.items()}
+        first = _fit(tspec, data, base, t0, "week 0", arms["model with exploration"].folder)
         for arm in arms.values():
-            _week(arm, sspec, tspec, feats, data.entities, world_events, when, world, rng, known_ids, w)
+            arm.model = first
+        arms["model without exploration"].folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(arms["model with exploration"].folder / "features_reference.parquet",
+                        arms["model without exploration"].folder / "features_reference.parquet")
 
-    step("writing the dashboards and the comparison")
-    bau_results = read_store(arms["business as usual"].folder / "outcome_store")
-    dashboards = {}
-    for arm in arms.values():
-        if not arm.uses_model:
-            continue
-        watch = read_watch(sspec.pipeline, arm.folder, arm.folder / "outcome_store", data.entities,
-                           tspec.audit.attributes, tspec.audit.min_group_size,
-                           reference=arm.folder / "features_reference.parquet")
-        made = write_dashboard(watch, rules, arm.folder, baseline=bau_results,
-                               purpose=dataclasses.asdict(sspec.purpose or tspec.purpose))
-        dashboards[arm.name] = made
-    study = coverage_study(arms["model with exploration"].frames, world.recording_error, seed=seed)
-    summary = write_report(root, arms, dashboards, study, dates, sspec, share)
+        world_events = events_table(data.sources)
+        feats = _Features(tspec, data.entities, world_events)
+        rng = np.random.default_rng(seed)
+        for w, when in enumerate(dates):
+            if w and w % rules.retrain_every_weeks == 0:
+                step(f"week {w + 1}/{weeks} ({when.date()}): retraining each model on what its own lists found")
+                for arm in arms.values():
+                    if arm.uses_model:
+                        arm.model = _fit(tspec, data, arm.outcomes, when, f"week {w}", arm.folder)
+            else:
+                step(f"week {w + 1}/{weeks} ({when.date()}): scoring, inspecting, adding the results")
+            for arm in arms.values():
+                _week(arm, sspec, tspec, feats, data.entities, world_events, when, world, rng, known_ids, w)
+
+        step("writing the dashboards and the comparison")
+        bau_results = read_store(arms["business as usual"].folder / "outcome_store")
+        dashboards = {}
+        for arm in arms.values():
+            if not arm.uses_model:
+                continue
+            watch = read_watch(sspec.pipeline, arm.folder, arm.folder / "outcome_store", data.entities,
+                               tspec.audit.attributes, tspec.audit.min_group_size,
+                               reference=arm.folder / "features_reference.parquet")
+            made = write_dashboard(watch, rules, arm.folder, baseline=bau_results,
+                                   purpose=dataclasses.asdict(sspec.purpose or tspec.purpose))
+            dashboards[arm.name] = made
+        study = coverage_study(arms["model with exploration"].frames, world.recording_error, seed=seed)
+        summary = write_report(root, arms, dashboards, study, dates, sspec, share)
+        summary = final_paths(summary)
     step.close()
     return summary
 
