@@ -144,7 +144,7 @@ def run_folder(target: str | Path, lock: bool = True, shared: bool = False,
     """Yield a fresh work folder beside `target`; on success it replaces `target` in one rename.
 
     On an error the work folder is renamed `.<name>.failed-XXXX` (kept for a post-mortem, never
-    mistaken for a result) and `target` is untouched. An existing `target` is replaced only if
+    mistaken for a result; removed if the run wrote nothing) and `target` is untouched. An existing `target` is replaced only if
     riskengine wrote it (it holds the marker file or an earlier run's summary, list or rejects) or
     it is empty: a data folder such as out/borough is never replaced.
 
@@ -199,7 +199,10 @@ def run_folder(target: str | Path, lock: bool = True, shared: bool = False,
             failed = work.with_name(work.name.replace(".partial-", ".failed-"))
             with contextlib.suppress(OSError):
                 shutil.rmtree(failed, ignore_errors=True)
-                work.rename(failed)
+                if {p.name for p in work.iterdir()} <= {MARKER}:  # failed before writing anything
+                    shutil.rmtree(work)
+                else:
+                    work.rename(failed)
             raise
         _ACTIVE.pop(str(work), None)
         if shared:

@@ -41,6 +41,15 @@ def test_a_failed_run_leaves_the_last_good_folder_untouched(tmp_path):
     assert not [p for p in target.parent.iterdir() if ".failed-" in p.name or ".partial-" in p.name]
 
 
+def test_a_run_that_fails_before_writing_anything_leaves_no_work_folder(tmp_path):
+    target = tmp_path / "elsewhere" / "out" / "hmo" / "train"
+    with pytest.raises(RuntimeError):
+        with run_folder(target):
+            raise RuntimeError("out/borough/entities.csv: file not found")  # a mistake found at stage 1
+    assert not target.exists()
+    assert not [p.name for p in target.parent.iterdir() if ".failed-" in p.name or ".partial-" in p.name]
+
+
 def test_ctrl_c_swallowed_by_a_library_still_fails_the_run(tmp_path):
     """DuckDB turns Ctrl-C into an exception an `except Exception` fallback catches: the run must still stop."""
     import os
