@@ -44,6 +44,17 @@ def event_query(*, n_rows: int, n_pairs: int, windows: Sequence[int], with_sums:
         SELECT key, {", ".join(aggs)} FROM past GROUP BY key"""
 
 
+def types_query(has_value_column: bool) -> str:
+    """The DuckDB-dialect SELECT listing every (source, type) of `events_raw`, sorted, with
+    whether it has values and how many rows lack a date or an entity_id."""
+    value = "value" if has_value_column else "NULL::DOUBLE"
+    return f"""
+        SELECT CAST(source AS VARCHAR) AS source, CAST(type AS VARCHAR) AS type,
+               count({value}) > 0 AS has_value, count(*) - count(date) AS no_date,
+               count(*) - count(entity_id) AS no_id
+        FROM events_raw GROUP BY CAST(source AS VARCHAR), CAST(type AS VARCHAR) ORDER BY source, type"""
+
+
 def in_dialect(sql: str, dialect: str) -> str:
     """`sql` (DuckDB dialect) written for another engine, e.g. "spark"."""
     if dialect == "duckdb":

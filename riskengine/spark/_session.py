@@ -1,0 +1,93 @@
+"""The Spark session the engine runs on: found or started once, quiet, with the checks a user needs.
+
+Spark needs Java 17 or newer and the `pyspark` package; either missing is one RiskEngineError
+saying what to install, before any work starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import warnings
+
+from riskengine.errors import RiskEngineError
+
+# Settings for a session the engine starts itself (a cluster's own session is used as it is):
+# no web UI, no progress bars on the terminal, dates read and written in UTC, Arrow between
+# Spark and pandas, and few shuffle partitions (a local session has few cores).
+SESSION_CONFIG = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+}
+
+
+def java_version() -> int | None:
+    """The major version of the `java` Spark would start (JAVA_HOME first, else PATH), or None."""
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if not java or not os.path.exists(java):
+        return None
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not found:
+        return None
+    major = int(found.group(1))
+    return int(found.group(2) or 0) if major == 1 else major
+
+
+def why_no_spark() -> str | None:
+    """Why a Spark session cannot start on this machine (no pyspark, no Java 17+), or None when it can."""
+    try:
+        import importlib.util
+
+        if importlib.util.find_spec("pyspark") is None:
+            return "the pyspark package is not installed (pip install pyspark)"
+    except ValueError:
+        return "the pyspark package is not installed (pip install pyspark)"
+    version = java_version()
+    if version is None:
+        return ("no Java found (Spark needs Java 17 or newer: install a JRE, e.g. Debian's "
+                "openjdk-17-jre-headless, or set JAVA_HOME)")
+    if version < 17:
+        return f"Java {version} found; PySpark 4 needs Java 17 or newer (set JAVA_HOME to a newer one)"
+    return None
+
+
+def spark_session(master: str | None = None, app_name: str = "riskengine", shuffle_partitions: int | None = None):
+    """The active SparkSession, or a new one on `master` (default local[*]) with SESSION_CONFIG.
+
+    A session already running (a notebook on a cluster, the test suite's) is used as it is
+    when `master` is None or matches it.
+    """
+    problem = why_no_spark()
+    if problem:
+        raise RiskEngineError(f"the Spark backend cannot start: {problem}")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not yet fully support pandas.*")
+        from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and (master is None or active.sparkContext.master == master):
+        return active
+    builder = SparkSession.builder.appName(app_name).master(master or "local[*]")
+    for key, value in SESSION_CONFIG.items():
+        builder = builder.config(key, value)
+    cores = os.cpu_count() or 2
+    builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions or max(2, 2 * cores)))
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # a master URL Spark cannot reach, a JVM that does not start
+        raise RiskEngineError(f"could not start Spark on master {master or 'local[*]'!r}: "
+                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+    session.sparkContext.setLogLevel("ERROR")
+    return session
