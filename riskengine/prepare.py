@@ -97,6 +97,16 @@ def given_features(spec: FeaturesSpec, data: Dataset | None = None) -> pd.DataFr
 FEATURE_SAMPLE_ROWS = 5_000  # enough for a stable PSI per feature; small enough to keep with every list
 
 
+def feature_sample_positions(n: int, rows: int = FEATURE_SAMPLE_ROWS):
+    """The positions of the seeded sample `write_feature_sample` keeps from a table of n rows
+    (those of `table.sample(rows, random_state=0)`), for a table that is not in this process."""
+    import numpy as np
+
+    if n <= rows:
+        return np.arange(n)
+    return pd.RangeIndex(n).to_series().sample(rows, random_state=0).to_numpy()
+
+
 def write_feature_sample(table: pd.DataFrame, path: Path, rows: int = FEATURE_SAMPLE_ROWS) -> Path:
     """A seeded sample of a feature table (entity_id, features, probability) for the dashboard's drift check."""
     sample = table.sample(min(len(table), rows), random_state=0) if len(table) > rows else table

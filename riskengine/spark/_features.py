@@ -37,6 +37,7 @@ class SparkFeatureSet:
     info: pd.DataFrame
     n_entities: int
     dates: list[pd.Timestamp]
+    id_dtype: object = object  # the entities' entity_id dtype, given back to rows on the driver
 
     @property
     def columns(self) -> list[str]:
@@ -65,19 +66,25 @@ class SparkFeatureSet:
         return FeatureSet(table=table, info=self.info)
 
     def _typed(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Spark's pandas frame in the DuckDB build's types: as_of a timestamp, counts int64,
-        other statistics float64, categorical columns as categories."""
-        frame = frame.drop(columns=[POS], errors="ignore").reset_index(drop=True)
-        frame["entity_id"] = frame["entity_id"].astype(object)
-        frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[ns]")
-        for r in self.info.itertuples():
-            if r.stat == "count":
-                frame[r.name] = frame[r.name].astype(np.int64)
-            elif r.stat in ("sum", "last", "days_since"):
-                frame[r.name] = frame[r.name].astype(np.float64)
-            if r.categorical:
-                frame[r.name] = pd.Categorical(frame[r.name].astype(object), categories=r.categories)
-        return frame[["entity_id", "as_of", *self.columns]]
+        frame = typed_frame(frame, self.info)
+        frame["entity_id"] = frame["entity_id"].astype(self.id_dtype)
+        return frame
+
+
+def typed_frame(frame: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
+    """Spark's pandas frame in the DuckDB build's types: as_of a timestamp, counts int64,
+    other statistics float64, categorical columns as categories (runs on executors too)."""
+    frame = frame.drop(columns=[POS], errors="ignore").reset_index(drop=True)
+    frame["entity_id"] = frame["entity_id"].astype(object)
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[ns]")
+    for r in info.itertuples():
+        if r.stat == "count":
+            frame[r.name] = frame[r.name].astype(np.int64)
+        elif r.stat in ("sum", "last", "days_since"):
+            frame[r.name] = frame[r.name].astype(np.float64)
+        if r.categorical:
+            frame[r.name] = pd.Categorical(frame[r.name].astype(object), categories=r.categories)
+    return frame[["entity_id", "as_of", *info["name"]]]
 
 
 def build_features(spark, entities, events, as_of: Sequence[dt.date | str] | dt.date | str, spec: FeaturesSpec,
@@ -155,7 +162,8 @@ def build_features(spark, entities, events, as_of: Sequence[dt.date | str] | dt.
             columns.append(F.col(name))
     table = grid.select(POS, "entity_id", "as_of", *columns)
     log("feature plan made (Spark computes the table when it is read)")
-    return SparkFeatureSet(table=table, info=info, n_entities=n, dates=dates)
+    id_dtype = entities["entity_id"].dtype if isinstance(entities, pd.DataFrame) else object
+    return SparkFeatureSet(table=table, info=info, n_entities=n, dates=dates, id_dtype=id_dtype)
 
 
 def _static_columns(spec: FeaturesSpec, ref: pd.DataFrame | None) -> list[str]:

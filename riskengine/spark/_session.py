@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import warnings
 
 from riskengine.errors import RiskEngineError
@@ -79,7 +80,11 @@ def spark_session(master: str | None = None, app_name: str = "riskengine", shuff
     active = SparkSession.getActiveSession()
     if active is not None and (master is None or active.sparkContext.master == master):
         return active
-    builder = SparkSession.builder.appName(app_name).master(master or "local[*]")
+    master = master or "local[*]"
+    if master.startswith("local"):  # local workers run this interpreter (its packages, riskengine among them)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name).master(master)
     for key, value in SESSION_CONFIG.items():
         builder = builder.config(key, value)
     cores = os.cpu_count() or 2
@@ -87,7 +92,7 @@ def spark_session(master: str | None = None, app_name: str = "riskengine", shuff
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # a master URL Spark cannot reach, a JVM that does not start
-        raise RiskEngineError(f"could not start Spark on master {master or 'local[*]'!r}: "
+        raise RiskEngineError(f"could not start Spark on master {master!r}: "
                               f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
     session.sparkContext.setLogLevel("ERROR")
     return session
