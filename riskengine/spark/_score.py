@@ -10,6 +10,7 @@ id, score, probability, reasons) and the rows of the list come back to the drive
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,9 +41,23 @@ def model_udf(spark, model_uri: str, input_names: list[str], categories: dict):
     from pyspark.sql.types import DoubleType, StructField, StructType
 
     result = StructType([StructField("probability", DoubleType()), StructField("raw_score", DoubleType())])
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore")
-        udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result, env_manager="local")
+    quiet = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}  # no download bars on a person's terminal
+    saved = {k: os.environ.get(k) for k in quiet}
+    os.environ.update(quiet)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore")
+            udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result, env_manager="local")
+    except Exception as exc:  # MlflowException: no such model, no such store
+        text = str(exc).strip()
+        raise RiskEngineError(f"Spark could not load the model {model_uri}: "
+                              f"{text.splitlines()[0] if text else type(exc).__name__}") from None
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     # the registered signature: categories as text, every number as a double
     inputs = [F.col(c).cast("string" if c in categories else "double").alias(c) for c in input_names]
     return udf, inputs

@@ -64,8 +64,10 @@ def why_no_spark() -> str | None:
     return None
 
 
-def spark_session(master: str | None = None, app_name: str = "riskengine", shuffle_partitions: int | None = None):
-    """The active SparkSession, or a new one on `master` (default local[*]) with SESSION_CONFIG.
+def spark_session(master: str | None = None, app_name: str = "riskengine", shuffle_partitions: int | None = None,
+                  config: dict[str, str] | None = None):
+    """The active SparkSession, or a new one on `master` (default local[*]) with SESSION_CONFIG
+    and `config` (e.g. {"spark.driver.memory": "4g"}: set before the session's JVM starts).
 
     A session already running (a notebook on a cluster, the test suite's) is used as it is
     when `master` is None or matches it.
@@ -85,7 +87,7 @@ def spark_session(master: str | None = None, app_name: str = "riskengine", shuff
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name).master(master)
-    for key, value in SESSION_CONFIG.items():
+    for key, value in {**SESSION_CONFIG, **(config or {})}.items():
         builder = builder.config(key, value)
     cores = os.cpu_count() or 2
     builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions or max(2, 2 * cores)))

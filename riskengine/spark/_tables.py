@@ -27,6 +27,9 @@ def read_table(spark, path: str, what: str = "table"):
         return spark.read.parquet(text)
     except Exception as exc:  # AnalysisException: no such path, not Parquet ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "NANOS" in first:
+            first += "; Spark reads dates as DATE or microsecond timestamps: write them so (pandas: "\
+                     "to_parquet(..., coerce_timestamps='us'))"
         raise RiskEngineError(f"{what} {text}: Spark could not read it as {'CSV' if '.csv' in lower else 'Parquet'} "
                               f"({first})") from None
 
@@ -61,8 +64,7 @@ def as_spark_entities(spark, entities, static: list[str]):
             raise DataError(f"entities table has no 'entity_id' column (columns: {entities.columns})")
         df = entities
         if "row" not in df.columns:
-            numbered = df.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1]))
-            df = spark.createDataFrame(numbered, df.schema.add("row", "long"))
+            df = number_rows(spark, df)
     else:
         raise RiskEngineError(f"entities: expected a pandas or Spark DataFrame or a path, got {type(entities).__name__}")
     df = df.withColumn("entity_id", F.col("entity_id").cast("string"))
@@ -75,6 +77,21 @@ def as_spark_entities(spark, entities, static: list[str]):
         raise DataError(f"entities table: entity_id {dup['entity_id']!r} appears more than once "
                         f"({counts['ids'] - counts['distinct']} extra row(s)); entities hold one row per entity")
     return df.persist(), int(counts["n"])
+
+
+def number_rows(spark, df):
+    """`df` with `row` = 0, 1, ... in its own order (partition by partition), computed in the JVM:
+    each partition's offset is the count of the partitions before it."""
+    from pyspark.sql import functions as F
+
+    tagged = df.withColumn("_part", F.spark_partition_id()).withColumn("_id", F.monotonically_increasing_id()).persist()
+    counts = tagged.groupBy("_part").count().toPandas().sort_values("_part")
+    offsets = pd.DataFrame({"_part": counts["_part"].astype(np.int64),
+                            "_offset": (counts["count"].cumsum() - counts["count"]).astype(np.int64)})
+    # monotonically_increasing_id is (partition << 33) + place in the partition
+    numbered = tagged.join(F.broadcast(spark.createDataFrame(offsets)), "_part").withColumn(
+        "row", F.col("_offset") + (F.col("_id") - F.shiftleft(F.col("_part").cast("long"), 33)))
+    return numbered.drop("_part", "_id", "_offset")
 
 
 def as_spark_events(spark, events):
