@@ -839,6 +839,17 @@ class EngineSpec:
             if not self.spark_master.strip():
                 raise ValueError("'engine.spark_master' is empty; give a Spark master URL such as \"local[2]\" or \"yarn\"")
 
+    def overridden(self, backend: str | None = None, spark_master: str | None = None) -> "EngineSpec":
+        """This engine with the command line's --backend / --spark-master applied, checked."""
+        from riskengine.errors import RiskEngineError
+
+        name = backend or self.backend
+        if name not in BACKENDS:
+            raise RiskEngineError(f"--backend expected one of {', '.join(BACKENDS)}, got {name!r}")
+        if spark_master and name != "spark":
+            raise RiskEngineError("--spark-master is used only with the Spark backend (--backend spark)")
+        return EngineSpec(backend=name, spark_master=spark_master or (self.spark_master if name == "spark" else None))
+
 
 @dataclass
 class TrainingSpec:

@@ -63,6 +63,29 @@ def test_features_on_spark_equal_duckdbs_on_the_borough(spark, store):
     pd.testing.assert_frame_equal(rows.drop(columns="entity_id"), expected.drop(columns="entity_id"))
 
 
+def test_train_on_spark_hands_over_duckdbs_training_table(spark, store):
+    """Training stays here; with the Spark backend its labelled rows' features come from Spark, unchanged."""
+    import copy
+
+    from riskengine.ingest import load_data
+    from riskengine.prepare import feature_events
+    from riskengine.spec import load_spec
+    from riskengine.training._train import as_of_dates, build_training_table
+
+    tspec = load_spec(store / "training" / "hmo.toml")
+    data = load_data(tspec.data)
+    events = feature_events(data, tspec.features)
+    dates = as_of_dates(tspec.labels, data.outcomes)
+    duck, duck_fs = build_training_table(tspec, data, events, dates)
+    on_spark = copy.deepcopy(tspec)
+    on_spark.engine = tspec.engine.overridden("spark", "local[2]")
+    table, fs = build_training_table(on_spark, data, events, dates)
+    assert len(table) == len(duck) > 100 and table["label"].sum() == duck["label"].sum()
+    pd.testing.assert_frame_equal(fs.info, duck_fs.info)
+    for col in duck.columns:
+        pd.testing.assert_series_equal(table[col], duck[col], check_dtype=col != "entity_id", obj=col)
+
+
 def _edge_tables():
     """Events on the boundaries: on the as-of date (never counts), exactly w days before
     (inside window w), w + 1 days before (outside), two values on one day (the larger is

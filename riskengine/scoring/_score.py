@@ -92,7 +92,7 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
 
     spec_path = None if isinstance(spec, ScoringSpec) else spec
     spec = load_scoring_spec(spec)
-    engine = engine_of(spec.engine, backend, spark_master)
+    engine = spec.engine.overridden(backend, spark_master)
     step = Steps(quiet)
 
     root = scoring_root(spec)  # checked before any work: an `outputs` that is a file stops here
@@ -121,19 +121,6 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
         result.paths = {k: final_path(v) for k, v in result.paths.items()}
     result.out_dir = target
     return result
-
-
-def engine_of(engine, backend: str | None = None, spark_master: str | None = None):
-    """The spec's [engine] with the command line's --backend / --spark-master applied, checked."""
-    from riskengine.spec import BACKENDS, EngineSpec
-
-    name = backend or engine.backend
-    if name not in BACKENDS:
-        raise RiskEngineError(f"--backend expected one of {', '.join(BACKENDS)}, got {name!r}")
-    master = spark_master or (engine.spark_master if name == "spark" else None)
-    if master and name != "spark":
-        raise RiskEngineError("--spark-master is used only with the Spark backend (--backend spark)")
-    return EngineSpec(backend=name, spark_master=master)
 
 
 def scoring_root(spec: ScoringSpec) -> Path:

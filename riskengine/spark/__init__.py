@@ -13,7 +13,7 @@ from riskengine._lazy import lazy_names
 
 _WHERE = {
     "spark_session": "_session", "why_no_spark": "_session", "java_version": "_session",
-    "build_features": "_features", "SparkFeatureSet": "_features",
+    "build_features": "_features", "SparkFeatureSet": "_features", "features_for_rows": "_features",
     "read_table": "_tables",
     "score_features": "_score", "score_on_spark": "_score",
     "link_on_spark": "_link",

@@ -197,3 +197,24 @@ def _category_sample(ents, spec: FeaturesSpec, ref: pd.DataFrame | None) -> pd.D
         else:
             columns[name] = pd.Series([], dtype=object)
     return pd.DataFrame(columns) if columns else pd.DataFrame(index=pd.RangeIndex(0))
+
+
+def features_for_rows(entities, events, dates, spec: FeaturesSpec, keys: pd.DataFrame, master: str | None = None):
+    """The training rows' features: the (date x entity) grid built in Spark, only the rows in
+    `keys` (entity_id, as_of) brought back, as a `riskengine.features.FeatureSet` in grid order.
+
+    What `train` calls with the Spark backend: the aggregation over all events runs in Spark,
+    the labelled rows (small) are fitted on here.
+    """
+    from pyspark.sql import functions as F
+
+    from riskengine.features import FeatureSet
+    from riskengine.spark._session import spark_session
+
+    spark = spark_session(master)
+    fs = build_features(spark, entities, events, dates, spec)
+    wanted = keys[["entity_id", "as_of"]].drop_duplicates().astype({"entity_id": str})
+    wanted = spark.createDataFrame(pd.DataFrame({"entity_id": wanted["entity_id"].to_numpy(dtype=object),
+                                                 "as_of": pd.to_datetime(wanted["as_of"]).dt.date.to_numpy()}))
+    got = fs.table.join(F.broadcast(wanted) if len(keys) < 1_000_000 else wanted, ["entity_id", "as_of"]).orderBy(POS)
+    return FeatureSet(table=fs._typed(got.toPandas()), info=fs.info)
