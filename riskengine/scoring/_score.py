@@ -104,7 +104,12 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
     data = load_data_or_write_rejects(tspec.data, spec.pipeline, today=today, redact=tspec.link.person_columns)
     add_stored_outcomes(data, tspec.data)  # new results take entities off the list (exclusions)
     check_against_data(spec, data, training=tspec)
-    link_sources(data, tspec.link)
+    session = None
+    if engine.backend == "spark":  # started here: linkage of new rows runs on it too
+        from riskengine.spark import spark_session
+
+        session = spark_session(engine.spark_master)
+    link_sources(data, tspec.link, spark=session)
     queue = queue_rejects = None
     if spec.queue is not None:  # rank exactly the work due, each row as of its own date
         from riskengine.scoring._queue import read_queue

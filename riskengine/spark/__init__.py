@@ -7,6 +7,9 @@ imported until used, so the DuckDB path and `riskengine --help` never load pyspa
     spark = spark_session("local[2]")
     fs = build_features(spark, entities, events, ["2024-04-01"], spec.features)   # a Spark DataFrame + info
     fs.to_pandas()                                     # equal to riskengine.features.build_features(...)
+    score_features(spark, fs, "models:/hmo/3", model)  # every row's score via mlflow.pyfunc.spark_udf
+
+Linkage on Spark is riskengine.link's own `link(..., spark=session)` (splink's SparkAPI).
 """
 
 from riskengine._lazy import lazy_names
@@ -15,8 +18,7 @@ _WHERE = {
     "spark_session": "_session", "why_no_spark": "_session", "java_version": "_session",
     "build_features": "_features", "SparkFeatureSet": "_features", "features_for_rows": "_features",
     "read_table": "_tables",
-    "score_features": "_score", "score_on_spark": "_score",
-    "link_on_spark": "_link",
+    "score_features": "_score", "SparkScores": "_score",
 }
 __all__ = list(_WHERE)
 __getattr__, __dir__ = lazy_names(__name__, _WHERE)

@@ -87,7 +87,9 @@ def spark_session(master: str | None = None, app_name: str = "riskengine", shuff
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name).master(master)
-    for key, value in {**SESSION_CONFIG, **(config or {})}.items():
+    jars = _splink_jar()
+    settings = {**SESSION_CONFIG, **({"spark.jars": jars} if jars else {}), **(config or {})}
+    for key, value in settings.items():
         builder = builder.config(key, value)
     cores = os.cpu_count() or 2
     builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions or max(2, 2 * cores)))
@@ -98,3 +100,15 @@ def spark_session(master: str | None = None, app_name: str = "riskengine", shuff
                               f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _splink_jar() -> str | None:
+    """splink's jar of string similarities (jaro_winkler, damerau_levenshtein) for Spark SQL,
+    put on the session's class path so linkage on Spark compares addresses as on DuckDB."""
+    try:
+        from splink.backends.spark import similarity_jar_location
+
+        path = similarity_jar_location()
+    except Exception:  # splink absent or a Spark it has no jar for: linkage on Spark will say so
+        return None
+    return path if os.path.exists(path) else None

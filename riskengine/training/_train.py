@@ -106,7 +106,12 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
     check_against_data(spec, data)  # every name in the spec exists in the data, before any work
     add_stored_outcomes(data, spec.data)  # inspectors' results added since (riskengine outcomes add)
     step(f"linking source rows without an entity id ({sum(len(d) for d in data.unlinked.values())} rows)")
-    link_metrics = link_sources(data, spec.link, out_dir=out_dir / "link")
+    session = None
+    if spec.engine.backend == "spark" and data.unlinked:  # splink on Spark ([engine] backend = "spark")
+        from riskengine.spark import spark_session
+
+        session = spark_session(spec.engine.spark_master)
+    link_metrics = link_sources(data, spec.link, out_dir=out_dir / "link", spark=session)
 
     step("building features as of each date")
     events = feature_events(data, spec.features)
