@@ -23,6 +23,7 @@ from riskengine.errors import RiskEngineError, SpecError
 from riskengine.spec import FeaturesSpec, NearbySpec
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.xdist_group("spark")  # one worker, one JVM (make test runs --dist loadgroup)
 
 
 def _borough_inputs(root: Path):
