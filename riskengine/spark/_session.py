@@ -29,6 +29,9 @@ SESSION_CONFIG = {
 }
 
 
+LOCAL_DRIVER_MEMORY = "4g"
+
+
 def java_version() -> int | None:
     """The major version of the `java` Spark would start (JAVA_HOME first, else PATH), or None."""
     home = os.environ.get("JAVA_HOME")
@@ -88,7 +91,9 @@ def spark_session(master: str | None = None, app_name: str = "riskengine", shuff
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name).master(master)
     jars = _splink_jar()
-    settings = {**SESSION_CONFIG, **({"spark.jars": jars} if jars else {}), **(config or {})}
+    # a local master runs every task in the driver's JVM: give it room (Spark's default is 1 GB)
+    local = {"spark.driver.memory": LOCAL_DRIVER_MEMORY} if master.startswith("local") else {}
+    settings = {**SESSION_CONFIG, **local, **({"spark.jars": jars} if jars else {}), **(config or {})}
     for key, value in settings.items():
         builder = builder.config(key, value)
     cores = os.cpu_count() or 2

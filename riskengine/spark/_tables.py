@@ -34,6 +34,29 @@ def read_table(spark, path: str, what: str = "table"):
                               f"({first})") from None
 
 
+def from_arrow(spark, table: pa.Table):
+    """A Spark DataFrame of an Arrow table held here (the validated data).
+
+    On a local master it goes through a Parquet file in a temporary folder (removed when this
+    process ends): a large `createDataFrame` would sit in every query plan in the driver's heap.
+    On a cluster the executors cannot see this machine's disk, so the rows are sent by
+    `createDataFrame`.
+    """
+    if not spark.sparkContext.master.startswith("local"):
+        return spark.createDataFrame(table)
+    import atexit
+    import shutil
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    folder = tempfile.mkdtemp(prefix="riskengine-spark-")
+    atexit.register(shutil.rmtree, folder, True)
+    path = f"{folder}/table.parquet"
+    pq.write_table(table, path, coerce_timestamps="us", allow_truncated_timestamps=True)
+    return spark.read.parquet(path)
+
+
 def _is_spark_frame(obj) -> bool:
     return type(obj).__module__.startswith("pyspark.")
 
@@ -58,7 +81,7 @@ def as_spark_entities(spark, entities, static: list[str]):
             if isinstance(frame[col].dtype, pd.CategoricalDtype):
                 frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
         frame.insert(1, "row", np.arange(len(frame), dtype=np.int64))
-        df = spark.createDataFrame(frame)
+        df = from_arrow(spark, pa.Table.from_pandas(frame, preserve_index=False))
     elif _is_spark_frame(entities):
         if "entity_id" not in entities.columns:
             raise DataError(f"entities table has no 'entity_id' column (columns: {entities.columns})")
@@ -119,7 +142,7 @@ def as_spark_events(spark, events):
         if "value" in events.columns:
             columns["value"] = pa.array(pd.to_numeric(events["value"]).to_numpy(dtype=np.float64, na_value=np.nan),
                                         from_pandas=True)
-        df = spark.createDataFrame(pa.table(columns))
+        df = from_arrow(spark, pa.table(columns))
     elif _is_spark_frame(events):
         df = events
         missing = [c for c in EVENT_COLUMNS[:4] if c not in df.columns]
