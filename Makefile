@@ -18,8 +18,9 @@ demo: $(STAMP)
 	$(BIN)/riskengine demo
 
 # No root needed: the browser test skips (saying why) when Chromium is absent; .ci/run installs it.
+# --dist loadgroup keeps the Spark tests (xdist_group "spark") on one worker: one JVM, not two.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q -rs
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -rs
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -83,12 +83,16 @@ def train_command(
     out: Path = typer.Option(None, help="Folder for the summary and plots (default: out/<pipeline>/train)."),
     no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not log to MLflow or register the model."),
     quiet: bool = typer.Option(False, help="No progress lines."),
+    backend: str = typer.Option(None, "--backend", help="Where the training rows' features are built: duckdb or "
+                                "spark (fitting stays here). Default: the spec's \\[engine] backend, else duckdb."),
+    spark_master: str = typer.Option(None, "--spark-master", help="The Spark master with --backend spark, "
+                                     "e.g. local[2], yarn (default: the spec's, else local[*])."),
 ) -> None:
     """Train candidates over time, compare them with business as usual, register the champion."""
     from riskengine.report_console import print_training_summary
     from riskengine.training import train
 
-    result = train(spec, out=out, log_mlflow=not no_mlflow, quiet=quiet)
+    result = train(spec, out=out, log_mlflow=not no_mlflow, quiet=quiet, backend=backend, spark_master=spark_master)
     print_training_summary(result.summary)
     typer.echo(f"Summary: {result.out_dir / 'summary.json'}")
 

@@ -14,17 +14,20 @@ from riskengine.ingest import Dataset, as_date, as_id, events_table, read_table
 from riskengine.spec import DataSpec, FeaturesSpec, LinkSpec
 
 
-def link_sources(data: Dataset, spec: LinkSpec, out_dir: Path | None = None, progress: bool = False) -> dict:
+def link_sources(data: Dataset, spec: LinkSpec, out_dir: Path | None = None, progress: bool = False,
+                 spark=None) -> dict:
     """Resolve rows without an entity_id (riskengine.link); returns the link metrics.
 
-    Replaces `data.sources` with the linked frames (entity_id filled where matched).
+    Replaces `data.sources` with the linked frames (entity_id filled where matched). With
+    `spark` (a SparkSession: the Spark backend) splink compares the candidate pairs there.
     """
     if not spec.enabled or not data.unlinked:
         return {}
     from riskengine.link import link
 
     truth = read_file(spec.truth, "link truth") if spec.truth is not None and Path(spec.truth).exists() else None
-    result = link(data.entities, data.sources, spec, out_dir=out_dir, progress=progress, truth=truth)
+    result = link(data.entities, data.sources, spec, out_dir=out_dir, progress=progress, truth=truth,
+                  **({"spark": spark} if spark is not None else {}))
     data.sources = result.sources
     return result.metrics
 
@@ -95,6 +98,16 @@ def given_features(spec: FeaturesSpec, data: Dataset | None = None) -> pd.DataFr
 
 
 FEATURE_SAMPLE_ROWS = 5_000  # enough for a stable PSI per feature; small enough to keep with every list
+
+
+def feature_sample_positions(n: int, rows: int = FEATURE_SAMPLE_ROWS):
+    """The positions of the seeded sample `write_feature_sample` keeps from a table of n rows
+    (those of `table.sample(rows, random_state=0)`), for a table that is not in this process."""
+    import numpy as np
+
+    if n <= rows:
+        return np.arange(n)
+    return pd.RangeIndex(n).to_series().sample(rows, random_state=0).to_numpy()
 
 
 def write_feature_sample(table: pd.DataFrame, path: Path, rows: int = FEATURE_SAMPLE_ROWS) -> Path:

@@ -810,6 +810,47 @@ def information_governance(governance: dict[str, Any]) -> InformationGovernance:
         raise ValueError(str(exc).removeprefix(": ")) from None
 
 
+# ---------------------------------------------------------------------------------------
+# Where the heavy stages run (riskengine.spark)
+# ---------------------------------------------------------------------------------------
+
+BACKENDS = ("duckdb", "spark")
+
+
+@dataclass
+class EngineSpec:
+    """[engine]: where features, scoring and linkage run: DuckDB in this process (default) or Spark.
+
+    With "spark" the features are computed in Spark SQL (the same statement DuckDB runs,
+    translated), every entity is scored by `mlflow.pyfunc.spark_udf`, and only the top of
+    the list, its reasons and the narrow score columns come back to this process.
+    `--backend` and `--spark-master` on the command line win over these keys.
+    """
+
+    backend: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str | None = None  # e.g. "local[2]", "spark://host:7077", "yarn"; default: the running session's, else local[*]
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"'engine.backend' must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.spark_master is not None:
+            if self.backend != "spark":
+                raise ValueError("'engine.spark_master' is read only with engine.backend = \"spark\"")
+            if not self.spark_master.strip():
+                raise ValueError("'engine.spark_master' is empty; give a Spark master URL such as \"local[2]\" or \"yarn\"")
+
+    def overridden(self, backend: str | None = None, spark_master: str | None = None) -> "EngineSpec":
+        """This engine with the command line's --backend / --spark-master applied, checked."""
+        from riskengine.errors import RiskEngineError
+
+        name = backend or self.backend
+        if name not in BACKENDS:
+            raise RiskEngineError(f"--backend expected one of {', '.join(BACKENDS)}, got {name!r}")
+        if spark_master and name != "spark":
+            raise RiskEngineError("--spark-master is used only with the Spark backend (--backend spark)")
+        return EngineSpec(backend=name, spark_master=spark_master or (self.spark_master if name == "spark" else None))
+
+
 @dataclass
 class TrainingSpec:
     """A training pipeline: training/NAME.toml."""
@@ -832,6 +873,7 @@ class TrainingSpec:
     exclusions: "ScoringExclusions | None" = None  # what the list leaves out; the oracle view applies it too
     governance: dict[str, Any] = field(default_factory=dict)  # model card / transparency record facts (owner, contact ...)
     seed: int = 0
+    engine: EngineSpec = field(default_factory=EngineSpec)  # [engine]: where the features are built (training stays here)
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -949,6 +991,7 @@ class ScoringSpec:
     alerts: ScoringAlerts = field(default_factory=ScoringAlerts)
     dashboard: DashboardSpec = field(default_factory=DashboardSpec)
     queue: ScoringQueue | None = None  # rank exactly the work due instead of every entity
+    engine: EngineSpec = field(default_factory=EngineSpec)  # [engine]: DuckDB here, or Spark
 
     def __post_init__(self) -> None:
         check_name(self.pipeline, "pipeline")

@@ -22,3 +22,25 @@ def _hypothesis_gc_callbacks() -> list:
 def pytest_sessionfinish(session, exitstatus) -> None:
     for cb in _hypothesis_gc_callbacks():
         gc.callbacks.remove(cb)
+
+
+# --- the Spark backend's tests share one local session (riskengine.spark) ---
+import os  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One quiet local[2] SparkSession for the whole run; skipped, with the reason, when Spark
+    cannot start here (no pyspark, no Java 17+), unless RISKENGINE_REQUIRE_SPARK is set (CI)."""
+    from riskengine.spark import spark_session, why_no_spark
+
+    problem = why_no_spark()
+    if problem:
+        if os.environ.get("RISKENGINE_REQUIRE_SPARK"):
+            pytest.fail(f"RISKENGINE_REQUIRE_SPARK is set but Spark cannot start: {problem}")
+        pytest.skip(f"Spark backend tests need Spark: {problem}")
+    session = spark_session("local[2]", app_name="riskengine-tests", shuffle_partitions=4)
+    yield session
+    session.stop()

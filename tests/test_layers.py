@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
     {"prepare"},  # ingest + link + features, as training and scoring both call them
     {"compiled"},  # compiled scorers (C trees, TreeSHAP, linear arrays) the model plugs in
     {"model"},
+    {"spark"},  # the Spark backend: features (Spark SQL), scoring (spark_udf), linkage (splink on Spark)
     {"audit"},  # used by training (governance pack) and scoring (the list's audit)
     {"infogov"},  # DPIA and data-sharing drafts from the spec and the audit; training checks the DPIA
     {"training"},

@@ -24,7 +24,7 @@ from riskengine.errors import DataError, RiskEngineError
 from riskengine.features._phrases import column_label, default_label
 from riskengine.features._nearby import nearby_part, split_area_events, wants_nearby
 from riskengine.features._ready import join_as_of
-from riskengine.features._sql import event_query
+from riskengine.features._sql import event_query, types_query
 from riskengine.progress import Steps
 from riskengine.spec import FeaturesSpec
 
@@ -140,6 +140,11 @@ def _count(n: int, one: str, many: str | None = None) -> str:
 # --- inputs ---------------------------------------------------------------------------
 
 
+def as_of_dates(as_of) -> list[pd.Timestamp]:
+    """The distinct as-of dates, sorted, as midnight timestamps; a RiskEngineError names a bad one."""
+    return _as_of_dates(as_of)
+
+
 def _as_of_dates(as_of) -> list[pd.Timestamp]:
     if isinstance(as_of, (str, dt.date, np.datetime64)):
         as_of = [as_of]
@@ -179,6 +184,11 @@ def _check_events(events: pd.DataFrame) -> None:
     if "value" in events.columns and not (pd.api.types.is_numeric_dtype(events["value"])
                                           and not pd.api.types.is_bool_dtype(events["value"])):
         raise DataError(f"events column 'value' must be numeric (float64, NaN where absent), got {events['value'].dtype}")
+
+
+def check_reference(reference: pd.DataFrame) -> pd.DataFrame:
+    """A model's feature info made usable as `reference` (also when read back from CSV)."""
+    return _check_reference(reference)
 
 
 def _check_reference(reference: pd.DataFrame) -> pd.DataFrame:
@@ -227,6 +237,13 @@ def _info_dtypes(info: pd.DataFrame) -> pd.DataFrame:
 # --- static columns -------------------------------------------------------------------
 
 
+def static_info(entities: pd.DataFrame, spec: FeaturesSpec, ref: pd.DataFrame | None) -> pd.DataFrame:
+    """The info rows of the static entity columns (categories from `entities` unless `ref` gives them).
+
+    `entities` needs only the static columns; for categorical ones the distinct values suffice."""
+    return _static_info(entities, spec, ref)
+
+
 def _static_info(entities: pd.DataFrame, spec: FeaturesSpec, ref: pd.DataFrame | None) -> pd.DataFrame:
     if ref is not None:
         info = ref[ref["stat"] == "static"]
@@ -256,6 +273,14 @@ def _static_values(entities: pd.DataFrame, info: pd.DataFrame, take: np.ndarray)
 def _event_info(con, events: pd.DataFrame, spec: FeaturesSpec, ref: pd.DataFrame | None) -> pd.DataFrame:
     """One row per event feature (INFO_COLUMNS plus pair index and SQL slot)."""
     pairs = _event_types(con, events)  # also checks the events, with or without a reference
+    return event_plan(pairs, spec, ref)
+
+
+def event_plan(pairs: pd.DataFrame, spec: FeaturesSpec, ref: pd.DataFrame | None) -> pd.DataFrame:
+    """The event features for the (source, type, has_value) `pairs` found in the events, sorted:
+    INFO_COLUMNS plus `pair` (the type's number in the SQL) and `slot` (the SQL column holding it).
+    With a reference (a model's feature info) exactly its event features. Any engine that runs
+    `event_query` spreads its result into columns by this plan."""
     if ref is not None:
         plan = ref[ref["stat"].isin(EVENT_STATS)].reset_index(drop=True)
     else:
@@ -290,19 +315,21 @@ def _event_info(con, events: pd.DataFrame, spec: FeaturesSpec, ref: pd.DataFrame
 
 def _event_types(con, events: pd.DataFrame) -> pd.DataFrame:
     """Every (source, type) in the events and whether it has values; refuses rows without them."""
-    value = "value" if "value" in events.columns else "NULL::DOUBLE"
-    found = con.sql(f"""
-        SELECT CAST(source AS VARCHAR) AS source, CAST(type AS VARCHAR) AS type,
-               count({value}) > 0 AS has_value, count(*) - count(date) AS no_date,
-               count(*) - count(entity_id) AS no_id
-        FROM events_raw GROUP BY ALL ORDER BY source, type""").df()
+    return check_event_types(con.sql(types_query("value" in events.columns)).df())
+
+
+def check_event_types(found: pd.DataFrame) -> pd.DataFrame:
+    """`types_query`'s result checked (every event has a source, type, date and entity_id):
+    source, type, has_value, one row per type in sorted order."""
     problems = {"a source or type": int((found["source"].isna() | found["type"].isna()).sum()),
                 "a date": int(found["no_date"].sum()), "an entity_id": int(found["no_id"].sum())}
     for what, count in problems.items():
         if count:
             raise DataError(f"events table: row(s) without {what}; every event needs source, entity_id, "
                             "date and type (ingest sets such rows aside as rejects)")
-    return found[["source", "type", "has_value"]]
+    found = found[["source", "type", "has_value"]].reset_index(drop=True)
+    found["has_value"] = found["has_value"].astype(bool)
+    return found
 
 
 def _event_values(con, entities: pd.DataFrame, dates: list[pd.Timestamp], plan: pd.DataFrame,

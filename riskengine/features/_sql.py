@@ -19,12 +19,14 @@ import sqlglot
 def event_query(*, n_rows: int, n_pairs: int, windows: Sequence[int], with_sums: bool,
                 has_value_column: bool) -> str:
     """The DuckDB-dialect SELECT computing every event statistic for every as-of date."""
-    aggs = [f"count(*) FILTER (WHERE d >= as_of - {w}) AS c_{w}" for w in windows] + ["count(*) AS c_all"]
+    # age = whole days from the event to the as-of date (>= 1); window w holds ages 1..w. Written
+    # with date_diff rather than date arithmetic, whose result types differ between engines.
+    aggs = [f"count(*) FILTER (WHERE age <= {w}) AS c_{w}" for w in windows] + ["count(*) AS c_all"]
     if with_sums:
-        aggs += [f"sum(v) FILTER (WHERE d >= as_of - {w}) AS s_{w}" for w in windows] + ["sum(v) AS s_all"]
+        aggs += [f"sum(v) FILTER (WHERE age <= {w}) AS s_{w}" for w in windows] + ["sum(v) AS s_all"]
         # the value of the latest event that has one; on a tie of dates, the largest value
         aggs.append("(max(struct_pack(d := d, v := v)) FILTER (WHERE v IS NOT NULL)).v AS last")
-    aggs.append("min(as_of - d) AS ds")
+    aggs.append("min(age) AS ds")
     value = "CAST(e.value AS DOUBLE)" if has_value_column else "NULL::DOUBLE"
     # key numbers a group (as-of date k, entity row, event type pair) densely: one integer to hash
     return f"""
@@ -35,10 +37,22 @@ def event_query(*, n_rows: int, n_pairs: int, windows: Sequence[int], with_sums:
             JOIN pairs p ON CAST(e.source AS VARCHAR) = p.source AND CAST(e.type AS VARCHAR) = p.type
         ),
         past AS (
-            SELECT dt.k * {n_rows * n_pairs}::BIGINT + ev.rp AS key, ev.d, ev.v, CAST(dt.as_of AS DATE) AS as_of
+            SELECT dt.k * {n_rows * n_pairs}::BIGINT + ev.rp AS key, ev.d, ev.v,
+                   date_diff('day', ev.d, CAST(dt.as_of AS DATE)) AS age
             FROM ev JOIN dates_raw dt ON ev.d < CAST(dt.as_of AS DATE)
         )
         SELECT key, {", ".join(aggs)} FROM past GROUP BY key"""
+
+
+def types_query(has_value_column: bool) -> str:
+    """The DuckDB-dialect SELECT listing every (source, type) of `events_raw`, sorted, with
+    whether it has values and how many rows lack a date or an entity_id."""
+    value = "value" if has_value_column else "NULL::DOUBLE"
+    return f"""
+        SELECT CAST(source AS VARCHAR) AS source, CAST(type AS VARCHAR) AS type,
+               count({value}) > 0 AS has_value, count(*) - count(date) AS no_date,
+               count(*) - count(entity_id) AS no_id
+        FROM events_raw GROUP BY CAST(source AS VARCHAR), CAST(type AS VARCHAR) ORDER BY source, type"""
 
 
 def in_dialect(sql: str, dialect: str) -> str:

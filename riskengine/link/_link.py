@@ -79,6 +79,7 @@ def link(
     truth: pd.DataFrame | None = None,
     allow_ephemeral_key: bool = False,
     seed: int = 0,
+    spark=None,
 ) -> LinkResult:
     """Resolve every source row to an entity of the register, or say why not.
 
@@ -86,7 +87,8 @@ def link(
     date, type, value and any others). With `spec.match_on = "person"` the entities are people
     and rows without a key are matched on name, date of birth and postcode instead (_people.py).
     `truth` (source, line, true_entity_id) adds precision and recall to the metrics. With `out_dir`, the linked sources, review file, golden table,
-    splink charts and the link and quality reports are written there.
+    splink charts and the link and quality reports are written there. With `spark` (a
+    SparkSession) splink's blocking and comparisons run on Spark (riskengine.spark), same model.
     """
     spec = spec or LinkSpec()
     if spec.match_on == "person":  # people: matched on raw names first, pseudonymised before anything leaves
@@ -148,7 +150,8 @@ def link(
         chart_dir = Path(out_dir) / "charts" if out_dir is not None else None
         labelled = None if reuse else _labelled_addresses(frames, resolved, towns, seed)
         candidates, model = match_records(ent_parts, to_match.reset_index(drop=True), labelled=labelled,
-                                          chart_dir=chart_dir, seed=seed, fixed=store.model if reuse else None)
+                                          chart_dir=chart_dir, seed=seed, fixed=store.model if reuse else None,
+                                          spark=spark)
         best = candidates[candidates["rank"] == 1]
         model.best_probabilities = best["match_probability"].tolist()
     if reuse:

@@ -91,11 +91,17 @@ class MatchModel:
     trained_levels: pd.DataFrame | None = None  # levels with their comparison-vector values (cvv), to reuse the model
 
 
-def _comparisons():
+# the string similarities by engine: DuckDB's own functions, and on Spark the UDFs of splink's jar
+_SIMILARITY = {"duckdb": ("jaro_winkler_similarity", "damerau_levenshtein"),
+               "spark": ("jaro_winkler", "damerau_levenshtein")}
+
+
+def _comparisons(dialect: str = "duckdb"):
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
-    similar = "(jaro_winkler_similarity(street_l, street_r) >= 0.9 OR damerau_levenshtein(street_l, street_r) <= 1)"
+    jw, dl = _SIMILARITY[dialect]
+    similar = f"({jw}(street_l, street_r) >= 0.9 OR {dl}(street_l, street_r) <= 1)"
     same_number = "house_number_l = house_number_r"
     flat = cl.CustomComparison(
         output_column_name="flat",
@@ -160,6 +166,7 @@ def match_records(
     max_u_pairs: float = 1e6,
     max_iterations: int = 50,
     fixed: dict | None = None,
+    spark=None,
 ) -> tuple[pd.DataFrame, MatchModel]:
     """Score `records` (record_id + PARTS) against `entities` (entity_id + PARTS).
 
@@ -169,6 +176,10 @@ def match_records(
     Returns each record's best two candidates: record_id, entity_id, rank, match_weight
     (log2 of the pair's posterior odds), match_probability (against the rivals),
     runner_up_probability, and one weight column per comparison (mw_<comparison>).
+
+    With `spark` (a SparkSession) splink runs on Spark (SparkAPI): blocking, the comparison
+    vectors of every candidate pair and u sampling there; the candidate pairs' comparison
+    levels then come here, where the one-to-one EM and the scoring run as on DuckDB.
     """
     from splink import Linker, SettingsCreator
     from splink.backends.duckdb import DuckDBAPI
@@ -178,14 +189,22 @@ def match_records(
     n_entities = max(len(left), 2)
 
     con = duckdb.connect()
-    db = DuckDBAPI(con)
+    if spark is None:
+        db = DuckDBAPI(con)
+    else:
+        from splink.backends.spark import SparkAPI
+
+        # persist (not parquet files in a checkpoint folder) breaks splink's lineage on a local session
+        lineage = "parquet" if not spark.sparkContext._jsc.sc().getCheckpointDir().isEmpty() else "persist"
+        db = SparkAPI(spark_session=spark, break_lineage_method=lineage,
+                      num_partitions_on_repartition=int(spark.conf.get("spark.sql.shuffle.partitions")))
     t_ent = db.register(left, table_name="a_entities")
     t_rec = db.register(right, table_name="b_records")
     settings = SettingsCreator(
         link_type="link_only",
         unique_id_column_name="uid",
         probability_two_random_records_match=1.0 / n_entities,
-        comparisons=_comparisons(),
+        comparisons=_comparisons("duckdb" if spark is None else "spark"),
         blocking_rules_to_generate_predictions=BLOCKING,
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,  # keeps the comparison levels (gamma_*) the EM counts
@@ -203,7 +222,14 @@ def match_records(
         if start:
             _set_m(linker, start)
     pairs = linker.inference.predict(warning_mode="never")  # m and u are EM's below, not splink's
-    n_pairs = _pairs_table(con, pairs.physical_name)
+    name = pairs.physical_name
+    if spark is not None:  # the pairs' levels (narrow) come to this process for the EM and the scores
+        frame = pairs.as_spark_dataframe()
+        keep = [c for c in frame.columns if c in ("uid_l", "uid_r", "source_dataset_l")
+                or c.startswith(("gamma_", "mw_tf_adj_"))]
+        name = "spark_pairs"
+        con.register(name, frame.select(*keep).toArrow())
+    n_pairs = _pairs_table(con, name)
     if fixed is None:
         levels = _level_table(linker)
         levels, pi, iterations = one_to_one_em(con, levels, n_entities, len(right), max_iterations)

@@ -44,6 +44,7 @@ class ScoringResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     fingerprint: str = ""
     run_id: str | None = None
+    backend: str = "duckdb"  # where features and scores were computed: "duckdb" or "spark (<master>)"
 
 
 # ---------------------------------------------------------------------------------------
@@ -76,18 +77,22 @@ def fingerprint_of(fingerprints: list[dict]) -> str:
 
 def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, out: str | Path | None = None,
           previous: str | Path | None = None, log_mlflow: bool = True, quiet: bool = False,
-          today: dt.date | None = None, model: LoadedModel | None = None) -> ScoringResult:
+          today: dt.date | None = None, model: LoadedModel | None = None, backend: str | None = None,
+          spark_master: str | None = None) -> ScoringResult:
     """Score every entity as of a date and write the list, its reasons, alerts, page and record.
 
     `model` skips the registry (a LoadedModel you built); otherwise the spec's registered
     alias is loaded. `previous` names the list to compare with (default: the latest earlier
-    list beside this one).
+    list beside this one). `backend` ("duckdb" or "spark") and `spark_master` override the
+    spec's [engine]: with Spark the features and every entity's score are computed there
+    (riskengine.spark) and the same list is written from here.
     """
     from riskengine.ingest import load_data_or_write_rejects
     from riskengine.prepare import add_stored_outcomes, link_sources
 
     spec_path = None if isinstance(spec, ScoringSpec) else spec
     spec = load_scoring_spec(spec)
+    engine = spec.engine.overridden(backend, spark_master)
     step = Steps(quiet)
 
     root = scoring_root(spec)  # checked before any work: an `outputs` that is a file stops here
@@ -99,7 +104,12 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
     data = load_data_or_write_rejects(tspec.data, spec.pipeline, today=today, redact=tspec.link.person_columns)
     add_stored_outcomes(data, tspec.data)  # new results take entities off the list (exclusions)
     check_against_data(spec, data, training=tspec)
-    link_sources(data, tspec.link)
+    session = None
+    if engine.backend == "spark":  # started here: linkage of new rows runs on it too
+        from riskengine.spark import spark_session
+
+        session = spark_session(engine.spark_master)
+    link_sources(data, tspec.link, spark=session)
     queue = queue_rejects = None
     if spec.queue is not None:  # rank exactly the work due, each row as of its own date
         from riskengine.scoring._queue import read_queue
@@ -111,7 +121,8 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
     check_as_of(when, data, today)
     target = Path(out) if out else root / str(when.date())
     with run_folder(target) as work:
-        result = _score_in(spec, tspec, data, loaded, when, work, previous, log_mlflow, step, queue, queue_rejects)
+        result = _score_in(spec, tspec, data, loaded, when, work, previous, log_mlflow, step, queue, queue_rejects,
+                           engine)
         result.paths = {k: final_path(v) for k, v in result.paths.items()}
     result.out_dir = target
     return result
@@ -154,13 +165,19 @@ def check_as_of(when: pd.Timestamp, data, today: dt.date | None = None) -> None:
 
 def _score_in(spec: ScoringSpec, tspec: TrainingSpec, data, loaded: LoadedModel, when: pd.Timestamp,
               out_dir: Path, previous, log_mlflow: bool, step: Steps, queue: pd.DataFrame | None = None,
-              queue_rejects: pd.DataFrame | None = None) -> ScoringResult:
+              queue_rejects: pd.DataFrame | None = None, engine=None) -> ScoringResult:
     from riskengine.features import build_features
     from riskengine.prepare import feature_events, given_features
 
     events = feature_events(data, tspec.features)
     check_sources(loaded, events)
     entities = data.entities
+    if engine is not None and engine.backend == "spark":
+        if queue is not None:
+            raise RiskEngineError("a scoring spec with a [queue] is scored on the DuckDB backend only "
+                                  "(each row as of its own date); drop --backend spark / [engine] backend")
+        result = _score_on_spark(spec, tspec, data, events, loaded, when, out_dir, previous, step, engine)
+        return _finish(result, spec, tspec, data, out_dir, log_mlflow, None)
     # With the model's own feature metadata as the reference, the table has exactly the columns
     # and categories it was trained on, even when an event type has no rows this time.
     if queue is not None:
@@ -178,6 +195,34 @@ def _score_in(spec: ScoringSpec, tspec: TrainingSpec, data, loaded: LoadedModel,
     result = score_frames(spec, fs.table, entities, events, data.outcomes, when, loaded, out_dir,
                           previous=previous, purpose=asdict(spec.purpose or tspec.purpose),
                           fingerprint=fingerprint_of(data.fingerprints), info=fs.info, step=step)
+    return _finish(result, spec, tspec, data, out_dir, log_mlflow, queue_rejects)
+
+
+def _score_on_spark(spec: ScoringSpec, tspec: TrainingSpec, data, events: pd.DataFrame, loaded: LoadedModel,
+                    when: pd.Timestamp, out_dir: Path, previous, step: Steps, engine) -> ScoringResult:
+    """Features and every entity's score in Spark; the list, reasons and files from here, as on DuckDB."""
+    from riskengine.scoring._reasons import reasons_for_all
+    from riskengine.spark import build_features as spark_features
+    from riskengine.spark import score_features, spark_session
+
+    session = spark_session(engine.spark_master)
+    master = session.sparkContext.master
+    step(f"building features as of {when.date()} for {len(data.entities):,} entities on Spark ({master})", "features")
+    sfs = spark_features(session, data.entities, events, [when], tspec.features, reference=loaded.info)
+    # the registered version itself, so an alias moved meanwhile cannot mix two models
+    uri = f"models:/{spec.pipeline}/{loaded.version}" if loaded.version else loaded.uri
+    step(f"scoring {len(data.entities):,} entities on Spark with {uri} (mlflow.pyfunc.spark_udf)", "scoring")
+    scored = score_features(session, sfs, uri, loaded.model, loaded.input_names, reasons_for_all, spec.reasons)
+    result = score_frames(spec, None, data.entities, events, data.outcomes, when, loaded, out_dir,
+                          previous=previous, purpose=asdict(spec.purpose or tspec.purpose),
+                          fingerprint=fingerprint_of(data.fingerprints), info=sfs.info, step=step, scored=scored)
+    result.backend = f"spark ({master})"
+    return result
+
+
+def _finish(result: ScoringResult, spec: ScoringSpec, tspec: TrainingSpec, data, out_dir: Path, log_mlflow: bool,
+            queue_rejects: pd.DataFrame | None) -> ScoringResult:
+    """The list's audit, the queue's rejects, the MLflow record and run.json."""
     from riskengine.scoring._audit import audit_list
 
     if queue_rejects is not None and len(queue_rejects):
@@ -194,32 +239,42 @@ def _score_in(spec: ScoringSpec, tspec: TrainingSpec, data, loaded: LoadedModel,
     return result
 
 
-def score_frames(spec: ScoringSpec, table: pd.DataFrame, entities: pd.DataFrame, events: pd.DataFrame,
+def score_frames(spec: ScoringSpec, table: pd.DataFrame | None, entities: pd.DataFrame, events: pd.DataFrame,
                  outcomes: pd.DataFrame | None, as_of: pd.Timestamp, loaded: LoadedModel, out_dir: Path,
                  previous: str | Path | None = None, purpose: dict | None = None, fingerprint: str = "",
-                 info: pd.DataFrame | None = None, step: Steps | None = None) -> ScoringResult:
+                 info: pd.DataFrame | None = None, step: Steps | None = None, scored=None) -> ScoringResult:
     """The list from a feature table already built: score, exclude, rank, alert, explain, write.
 
     `table` has entity_id and the model's feature columns (one row per entity); `entities`
     the entity attributes (ward, lat, lon, quota columns); `events` and `outcomes` are what
     the exclusions read. Writes every output file into `out_dir`.
+
+    `scored` (riskengine.spark's SparkScores) replaces `table` when the scores were computed
+    elsewhere: every row's ids, raw scores, probabilities and top reasons in table order, and
+    `rows(positions)` to fetch the few feature rows the list and its reasons need.
     """
     step = step or Steps(quiet=True)
     when = pd.Timestamp(as_of)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table = table.reset_index(drop=True)
-    check_features(table, loaded)
+    from riskengine.prepare import feature_sample_positions, write_feature_sample
 
-    step(f"scoring {len(table):,} entities", "scoring")
-    raw = loaded.model.raw_score(table)
-    prob = loaded.model.probability_from_raw(raw)
+    if scored is None:
+        table = table.reset_index(drop=True)
+        check_features(table, loaded)
+        step(f"scoring {len(table):,} entities", "scoring")
+        raw = loaded.model.raw_score(table)
+        prob = loaded.model.probability_from_raw(raw)
+        ids, rows = table["entity_id"], table.iloc.__getitem__
+    else:
+        check_features(pd.DataFrame(columns=["entity_id", *scored.columns]), loaded)
+        raw, prob, ids, rows = scored.raw, scored.prob, scored.ids, scored.rows
 
-    from riskengine.prepare import write_feature_sample
-
-    write_feature_sample(table.assign(probability=prob), out_dir / "features_sample.parquet")  # for the dashboard's drift check
+    sample = feature_sample_positions(len(ids))
+    write_feature_sample(rows(sample).assign(probability=prob[sample]),  # for the dashboard's drift check
+                         out_dir / "features_sample.parquet")
     step("applying the exclusions and making the list", "list")
-    scores = _scores_frame(table, raw, prob, entities, spec)
+    scores = _scores_frame(pd.DataFrame({"entity_id": ids}), raw, prob, entities, spec)
     scores["excluded"] = exclusions(scores["entity_id"], events, outcomes, when, spec.exclusions).to_numpy()
     listed = make_list(scores, spec.capacity, when, spec.quotas, spec.exploration.share, spec.exploration.seed)
 
@@ -232,15 +287,16 @@ def score_frames(spec: ScoringSpec, table: pd.DataFrame, entities: pd.DataFrame,
 
     step(f"explaining {len(listed):,} listed entities (exact SHAP)", "reasons")
     ids = pd.Index(listed["entity_id"]).append(pd.Index(alerts["entity_id"].astype(str))).unique()
-    pos = pd.Index(table["entity_id"].astype(str)).get_indexer(ids)
-    X = table.iloc[pos].reset_index(drop=True)
+    pos = pd.Index(scores["entity_id"]).get_indexer(ids)
+    X = rows(pos).reset_index(drop=True)
     contrib, _ = explain(loaded.model, X)
     why = top_reasons(contrib, X, loaded.model.features_, loaded.info if loaded.info is not None else info, spec.reasons)
     why.insert(0, "entity_id", X["entity_id"].astype(str).to_numpy())
     reason_cols = [f"reason_{i}" for i in range(1, spec.reasons + 1)]
     listed = listed.merge(why[["entity_id", *reason_cols]], on="entity_id", how="left", validate="one_to_one")
     n_list = len(listed)
-    everyone = reasons_for_all(loaded.model, table, spec.reasons)  # compiled models: every entity's reasons
+    # compiled models: every entity's reasons
+    everyone = reasons_for_all(loaded.model, table, spec.reasons) if scored is None else scored.everyone
     if everyone is not None:
         scores = pd.concat([scores, everyone.reset_index(drop=True)], axis=1)
 
@@ -287,7 +343,7 @@ def _write_run_json(result: ScoringResult) -> None:
            "model_version": m.version, "model_run_id": m.run_id, "scoring_run_id": result.run_id,
            "data_fingerprint": result.fingerprint, "previous_list": str(result.previous) if result.previous else None,
            "entities_scored": int(len(result.scores)), "listed": int(len(result.listed)),
-           "alerts": int(len(result.alerts)), "timings_seconds": result.timings,
+           "alerts": int(len(result.alerts)), "backend": result.backend, "timings_seconds": result.timings,
            "files": {k: str(final_path(v)) for k, v in result.paths.items()}}
     path = result.out_dir / "run.json"
     path.write_text(json.dumps(doc, indent=2))

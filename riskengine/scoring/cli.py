@@ -33,11 +33,16 @@ def score_command(
     no_mlflow: bool = typer.Option(False, "--no-mlflow", help="Do not log the scoring run to MLflow."),
     quiet: bool = typer.Option(False, help="No progress lines."),
     show: int = typer.Option(10, help="How many rows of the list to print."),
+    backend: str = typer.Option(None, "--backend", help="Where features and scores are computed: duckdb (this "
+                                "process) or spark. Default: the spec's \\[engine] backend, else duckdb."),
+    spark_master: str = typer.Option(None, "--spark-master", help="The Spark master with --backend spark, e.g. "
+                                     "local[2], spark://host:7077, yarn (default: the spec's, else local[*])."),
 ) -> None:
     """Score every entity with the registered model and write the ranked list, reasons, alerts and map."""
     from riskengine.scoring import score
 
-    result = score(spec, as_of=_date(as_of), out=out, previous=previous, log_mlflow=not no_mlflow, quiet=quiet)
+    result = score(spec, as_of=_date(as_of), out=out, previous=previous, log_mlflow=not no_mlflow, quiet=quiet,
+                   backend=backend, spark_master=spark_master)
     listed = result.listed
     t = Table(title=f"{result.spec.name}: top {min(show, len(listed))} of {len(listed)} as of {result.as_of.date()}",
               header_style="bold")

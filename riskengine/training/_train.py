@@ -63,19 +63,30 @@ def build_training_table(spec: TrainingSpec, data, events: pd.DataFrame, dates: 
     rows = label_rows(data.outcomes, dates, spec.labels, data.entities["entity_id"])
     ids = rows["entity_id"].unique()
     entities = data.entities[data.entities["entity_id"].isin(ids)]
-    fs = build_features(entities, events, dates, spec.features, given=given_features(spec.features, data))
+    if spec.engine.backend == "spark":  # built at scale in Spark; only the labelled rows come back
+        from riskengine.spark import features_for_rows
+
+        fs = features_for_rows(entities, events, dates, spec.features, rows[["entity_id", "as_of"]],
+                               spec.engine.spark_master)
+    else:
+        fs = build_features(entities, events, dates, spec.features, given=given_features(spec.features, data))
     table = rows.merge(fs.table, on=["entity_id", "as_of"], how="left", validate="one_to_one")
     return table, fs
 
 
 def train(spec: TrainingSpec | str | Path, out: str | Path | None = None, today: dt.date | None = None,
-          log_mlflow: bool = True, quiet: bool = False) -> TrainingResult:
+          log_mlflow: bool = True, quiet: bool = False, backend: str | None = None,
+          spark_master: str | None = None) -> TrainingResult:
     """Train, compare over time, choose and register the champion for one pipeline.
 
     The outputs are written into a fresh folder that replaces `out` (default out/<name>/train)
     only when the run has finished; a second run of the same folder meanwhile is refused.
+    `backend` / `spark_master` override the spec's [engine]: with Spark the grid's features
+    are built there and the labelled rows handed back; fitting stays in this process.
     """
     spec = load_training_spec(spec)
+    if backend or spark_master:
+        spec.engine = spec.engine.overridden(backend, spark_master)
     check_dpia(spec)  # a required, unsigned DPIA stops the run before any work
     target = Path(out) if out else default_output(spec.name, "train")
     with run_folder(target) as work:
@@ -95,7 +106,12 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
     check_against_data(spec, data)  # every name in the spec exists in the data, before any work
     add_stored_outcomes(data, spec.data)  # inspectors' results added since (riskengine outcomes add)
     step(f"linking source rows without an entity id ({sum(len(d) for d in data.unlinked.values())} rows)")
-    link_metrics = link_sources(data, spec.link, out_dir=out_dir / "link")
+    session = None
+    if spec.engine.backend == "spark" and data.unlinked:  # splink on Spark ([engine] backend = "spark")
+        from riskengine.spark import spark_session
+
+        session = spark_session(spec.engine.spark_master)
+    link_metrics = link_sources(data, spec.link, out_dir=out_dir / "link", spark=session)
 
     step("building features as of each date")
     events = feature_events(data, spec.features)

@@ -1,0 +1,24 @@
+"""The Spark backend: features, scoring and linkage on a Spark cluster, with the DuckDB backend's results.
+
+Chosen with `[engine] backend = "spark"` in a spec or `--backend spark` on the command line;
+`[engine] spark_master` / `--spark-master` say where (e.g. "local[2]", "yarn"). Nothing here is
+imported until used, so the DuckDB path and `riskengine --help` never load pyspark.
+
+    spark = spark_session("local[2]")
+    fs = build_features(spark, entities, events, ["2024-04-01"], spec.features)   # a Spark DataFrame + info
+    fs.to_pandas()                                     # equal to riskengine.features.build_features(...)
+    score_features(spark, fs, "models:/hmo/3", model)  # every row's score via mlflow.pyfunc.spark_udf
+
+Linkage on Spark is riskengine.link's own `link(..., spark=session)` (splink's SparkAPI).
+"""
+
+from riskengine._lazy import lazy_names
+
+_WHERE = {
+    "spark_session": "_session", "why_no_spark": "_session", "java_version": "_session",
+    "build_features": "_features", "SparkFeatureSet": "_features", "features_for_rows": "_features",
+    "read_table": "_tables",
+    "score_features": "_score", "SparkScores": "_score",
+}
+__all__ = list(_WHERE)
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

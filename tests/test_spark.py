@@ -1,0 +1,282 @@
+"""The Spark backend gives the DuckDB backend's features, scores and list (riskengine.spark).
+
+The Spark tests run on one local[2] session (the `spark` fixture in conftest.py) and skip,
+saying why, when Java 17+ or pyspark is missing. The borough and its champion are the
+scoring end-to-end tests' (built once per run, shared through a file lock).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_scoring_e2e import WEEK1, _score, _scoring_spec, store, world  # noqa: F401  (fixtures)
+
+from riskengine.errors import RiskEngineError, SpecError
+from riskengine.spec import FeaturesSpec, NearbySpec
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.xdist_group("spark")  # one worker, one JVM (make test runs --dist loadgroup)
+
+
+def _borough_inputs(root: Path):
+    from riskengine.ingest import load_data
+    from riskengine.prepare import feature_events
+    from riskengine.spec import load_spec
+
+    tspec = load_spec(root / "training" / "hmo.toml")
+    data = load_data(tspec.data)
+    return tspec, data.entities, feature_events(data, tspec.features)
+
+
+def _same(spark_fs, duck_fs) -> None:
+    got = spark_fs.to_pandas()
+    pd.testing.assert_frame_equal(got.info, duck_fs.info)
+    assert list(got.table.columns) == list(duck_fs.table.columns)
+    for col in duck_fs.table.columns:  # each column with its values and its type (ids aside: text either way)
+        a, b = duck_fs.table[col], got.table[col]
+        pd.testing.assert_series_equal(b, a, check_dtype=col != "entity_id", obj=col)
+
+
+def test_features_on_spark_equal_duckdbs_on_the_borough(spark, store):
+    from riskengine.features import build_features
+    from riskengine.spark import build_features as spark_features
+
+    tspec, entities, events = _borough_inputs(store)
+    dates = ["2024-01-01", WEEK1]  # a grid of two as-of dates: rows in date, then entity order
+    duck = build_features(entities, events, dates, tspec.features)
+    on_spark = spark_features(spark, entities, events, dates, tspec.features)
+    assert on_spark.table.count() == 2 * len(entities)
+    _same(on_spark, duck)  # (with a model's columns as the reference: the scoring test below)
+    # a few rows fetched by position are the DuckDB table's rows at those positions
+    rows = on_spark.rows(np.array([len(entities) + 7, 3, 0]))
+    expected = duck.table.iloc[[len(entities) + 7, 3, 0]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(rows.drop(columns="entity_id"), expected.drop(columns="entity_id"))
+
+
+def test_train_on_spark_hands_over_duckdbs_training_table(spark, store):
+    """Training stays here; with the Spark backend its labelled rows' features come from Spark, unchanged."""
+    import copy
+
+    from riskengine.ingest import load_data
+    from riskengine.prepare import feature_events
+    from riskengine.spec import load_spec
+    from riskengine.training._train import as_of_dates, build_training_table
+
+    tspec = load_spec(store / "training" / "hmo.toml")
+    data = load_data(tspec.data)
+    events = feature_events(data, tspec.features)
+    dates = as_of_dates(tspec.labels, data.outcomes)
+    duck, duck_fs = build_training_table(tspec, data, events, dates)
+    on_spark = copy.deepcopy(tspec)
+    on_spark.engine = tspec.engine.overridden("spark", "local[2]")
+    table, fs = build_training_table(on_spark, data, events, dates)
+    assert len(table) == len(duck) > 100 and table["label"].sum() == duck["label"].sum()
+    pd.testing.assert_frame_equal(fs.info, duck_fs.info)
+    for col in duck.columns:
+        pd.testing.assert_series_equal(table[col], duck[col], check_dtype=col != "entity_id", obj=col)
+
+
+def _edge_tables():
+    """Events on the boundaries: on the as-of date (never counts), exactly w days before
+    (inside window w), w + 1 days before (outside), two values on one day (the larger is
+    'last'), a missing value, a level type, and an entity with no events at all."""
+    as_of = pd.Timestamp("2024-04-01")
+    d = lambda days: as_of - pd.Timedelta(days=days)  # noqa: E731
+    entities = pd.DataFrame({"entity_id": ["a", "b", "c"], "kind": ["flat", "house", None], "rooms": [2, 5, 3]})
+    rows = [("s", "a", as_of, "x", 1.0), ("s", "a", d(30), "x", 2.0), ("s", "a", d(31), "x", 4.0),
+            ("s", "a", d(1), "x", np.nan), ("s", "b", d(5), "x", 7.0), ("s", "b", d(5), "x", 3.0),
+            ("s", "b", d(400), "y", np.nan), ("r", "a", d(10), "adults", 3.0), ("r", "a", d(200), "adults", 5.0),
+            ("s", "b", as_of + pd.Timedelta(days=3), "y", np.nan)]
+    events = pd.DataFrame(rows, columns=["source", "entity_id", "date", "type", "value"])
+    spec = FeaturesSpec(windows=[30, 365], static=["kind", "rooms"], categorical=["kind"], levels=["r.adults"])
+    return entities, events, as_of, spec
+
+
+def test_the_as_of_rule_windows_levels_and_ties_are_duckdbs(spark):
+    from riskengine.features import build_features
+    from riskengine.spark import build_features as spark_features
+
+    entities, events, as_of, spec = _edge_tables()
+    duck = build_features(entities, events, [as_of, as_of + pd.Timedelta(days=10)], spec)
+    on_spark = spark_features(spark, entities, events, [as_of, as_of + pd.Timedelta(days=10)], spec)
+    _same(on_spark, duck)
+    t = on_spark.to_pandas().table.set_index(["entity_id", "as_of"])
+    a, b, c = ((e, as_of) for e in "abc")
+    assert t.at[a, "s__x__count_30d"] == 2 and t.at[a, "s__x__count_all"] == 3  # not the event on the as-of date
+    assert t.at[a, "s__x__sum_30d"] == 2.0 and t.at[a, "s__x__last"] == 2.0  # the latest event with a value
+    assert t.at[b, "s__x__last"] == 7.0 and t.at[b, "s__x__days_since"] == 5  # a tie of dates: the larger value
+    assert t.at[a, "r__adults__last"] == 3.0 and "r__adults__sum_all" not in t.columns  # a level is not summed
+    assert t.at[c, "s__x__count_all"] == 0 and np.isnan(t.at[c, "s__x__days_since"])  # no events at all
+    assert pd.isna(t.at[c, "kind"]) and list(t["kind"].cat.categories) == ["flat", "house"]
+    # an event 3 days after the first as-of date counts only as of the second
+    assert t.at[b, "s__y__count_all"] == 1 and t.at[("b", as_of + pd.Timedelta(days=10)), "s__y__count_all"] == 2
+
+
+def test_tables_are_read_from_parquet_and_csv_paths(spark, tmp_path):
+    from riskengine.features import build_features
+    from riskengine.spark import build_features as spark_features
+
+    entities, events, as_of, spec = _edge_tables()
+    entities.to_parquet(tmp_path / "entities.parquet", index=False)
+    out = events.assign(date=events["date"].dt.strftime("%Y-%m-%d"))
+    out.to_csv(tmp_path / "events.csv", index=False)
+    on_spark = spark_features(spark, str(tmp_path / "entities.parquet"), str(tmp_path / "events.csv"), [as_of], spec)
+    _same(on_spark, build_features(entities, events, [as_of], spec))
+    with pytest.raises(RiskEngineError, match=r"events table .*nowhere\.parquet: Spark could not read it"):
+        spark_features(spark, entities, str(tmp_path / "nowhere.parquet"), [as_of], spec)
+
+
+def test_score_on_spark_writes_the_duckdb_backends_list_byte_for_byte(spark, store, tmp_path):
+    spec = _scoring_spec(store, store / "training" / "hmo.toml")
+    res = _score(spec, "--as-of", WEEK1, "--no-mlflow", "--out", str(tmp_path / "spark"),
+                 "--backend", "spark", "--spark-master", "local[2]")
+    assert res.exit_code == 0, res.output
+    duck, mine = store / "out" / "hmo" / WEEK1, tmp_path / "spark"
+    for name in ("list.csv", "alerts.csv", "list.json"):
+        assert (mine / name).read_bytes() == (duck / name).read_bytes(), name
+    # every entity's score, probability, exclusion and top reasons (computed in Spark) are the same
+    pd.testing.assert_frame_equal(pd.read_parquet(mine / "scores.parquet"), pd.read_parquet(duck / "scores.parquet"))
+    pd.testing.assert_frame_equal(pd.read_parquet(mine / "features_sample.parquet"),
+                                  pd.read_parquet(duck / "features_sample.parquet"), check_dtype=False)
+    run = json.loads((mine / "run.json").read_text())
+    assert run["backend"] == "spark (local[2])" and run["entities_scored"] == len(pd.read_parquet(mine / "scores.parquet"))
+
+
+def test_the_engine_keys_are_checked_on_load(tmp_path):
+    from riskengine.scoring import load_scoring_spec
+
+    base = 'pipeline = "hmo"\n'
+    for text, message in [('[engine]\nbackend = "dask"\n', r"engine\.backend.*'duckdb', 'spark'"),
+                          ('[engine]\nspark_master = "local[2]"\n', r"spark_master.*only with engine\.backend = \"spark\""),
+                          ('[engine]\nbackend = "spark"\nspark_master = " "\n', r"spark_master.*empty")]:
+        path = tmp_path / "scoring" / "hmo.toml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(base + text)
+        with pytest.raises(SpecError, match=message) as err:
+            load_scoring_spec(path)
+        assert str(path) in str(err.value)
+    path.write_text(base + '[engine]\nbackend = "spark"\nspark_master = "local[2]"\n')
+    engine = load_scoring_spec(path).engine
+    assert (engine.backend, engine.spark_master) == ("spark", "local[2]")
+
+
+def test_spark_options_on_the_command_line_are_checked(store):
+    spec = _scoring_spec(store, store / "training" / "hmo.toml")
+    res = _score(spec, "--no-mlflow", "--spark-master", "local[2]")
+    assert res.exit_code == 2 and "--spark-master is used only with the Spark backend" in res.output
+    res = _score(spec, "--no-mlflow", "--backend", "polars")
+    assert res.exit_code == 2 and "--backend expected one of duckdb, spark" in res.output
+
+
+def test_what_spark_cannot_build_yet_is_refused_before_any_work():
+    from riskengine.spark import build_features as spark_features
+
+    spec = FeaturesSpec(nearby=NearbySpec())
+    with pytest.raises(RiskEngineError, match=r"does not build \[features\.nearby\]"):
+        spark_features(None, pd.DataFrame({"entity_id": ["a"]}), None, ["2024-01-01"], spec)
+
+
+def test_no_java_is_one_clear_error(monkeypatch, tmp_path):
+    from riskengine.spark import why_no_spark
+
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-java"))
+    assert "no Java found" in why_no_spark()
+    fake = tmp_path / "old" / "bin"
+    fake.mkdir(parents=True)
+    (fake / "java").write_text('#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n')
+    (fake / "java").chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(fake.parent))
+    assert "Java 11 found; PySpark 4 needs Java 17 or newer" in why_no_spark()
+
+
+def test_pyspark_is_imported_only_by_the_spark_backend():
+    """The DuckDB path and `riskengine --help` never load pyspark (other libraries may probe it)."""
+    for path in (ROOT / "riskengine").rglob("*.py"):
+        if "spark" in path.relative_to(ROOT / "riskengine").parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] == "pyspark" for n in names), f"{path} imports pyspark"
+    code = "import sys; from riskengine.cli import app; print(any(m.startswith('pyspark') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+# --- linkage: splink on Spark ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_borough(tmp_path_factory):
+    from riskengine.synth import synth
+
+    folder = tmp_path_factory.mktemp("spark_borough")
+    synth(folder, properties=1000, seed=5, progress=False)
+    return folder
+
+
+def _records(entities: pd.DataFrame, sources: dict) -> pd.DataFrame:
+    """The distinct addresses of the rows that came without an entity id, parsed as linkage parses them."""
+    from riskengine.link import parse_addresses
+    from riskengine.link._normalise import PARTS
+
+    rows = pd.concat([df[df["entity_id"].isna() & df["address"].notna()][["address", "postcode"]]
+                      for df in sources.values() if "address" in df.columns], ignore_index=True)
+    towns = entities["town"].dropna().unique() if "town" in entities.columns else []
+    parts = parse_addresses(rows["address"], rows["postcode"], towns)[PARTS].drop_duplicates().reset_index(drop=True)
+    return parts.assign(record_id=[f"r{i}" for i in range(len(parts))])
+
+
+def test_linkage_on_spark_finds_duckdbs_candidates_with_the_same_model(spark, small_borough, monkeypatch):
+    """The link store's path: a trained model scores new addresses; on Spark the candidates and probabilities are DuckDB's."""
+    from riskengine.link import link, read_borough
+    from riskengine.link._link import entity_parts
+    from riskengine.link._probabilistic import match_records
+    from riskengine.spec import LinkSpec
+
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "devkey-not-secret")
+    entities, sources, truth = read_borough(small_borough)
+    trained = link(entities, sources, LinkSpec(), truth=truth).model  # DuckDB: the model a link store keeps
+    fixed = {"levels": trained.trained_levels, "match_rate": trained.match_rate}
+    ent, records = entity_parts(entities), _records(entities, sources)
+    assert len(records) > 50
+    duck, _ = match_records(ent, records, fixed=fixed)
+    on_spark, model = match_records(ent, records, fixed=fixed, spark=spark)
+    order = ["record_id", "rank"]
+    duck, on_spark = duck.sort_values(order).reset_index(drop=True), on_spark.sort_values(order).reset_index(drop=True)
+    assert model.n_pairs == trained.n_pairs or model.n_pairs > 0
+    pd.testing.assert_frame_equal(on_spark[duck.columns], duck, check_dtype=False, rtol=1e-12)
+    best = on_spark[on_spark["rank"] == 1]
+    assert (best["match_probability"] > 0.95).mean() > 0.9  # most addresses have one clear entity
+
+
+@pytest.mark.slow
+def test_linkage_trained_on_spark_gives_duckdbs_links(spark, tmp_path, monkeypatch):
+    """Training the match model on Spark too: u is sampled by each engine, so the weights differ in the
+    third digit; the links on a 2,500-home borough stay the same (at most 1 row in 10,000 apart)."""
+    from riskengine.link import link, read_borough
+    from riskengine.spec import LinkSpec
+    from riskengine.synth import synth
+
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "devkey-not-secret")
+    synth(tmp_path, properties=2500, seed=3, progress=False)
+    entities, sources, truth = read_borough(tmp_path)
+    duck = link(entities, sources, LinkSpec(), truth=truth)
+    on_spark = link(entities, sources, LinkSpec(), truth=truth, spark=spark)
+    assert on_spark.model.n_pairs == duck.model.n_pairs
+    rows = apart = 0
+    for name, frame in duck.sources.items():
+        a, b = frame["entity_id"].fillna("-"), on_spark.sources[name]["entity_id"].fillna("-")
+        rows, apart = rows + len(a), apart + int((a != b).sum())
+    assert apart <= rows / 10_000
+    for acc in (duck.metrics["accuracy"]["overall"], on_spark.metrics["accuracy"]["overall"]):
+        assert acc["precision"] >= 0.99 and acc["recall"] >= 0.99
