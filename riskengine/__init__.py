@@ -20,14 +20,8 @@ Names load on first use, so `riskengine --help` stays quick.
 from __future__ import annotations
 
 import importlib
-import warnings
 
 __version__ = "0.1.0"
-
-# pandera and mlflow import parts of pyspark whenever it is installed (it is, for the Spark
-# backend); pyspark then warns about the pandas version on every command, about its own
-# pandas API, which riskengine does not use.
-warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*", category=FutureWarning)
 
 # public name -> (module, attribute there)
 _API = {
