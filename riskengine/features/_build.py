@@ -65,6 +65,7 @@ def build_features(
     progress: bool = False,
     *,
     reference: pd.DataFrame | None = None,
+    threads: int | None = None,
 ) -> FeatureSet:
     """Features for every entity as of every date in `as_of`, from events strictly before it.
 
@@ -73,7 +74,8 @@ def build_features(
     entity_id, with lat and lon) when the spec asks for [features.nearby]. `given` is the spec's ready feature table (entity_id, as_of, features).
     `reference` is the `info` of an earlier FeatureSet (the one a model was trained on): the
     result then has exactly its columns, in its order, with its categories, whatever types
-    today's events hold (a type absent today gives zero counts).
+    today's events hold (a type absent today gives zero counts). `threads` caps DuckDB's
+    threads (default: every core).
     """
     log = Steps(quiet=not progress, prefix="features")
     events, area = split_area_events(events)  # area events (lat, lon, no entity) feed the nearby features
@@ -94,7 +96,7 @@ def build_features(
         if events is None:
             raise RiskEngineError("features need an events table (or from_events = false in the spec)")
         _check_events(events)
-        con = duckdb.connect()
+        con = duckdb.connect(config={"threads": int(threads)} if threads else {})
         try:
             con.register("events_raw", _arrow_events(events))
             plan = _event_info(con, events, spec, ref)
@@ -322,21 +324,28 @@ def _event_values(con, entities: pd.DataFrame, dates: list[pd.Timestamp], plan: 
                       has_value_column=has_value_column)
     result = con.sql(sql).to_arrow_table()
 
+    return _spread(result, plan, n * k, n_pairs)
+
+
+def _spread(result: pa.Table, plan: pd.DataFrame, n_out: int, n_pairs: int) -> pd.DataFrame:
+    """The query's groups as feature columns: the groups of each event type are taken together
+    (one stable sort by type), so each statistic's values are gathered and scattered once per
+    feature, touching only that type's groups."""
     key = result.column("key").to_numpy()
     pos, pair = np.divmod(key, n_pairs)  # pos = k * n + row: the table's row
-    is_count = plan["stat"] == "count"
+    del key
+    order = np.argsort(pair.astype(np.int32, copy=False), kind="stable")
+    bounds = np.searchsorted(pair[order], np.arange(n_pairs + 1))
+    del pair
+    slots = {slot: result.column(slot).to_numpy(zero_copy_only=False) for slot in plan["slot"].unique()}
     columns = {}
-    for part, out in ((plan[is_count], np.zeros((is_count.sum(), n * k), np.int64)),
-                      (plan[~is_count], np.full(((~is_count).sum(), n * k), np.nan))):
-        part = part.reset_index(drop=True)  # row j of `out` is the column part.name[j]
-        for slot, group in part.groupby("slot", sort=False):  # one scatter per statistic, not per feature
-            column_of_pair = np.full(n_pairs, -1)
-            column_of_pair[group["pair"].to_numpy()] = group.index.to_numpy()
-            column = column_of_pair[pair]
-            hit = column >= 0
-            values = result.column(slot).to_numpy(zero_copy_only=False)
-            np.put(out, column[hit] * (n * k) + pos[hit], values[hit])
-        columns.update(zip(part["name"], out))
+    for p, features in plan.groupby("pair", sort=False):
+        take = order[bounds[p]:bounds[p + 1]]
+        rows = pos[take]
+        for f in features.itertuples():
+            out = np.zeros(n_out, np.int64) if f.stat == "count" else np.full(n_out, np.nan)
+            out[rows] = slots[f.slot][take]
+            columns[f.name] = out
     return pd.DataFrame({name: columns[name] for name in plan["name"]}, copy=False)
 
 
