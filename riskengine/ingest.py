@@ -480,22 +480,25 @@ def _reject_rows(
     failures = failures[failures["index"].notna()] if len(failures) else failures
     if failures.empty:
         return pd.DataFrame(columns=REJECT_COLUMNS)
-    failures = failures.assign(index=failures["index"].astype(int))
-    grouped = failures.groupby("index", sort=True)
-    idx = list(grouped.groups)
-    cols = grouped["column"].agg(lambda s: ", ".join(dict.fromkeys(s)))
-    why = grouped.apply(
-        lambda g: "; ".join(dict.fromkeys(r if c == "*" else f"{c}: {r}" for c, r in zip(g["column"], g["reason"]))),
-        include_groups=False,
-    )
+    # one pass in plain Python over the failures sorted by row (stable: a row's reasons keep their
+    # order); a groupby.apply built a DataFrame per failing row and took a quarter of `score`
+    failures = failures.assign(index=failures["index"].astype(int)).sort_values("index", kind="stable")
+    index = failures["index"].to_numpy()
+    column, reason = failures["column"].tolist(), failures["reason"].tolist()
+    piece = [r if c == "*" else f"{c}: {r}" for c, r in zip(column, reason)]
+    starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+    ends = np.r_[starts[1:], len(index)]
+    idx = index[starts].tolist()
+    cols = [", ".join(dict.fromkeys(column[a:b])) for a, b in zip(starts, ends)]
+    why = ["; ".join(dict.fromkeys(piece[a:b])) for a, b in zip(starts, ends)]
     records = raw_values.loc[idx].drop(columns=["_row", "_line", "_problem"], errors="ignore")
     return pd.DataFrame(
         {
             "file": file,
             "row": raw.loc[idx, "_row"].to_numpy(),
             "line": raw.loc[idx, "_line"].to_numpy(),
-            "column": cols.loc[idx].to_numpy(),
-            "reason": why.loc[idx].to_numpy(),
+            "column": cols,
+            "reason": why,
             "record": [json.dumps({k: (None if _isna(v) else str(v)) for k, v in r.items()}) for r in records.to_dict("records")],
         }
     )
