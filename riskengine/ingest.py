@@ -504,6 +504,17 @@ def _reject_rows(
     )
 
 
+def _is_known(ids: pd.Series, known: pd.Index) -> np.ndarray:
+    """ids.isin(known) for text ids, in Arrow: pandas' isin on Arrow strings first walks `known`
+    in a Python loop (3 s of a 50,000-home `score`)."""
+    import pyarrow
+    import pyarrow.compute as pc
+
+    values = pyarrow.array(ids.astype("string"), type=pyarrow.large_string(), from_pandas=True)
+    value_set = pyarrow.array(pd.Series(known, dtype="string"), type=pyarrow.large_string(), from_pandas=True)
+    return pc.is_in(values, value_set=value_set).to_numpy(zero_copy_only=False) & ids.notna().to_numpy()
+
+
 def _isna(v) -> bool:
     try:
         return bool(pd.isna(v))
@@ -593,7 +604,7 @@ def validate_events(
     failures = [_malformed(raw), date_failures, _validate(df, schema)]
     if "value" in raw.columns:
         failures.append(_number_failures(raw["value"], "value"))
-    unknown = df["entity_id"].notna() & ~df["entity_id"].isin(known)
+    unknown = df["entity_id"].notna() & ~_is_known(df["entity_id"], known)
     failures.append(pd.DataFrame({"index": df.index[unknown], "column": "entity_id", "reason": "not in the entities table"}))
     orphan = df["entity_id"].isna() & ~has_address
     failures.append(pd.DataFrame({"index": df.index[orphan], "column": "entity_id", "reason": "missing, and no address to link by"}))
