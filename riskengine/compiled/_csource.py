@@ -286,6 +286,10 @@ def c_source(f: Forest) -> str:
             ("EDGE_LEFT", "int8_t", f.edge_left), ("EDGE_SLOT", "int16_t", f.edge_slot)):
         parts.append(_array(name, ctype, values))
     parts.append(SHAP)
+    # the trees at -O3 (vectorised over the block's rows); TreeSHAP above stays at the command
+    # line's -O2, where it runs 15-25% faster than at -O3 (measured on a 300 x 31 model)
+    parts.append("#pragma GCC push_options\n#pragma GCC optimize (\"O3\")\n")
     parts += [_tree_code(f, t) for t in range(f.n_trees)]
     parts.append(PREDICT.replace("TREES", "\n            ".join(f"tree_{t}(xt, acc);" for t in range(f.n_trees))))
+    parts.append("#pragma GCC pop_options\n")
     return "".join(parts)

@@ -25,7 +25,7 @@ from riskengine.compiled._forest import Forest, UnsupportedModel, read_forest
 
 log = logging.getLogger("riskengine.compiled")
 # -ffp-contract=off: no fused multiply-adds, so TreeSHAP's arithmetic is the same on every machine
-CFLAGS = ["-O3", "-fPIC", "-shared", "-fopenmp", "-fno-math-errno", "-ffp-contract=off", "-std=c99"]
+CFLAGS = ["-O2", "-fPIC", "-shared", "-fopenmp", "-fno-math-errno", "-ffp-contract=off", "-std=c99"]
 # the branch-free trees vectorise over rows: with this processor's vector instructions (AVX2,
 # AVX-512) they run 2-4x faster than with the baseline's SSE2. The library is compiled when the
 # model is registered and records the instruction sets it needs; a machine without them falls
