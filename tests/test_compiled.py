@@ -105,6 +105,19 @@ def test_a_library_built_for_another_processor_falls_back_and_says_so(monkeypatc
     assert "avx_from_the_future" in err and "Booster.predict" in err
 
 
+def test_a_library_from_an_older_riskengine_is_not_called_with_new_arguments(monkeypatch, capsys):
+    import riskengine.compiled._trees as trees
+
+    monkeypatch.setattr(trees, "_WARNED", set())
+    real = trees.c_source
+    monkeypatch.setattr(trees, "c_source", lambda f: real(f).replace(f"const int RE_ABI = {trees.ABI};", ""))
+    X, y = _data(1500, seed=5)
+    model = RiskModel("lightgbm", {"n_estimators": 7, "num_leaves": 5}, {"b": list(range(40)), "e": ["x", "y", "z"]})
+    model.fit(X, y).compile()
+    np.testing.assert_array_equal(model.raw_score(X), model.estimator_.booster_.predict(model.matrix(X), raw_score=True))
+    assert "another version of riskengine" in capsys.readouterr().err
+
+
 def test_without_a_compiler_scoring_falls_back_and_says_so_once(monkeypatch, capsys):
     import riskengine.compiled._trees as trees
 

@@ -25,6 +25,9 @@ import numpy as np
 
 from riskengine.compiled._forest import CATEGORICAL, NUM_NAN, NUM_NONE, NUM_ZERO, Forest
 
+# the library's calling convention; raised whenever an entry point's arguments change, so that a
+# library compiled by an older riskengine is not called with new arguments (it falls back instead)
+ABI = 2
 KZ = "1.0000000180025095e-35"  # LightGBM's kZeroThreshold (1e-35f): smaller magnitudes read as 0
 
 HEADER = r"""
@@ -274,7 +277,7 @@ def c_source(f: Forest) -> str:
              f"#define N_FEATURES {f.n_features}\n#define N_TREES {f.n_trees}\n",
              f"#define N_LEAVES {len(f.leaf_value)}\n#define MAX_NODES {max(f.max_nodes, 1)}\n",
              f"static const double EXPECTED_VALUE = {_num(f.expected_value)};\n",
-             f"const char RE_MODEL_HASH[] = \"{f.model_hash}\";\n"]
+             f"const char RE_MODEL_HASH[] = \"{f.model_hash}\";\nconst int RE_ABI = {ABI};\n"]
     for name, ctype, values in (
             ("FEATURE", "int32_t", f.feature), ("THRESHOLD", "double", f.threshold), ("KIND", "int8_t", f.kind),
             ("DEFAULT_LEFT", "int8_t", f.default_left), ("CAT_START", "int32_t", f.cat_start),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from riskengine.compiled._csource import c_source
+from riskengine.compiled._csource import ABI, c_source
 from riskengine.compiled._forest import Forest, UnsupportedModel, read_forest
 
 log = logging.getLogger("riskengine.compiled")
@@ -134,6 +134,13 @@ class CompiledTrees:
             shutil.rmtree(folder, ignore_errors=True)  # mapped now; nothing left behind in /tmp
         if (ctypes.c_char * 65).in_dll(lib, "RE_MODEL_HASH").value.decode() != self.model_hash:
             raise CompileError("the compiled library does not belong to this model")
+        try:
+            abi = ctypes.c_int.in_dll(lib, "RE_ABI").value
+        except ValueError:
+            abi = 1
+        if abi != ABI:
+            raise OSError(f"compiled by another version of riskengine (calling convention {abi}, this one "
+                          f"uses {ABI}); train again to compile it anew")
         dbl = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
         lib.re_predict.argtypes = [dbl, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, dbl, ctypes.c_int]
         lib.re_predict.restype = None
