@@ -322,31 +322,34 @@ def _event_values(con, entities: pd.DataFrame, dates: list[pd.Timestamp], plan: 
     with_sums = bool(plan["stat"].isin(["sum", "last"]).any())
     sql = event_query(n_rows=n, n_pairs=n_pairs, windows=windows, with_sums=with_sums,
                       has_value_column=has_value_column)
-    result = con.sql(sql).to_arrow_table()
+    # the groups stream out in batches, each spread into the columns before the next is read: the
+    # statement's answer (about entities x dates x types rows) is never held whole beside the table
+    reader = con.sql(sql).fetch_record_batch(BATCH_ROWS)
+    columns = {f.name: np.zeros(n * k, np.int64) if f.stat == "count" else np.full(n * k, np.nan)
+               for f in plan.itertuples()}
+    for batch in reader:
+        _spread(batch, plan, n_pairs, columns)
+    return pd.DataFrame({name: columns[name] for name in plan["name"]}, copy=False)
 
-    return _spread(result, plan, n * k, n_pairs)
+
+BATCH_ROWS = 1_000_000
 
 
-def _spread(result: pa.Table, plan: pd.DataFrame, n_out: int, n_pairs: int) -> pd.DataFrame:
-    """The query's groups as feature columns: the groups of each event type are taken together
-    (one stable sort by type), so each statistic's values are gathered and scattered once per
-    feature, touching only that type's groups."""
-    key = result.column("key").to_numpy()
-    pos, pair = np.divmod(key, n_pairs)  # pos = k * n + row: the table's row
-    del key
+def _spread(batch: pa.RecordBatch, plan: pd.DataFrame, n_pairs: int, columns: dict[str, np.ndarray]) -> None:
+    """One batch of the statement's groups into the feature columns. A batch's groups are taken
+    type by type (one stable sort by type), so each feature gathers and scatters only its type's
+    groups, once."""
+    pos, pair = np.divmod(batch.column("key").to_numpy(), n_pairs)  # pos = k * n + row: the table's row
     order = np.argsort(pair.astype(np.int32, copy=False), kind="stable")
     bounds = np.searchsorted(pair[order], np.arange(n_pairs + 1))
-    del pair
-    slots = {slot: result.column(slot).to_numpy(zero_copy_only=False) for slot in plan["slot"].unique()}
-    columns = {}
+    slots = {slot: batch.column(slot).to_numpy(zero_copy_only=False) for slot in plan["slot"].unique()}
     for p, features in plan.groupby("pair", sort=False):
         take = order[bounds[p]:bounds[p + 1]]
+        if len(take) == 0:
+            continue
         rows = pos[take]
         for f in features.itertuples():
-            out = np.zeros(n_out, np.int64) if f.stat == "count" else np.full(n_out, np.nan)
-            out[rows] = slots[f.slot][take]
-            columns[f.name] = out
-    return pd.DataFrame({name: columns[name] for name in plan["name"]}, copy=False)
+            columns[f.name][rows] = slots[f.slot][take]
 
 
 def _arrow_events(events: pd.DataFrame) -> pa.Table:
