@@ -15,6 +15,7 @@ memory is each run's VmHWM (reset before every run), inputs included.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -295,6 +296,9 @@ def main() -> None:
         child(int(n), int(k), int(t), int(rep), impls.split(","), int(check))
         return
     impls = args.impls.split(",")
+    if "polars" in impls and importlib.util.find_spec("polars") is None:
+        impls.remove("polars")
+        print("polars is not installed (pip install .[bench]): measured without it")
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; {args.entities:,} entities, "
           f"{10 * args.entities:,} events, {args.dates} as-of dates; median of {args.repeat}, taking turns")
     print(f"{'threads':>7} {'impl':>7} {'seconds':>8} {'cpu s':>7} {'peak MB':>8} {'x pandas':>9}")
