@@ -1,31 +1,33 @@
-"""Benchmark: riskengine.features (DuckDB) against a plain pandas groupby of the same features.
+"""Benchmark: riskengine.features (DuckDB) against a plain pandas groupby of the same features, and polars.
 
 Prints figures, not pass/fail. Synthetic data from numpy: entities with UPRN-like string ids,
-ten events per entity over ten years from ten (source, type) pairs, three of them with values.
-Each measurement runs in a fresh subprocess that reads the inputs from Parquet, so peak
-memory (VmHWM) is its own; "inputs MB" is the peak after reading them, before any work.
+ten events per entity over ten years from ten (source, type) pairs, three of them with values;
+as-of dates three months apart. One process per thread count (polars fixes its thread pool when
+imported): in it every implementation's output is first checked equal to pandas' on a smaller
+borough, then the implementations take turns (interleaved, order rotated each round) and each
+figure is the median of --repeat runs, as a ratio to pandas' median in the same process. Peak
+memory is each run's VmHWM (reset before every run), inputs included.
 
-    python bench/bench_features.py                       # 100k and 1M entities, one date; 20 dates at 100k
-    python bench/bench_features.py --sizes 20000 --dates 5
+    python bench/bench_features.py                                  # 1M entities, 10M events, 8 dates, 1 and 2 threads
+    python bench/bench_features.py --entities 200000 --repeat 3
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 AS_OF = pd.Timestamp("2024-04-01")
 WINDOWS = [90, 365, 1095]
@@ -103,36 +105,93 @@ def pandas_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd
     return pd.concat(out, ignore_index=True)
 
 
-def duckdb_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd.Timestamp]) -> pd.DataFrame:
+def duckdb_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd.Timestamp],
+                    threads: int | None = None) -> pd.DataFrame:
+    """riskengine's own build (one DuckDB statement for every date, then the numpy scatter)."""
     from riskengine.features import build_features
     from riskengine.spec import FeaturesSpec
 
-    return build_features(entities, events, dates, FeaturesSpec(windows=WINDOWS)).table
+    return build_features(entities, events, dates, FeaturesSpec(windows=WINDOWS), threads=threads).table
+
+
+def polars_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd.Timestamp]):
+    """The same features in polars, its best form: one lazy query for every date (events crossed
+    with the dates, filtered to the past, grouped), then one pivot and a join onto the grid.
+    Returns a polars DataFrame (the conversion to pandas is left out of its time)."""
+    import polars as pl
+
+    ev = pl.from_pandas(events[["source", "entity_id", "date", "type", "value"]])
+    valued = set(map(tuple, ev.lazy().filter(pl.col("value").is_not_null())
+                     .select("source", "type").unique().collect().rows()))
+    ids = pl.from_pandas(entities[["entity_id"]]).with_row_index("row")
+    grid = pl.DataFrame({"as_of": [d.to_pydatetime() for d in dates]}).with_columns(pl.col("as_of").cast(pl.Datetime("ns"))) \
+        .with_row_index("k").join(ids, how="cross")
+    age = (pl.col("as_of") - pl.col("date")).dt.total_days()
+    value = pl.col("value")
+
+    def vsum(cond):
+        picked = value.filter(cond)
+        return pl.when(picked.count() > 0).then(picked.sum()).otherwise(None)
+
+    aggs = [(age <= w).sum().cast(pl.Int64).alias(f"count_{w}d") for w in WINDOWS] + [pl.len().cast(pl.Int64).alias("count_all")]
+    aggs += [vsum(age <= w).alias(f"sum_{w}d") for w in WINDOWS] + [vsum(value.is_not_null()).alias("sum_all")]
+    has = value.is_not_null()
+    aggs += [value.sort_by([has, "date", "value"]).last().alias("last"),  # the latest (date, value) that has one
+             age.min().cast(pl.Float64).alias("days_since")]
+    long = (ev.lazy().join(pl.LazyFrame({"as_of": [d.to_pydatetime() for d in dates]})
+                           .with_columns(pl.col("as_of").cast(pl.Datetime("ns"))), how="cross")
+            .filter(pl.col("date") < pl.col("as_of"))
+            .group_by("as_of", "entity_id", "source", "type").agg(aggs)
+            .with_columns(name=pl.col("source") + "__" + pl.col("type"))
+            .drop("source", "type").collect())
+    stats = [c for c in long.columns if c not in ("as_of", "entity_id", "name")]
+    wide = long.pivot(on="name", index=["as_of", "entity_id"], values=stats, separator="|")
+    wide = wide.rename({c: f"{c.split('|', 1)[1]}__{c.split('|', 1)[0]}" for c in wide.columns if "|" in c})
+    keep = [c for c in wide.columns if c in ("as_of", "entity_id") or not (
+        ("__sum_" in c or c.endswith("__last")) and tuple(c.split("__")[:2]) not in valued)]
+    out = grid.join(wide.select(keep), on=["as_of", "entity_id"], how="left").sort("k", "row")
+    counts = [c for c in keep if "__count_" in c]
+    return out.with_columns(pl.col(counts).fill_null(0)).drop("k", "row")
 
 
 def as_of_dates(n: int) -> list[pd.Timestamp]:
     return [AS_OF - pd.DateOffset(months=3 * i) for i in range(n)][::-1]
 
 
-def check_equal() -> None:
-    """Both implementations agree on a small sample before anything is timed."""
-    entities, events = make_data(3_000, 30_000, seed=1)
-    dates = as_of_dates(3)
-    duck = duckdb_features(entities, events, dates)
+def same(a: pd.DataFrame, b: pd.DataFrame, what: str) -> None:
+    """Equal tables: the same columns (any order), rows in the same order, counts exact, sums to 1e-9."""
+    assert set(a.columns) == set(b.columns), f"{what}: columns differ: {sorted(set(a.columns) ^ set(b.columns))[:6]}"
+    b = b[list(a.columns)]
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False,
+                                  check_exact=False, rtol=1e-9, obj=what)
+
+
+def to_pandas(table) -> pd.DataFrame:
+    if isinstance(table, pd.DataFrame):
+        return table
+    frame = table.to_pandas()
+    frame["entity_id"] = frame["entity_id"].astype(str)
+    return frame
+
+
+def check_equal(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd.Timestamp], impls: list[str]) -> None:
+    """Every implementation gives pandas' table before anything is timed."""
     pand = pandas_features(entities, events, dates)
-    assert set(duck.columns) == set(pand.columns), set(duck.columns) ^ set(pand.columns)
-    pand = pand[duck.columns]
-    pd.testing.assert_frame_equal(duck.reset_index(drop=True), pand, check_dtype=False, check_exact=False, rtol=1e-9)
-    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f} (other work on the machine slows wall time)")
-    print(f"check: duckdb and pandas agree on {len(duck):,} rows x {duck.shape[1] - 2} features")
+    pand["entity_id"] = pand["entity_id"].astype(str)
+    for impl in impls:
+        if impl != "pandas":
+            other = to_pandas(IMPLS[impl](entities, events, dates))
+            other["entity_id"] = other["entity_id"].astype(str)
+            same(pand, other, f"{impl} against pandas")
 
 
-# --- one measurement in a fresh process -------------------------------------------------
+# --- the race --------------------------------------------------------------------------
+
+IMPLS = {"duckdb": duckdb_features, "polars": polars_features, "pandas": pandas_features}
 
 
 def peak_mb() -> float:
-    """This process's peak resident memory. VmHWM, not ru_maxrss: on Linux a child's
-    ru_maxrss starts from its parent's resident size at fork."""
+    """This process's peak resident memory since the last reset_peak() (VmHWM)."""
     try:
         with open("/proc/self/status") as fh:
             return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) / 1024
@@ -140,64 +199,121 @@ def peak_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(impl: str, folder: str, n_dates: int) -> None:
-    entities = pd.read_parquet(Path(folder) / "entities.parquet")
-    events = pd.read_parquet(Path(folder) / "events.parquet")
-    inputs = peak_mb()
+def reset_peak() -> None:
+    """Start VmHWM again from the current resident size (Linux: write 5 to clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+def digest(table) -> dict:
+    """What the check compares at full size without keeping the tables: per column, the number of
+    missing values and the total (counts exactly, sums to 1e-9)."""
+    frame = to_pandas(table)
+    out = {}
+    for c in frame.columns:
+        if c in ("entity_id", "as_of"):
+            continue
+        v = frame[c].to_numpy(dtype=float, na_value=np.nan)
+        out[c] = (int(np.isnan(v).sum()), float(np.nansum(v)), len(v))
+    out["_ids"] = hash(tuple(frame["entity_id"].astype(str).iloc[:: max(1, len(frame) // 997)]))
+    return out
+
+
+def same_digest(a: dict, b: dict, what: str) -> None:
+    assert a.keys() == b.keys(), f"{what}: columns differ"
+    for c in a:
+        if c == "_ids":
+            assert a[c] == b[c], f"{what}: entity order differs"
+            continue
+        assert a[c][0] == b[c][0] and a[c][2] == b[c][2], f"{what}: {c}: missing values differ"
+        assert np.isclose(a[c][1], b[c][1], rtol=1e-9, atol=0), f"{what}: {c}: totals {a[c][1]} != {b[c][1]}"
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def child(n: int, n_dates: int, threads: int, repeat: int, impls: list[str], check_size: int) -> None:
+    """One process per thread count: check equality, then the implementations take turns."""
     dates = as_of_dates(n_dates)
-    run = duckdb_features if impl == "duckdb" else pandas_features
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    t0 = time.perf_counter()
-    table = run(entities, events, dates)
-    seconds = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": len(table), "columns": table.shape[1],
-                      "inputs_mb": inputs, "peak_mb": peak_mb()}))
+    small = make_data(min(n, check_size), 10 * min(n, check_size), seed=1)
+    check_equal(*small, dates, impls)
+    del small
+    entities, events = make_data(n, 10 * n)
+    inputs = peak_mb()
+    run = {impl: (lambda f=IMPLS[impl]: f(entities, events, dates, threads)) if impl == "duckdb"
+           else (lambda f=IMPLS[impl]: f(entities, events, dates)) for impl in impls}
+    times = {i: [] for i in impls}
+    cpu = {i: [] for i in impls}
+    peak = {i: 0.0 for i in impls}
+    digests = {}
+    for r in range(repeat):
+        for impl in impls[r % len(impls):] + impls[:r % len(impls)]:
+            reset_peak()
+            t, c = time.perf_counter(), cpu_seconds()
+            table = run[impl]()
+            times[impl].append(time.perf_counter() - t)
+            cpu[impl].append(cpu_seconds() - c)
+            peak[impl] = max(peak[impl], peak_mb())
+            if r == 0 or impl not in digests:
+                digests[impl] = digest(table)
+            del table
+    base = digests.get("pandas")
+    for impl in impls:
+        if base is not None and impl != "pandas":
+            same_digest(base, digests[impl], f"{impl} against pandas at full size")
+    result = {"inputs_mb": inputs, "rows": n * n_dates, "columns": len(digests[impls[0]]) - 1,
+              "impls": {i: {"seconds": statistics.median(times[i]), "cpu": statistics.median(cpu[i]),
+                            "all": times[i], "peak_mb": peak[i]} for i in impls}}
+    print(json.dumps(result))
 
 
-def measure(impl: str, folder: Path, n_dates: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", impl, str(folder), str(n_dates)],
-                         capture_output=True, text=True, check=True)
+def measure(n: int, n_dates: int, threads: int, repeat: int, impls: list[str], check_size: int) -> dict:
+    env = dict(os.environ, POLARS_MAX_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, __file__, "--child", str(n), str(n_dates), str(threads), str(repeat),
+                          ",".join(impls), str(check_size)], capture_output=True, text=True, env=env)
+    if out.returncode:
+        raise SystemExit(out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000], help="numbers of entities")
-    parser.add_argument("--dates", type=int, default=20, help="as-of dates for the multi-date run (smallest size)")
-    parser.add_argument("--skip-pandas-above", type=int, default=10**9, help="skip the pandas baseline above this size")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--entities", type=int, default=1_000_000, help="entities (events: ten times as many)")
+    parser.add_argument("--dates", type=int, default=8, help="as-of dates, three months apart")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="threads for DuckDB and polars")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each implementation (median)")
+    parser.add_argument("--impls", default="duckdb,polars,pandas", help="comma-separated; pandas is the baseline")
+    parser.add_argument("--check-size", type=int, default=20_000, help="entities in the full equality check")
+    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], int(args.child[2]))
+        n, k, t, rep, impls, check = args.child
+        child(int(n), int(k), int(t), int(rep), impls.split(","), int(check))
         return
-    check_equal()
-    runs = [(n, 1) for n in args.sizes] + ([(min(args.sizes), args.dates)] if args.dates > 1 else [])
-    header = (f"{'entities':>10} {'events':>11} {'dates':>5} {'impl':>7} {'seconds':>8} {'cpu s':>7} "
-              f"{'events/s':>11} {'entity-dates/s':>14} {'inputs MB':>9} {'peak MB':>8} {'duck/pandas':>11}")
-    print(header)
-    with tempfile.TemporaryDirectory() as tmp:
-        for n, n_dates in runs:
-            folder = Path(tmp) / f"{n}"
-            if not folder.exists():
-                folder.mkdir()
-                entities, events = make_data(n, 10 * n)
-                pq.write_table(pa.Table.from_pandas(entities, preserve_index=False), folder / "entities.parquet")
-                pq.write_table(pa.Table.from_pandas(events, preserve_index=False), folder / "events.parquet")
-                del entities, events
-            results = {}
-            for impl in ("duckdb", "pandas"):
-                if impl == "pandas" and n > args.skip_pandas_above:
-                    continue
-                r = results[impl] = measure(impl, folder, n_dates)
-                ratio = f"{results['duckdb']['seconds'] / r['seconds']:.3f}" if impl == "pandas" else ""
-                print(f"{n:>10,} {10 * n:>11,} {n_dates:>5} {impl:>7} {r['seconds']:>8.2f} {r['cpu']:>7.2f} "
-                      f"{10 * n / r['seconds']:>11,.0f} {n * n_dates / r['seconds']:>14,.0f} "
-                      f"{r['inputs_mb']:>9,.0f} {r['peak_mb']:>8,.0f} {ratio:>11}", flush=True)
-    print("seconds: wall clock; cpu s: user + system time of all threads. events/s and entity-dates/s use "
-          "wall time.\nduck/pandas: DuckDB wall time over pandas wall time (below 1: DuckDB faster). "
-          "peak MB includes the inputs.")
+    impls = args.impls.split(",")
+    if "polars" in impls and importlib.util.find_spec("polars") is None:
+        impls.remove("polars")
+        print("polars is not installed (pip install .[bench]): measured without it")
+    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; {args.entities:,} entities, "
+          f"{10 * args.entities:,} events, {args.dates} as-of dates; median of {args.repeat}, taking turns")
+    print(f"{'threads':>7} {'impl':>7} {'seconds':>8} {'cpu s':>7} {'peak MB':>8} {'x pandas':>9}")
+    for threads in args.threads:
+        r = measure(args.entities, args.dates, threads, args.repeat, impls, args.check_size)
+        base = r["impls"].get("pandas", {}).get("seconds")
+        for impl in impls:
+            m = r["impls"][impl]
+            ratio = f"{base / m['seconds']:.2f}" if base else ""
+            print(f"{threads:>7} {impl:>7} {m['seconds']:>8.2f} {m['cpu']:>7.2f} {m['peak_mb']:>8,.0f} {ratio:>9}", flush=True)
+    print(f"(inputs {r['inputs_mb']:,.0f} MB resident before the runs; output {r['rows']:,} rows x {r['columns']} "
+          "features.) Equal outputs: every table equal to pandas' on a check-size borough "
+          "(counts exact, sums to 1e-9), then per-column totals and missing counts at full size.\n"
+          "seconds: median wall clock; cpu s: median user + system time of all threads; "
+          "x pandas: pandas' median wall time over this one's. pandas runs on one thread whatever the setting.")
 
 
 if __name__ == "__main__":

@@ -480,25 +480,39 @@ def _reject_rows(
     failures = failures[failures["index"].notna()] if len(failures) else failures
     if failures.empty:
         return pd.DataFrame(columns=REJECT_COLUMNS)
-    failures = failures.assign(index=failures["index"].astype(int))
-    grouped = failures.groupby("index", sort=True)
-    idx = list(grouped.groups)
-    cols = grouped["column"].agg(lambda s: ", ".join(dict.fromkeys(s)))
-    why = grouped.apply(
-        lambda g: "; ".join(dict.fromkeys(r if c == "*" else f"{c}: {r}" for c, r in zip(g["column"], g["reason"]))),
-        include_groups=False,
-    )
+    # one pass in plain Python over the failures sorted by row (stable: a row's reasons keep their
+    # order); a groupby.apply built a DataFrame per failing row and took a quarter of `score`
+    failures = failures.assign(index=failures["index"].astype(int)).sort_values("index", kind="stable")
+    index = failures["index"].to_numpy()
+    column, reason = failures["column"].tolist(), failures["reason"].tolist()
+    piece = [r if c == "*" else f"{c}: {r}" for c, r in zip(column, reason)]
+    starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+    ends = np.r_[starts[1:], len(index)]
+    idx = index[starts].tolist()
+    cols = [", ".join(dict.fromkeys(column[a:b])) for a, b in zip(starts, ends)]
+    why = ["; ".join(dict.fromkeys(piece[a:b])) for a, b in zip(starts, ends)]
     records = raw_values.loc[idx].drop(columns=["_row", "_line", "_problem"], errors="ignore")
     return pd.DataFrame(
         {
             "file": file,
             "row": raw.loc[idx, "_row"].to_numpy(),
             "line": raw.loc[idx, "_line"].to_numpy(),
-            "column": cols.loc[idx].to_numpy(),
-            "reason": why.loc[idx].to_numpy(),
+            "column": cols,
+            "reason": why,
             "record": [json.dumps({k: (None if _isna(v) else str(v)) for k, v in r.items()}) for r in records.to_dict("records")],
         }
     )
+
+
+def _is_known(ids: pd.Series, known: pd.Index) -> np.ndarray:
+    """ids.isin(known) for text ids, in Arrow: pandas' isin on Arrow strings first walks `known`
+    in a Python loop (3 s of a 50,000-home `score`)."""
+    import pyarrow
+    import pyarrow.compute as pc
+
+    values = pyarrow.array(ids.astype("string"), type=pyarrow.large_string(), from_pandas=True)
+    value_set = pyarrow.array(pd.Series(known, dtype="string"), type=pyarrow.large_string(), from_pandas=True)
+    return pc.is_in(values, value_set=value_set).to_numpy(zero_copy_only=False) & ids.notna().to_numpy()
 
 
 def _isna(v) -> bool:
@@ -590,7 +604,7 @@ def validate_events(
     failures = [_malformed(raw), date_failures, _validate(df, schema)]
     if "value" in raw.columns:
         failures.append(_number_failures(raw["value"], "value"))
-    unknown = df["entity_id"].notna() & ~df["entity_id"].isin(known)
+    unknown = df["entity_id"].notna() & ~_is_known(df["entity_id"], known)
     failures.append(pd.DataFrame({"index": df.index[unknown], "column": "entity_id", "reason": "not in the entities table"}))
     orphan = df["entity_id"].isna() & ~has_address
     failures.append(pd.DataFrame({"index": df.index[orphan], "column": "entity_id", "reason": "missing, and no address to link by"}))

@@ -52,8 +52,12 @@ def test_compiled_trees_equal_lightgbm_with_categories_and_missing_values(params
     M[60:70, 0] = 1e-40
     M[70:80, 3] = -1e-40
     M[80:90, 4] = np.nan
+    M[90:95, 1] = -0.5  # read as code 0, as LightGBM truncates toward zero
+    M[95:100, 1] = 3.7
     compiled = CompiledTrees.from_booster(booster)
     assert np.abs(compiled.raw_score(M) - booster.predict(M, raw_score=True)).max() <= 1e-9
+    # the matrix column-major (as the engine builds it) and a block's worth of rows plus a few
+    np.testing.assert_array_equal(compiled.raw_score(np.asfortranarray(M[:203])), compiled.raw_score(M[:203]))
     ours = compiled.contributions(M)
     theirs = booster.predict(M, pred_contrib=True)
     assert np.abs(ours - theirs).max() <= 1e-6
@@ -82,6 +86,36 @@ def test_a_changed_booster_is_not_scored_by_a_stale_library():
     other.fast_ = model.fast_  # a library compiled from another model
     np.testing.assert_array_equal(other.raw_score(X), other.estimator_.booster_.predict(
         other.matrix(X), raw_score=True))
+
+
+def test_a_library_built_for_another_processor_falls_back_and_says_so(monkeypatch, capsys):
+    import riskengine.compiled._trees as trees
+
+    monkeypatch.setattr(trees, "_WARNED", set())
+    X, y = _data(1500, seed=4)
+    model = RiskModel("lightgbm", {"n_estimators": 6, "num_leaves": 5}, {"b": list(range(40)), "e": ["x", "y", "z"]})
+    model.fit(X, y).compile()
+    if trees.cpu_flags() is None:
+        pytest.skip("this system does not say which instruction sets its processor has")
+    model.fast_.compiled.isa = ["avx_from_the_future"]  # as if registered on a newer machine
+    model = pickle.loads(pickle.dumps(model))
+    trees._LOADED.pop(model.fast_.compiled.model_hash, None)
+    np.testing.assert_array_equal(model.raw_score(X), model.estimator_.booster_.predict(model.matrix(X), raw_score=True))
+    err = capsys.readouterr().err
+    assert "avx_from_the_future" in err and "Booster.predict" in err
+
+
+def test_a_library_from_an_older_riskengine_is_not_called_with_new_arguments(monkeypatch, capsys):
+    import riskengine.compiled._trees as trees
+
+    monkeypatch.setattr(trees, "_WARNED", set())
+    real = trees.c_source
+    monkeypatch.setattr(trees, "c_source", lambda f: real(f).replace(f"const int RE_ABI = {trees.ABI};", ""))
+    X, y = _data(1500, seed=5)
+    model = RiskModel("lightgbm", {"n_estimators": 7, "num_leaves": 5}, {"b": list(range(40)), "e": ["x", "y", "z"]})
+    model.fit(X, y).compile()
+    np.testing.assert_array_equal(model.raw_score(X), model.estimator_.booster_.predict(model.matrix(X), raw_score=True))
+    assert "another version of riskengine" in capsys.readouterr().err
 
 
 def test_without_a_compiler_scoring_falls_back_and_says_so_once(monkeypatch, capsys):

@@ -39,7 +39,7 @@ class TreeScorer:
 
     def raw_score(self, M: np.ndarray, threads: int | None = None) -> np.ndarray:
         """Raw scores for the model's float matrix (`RiskModel.matrix`)."""
-        return self.compiled.raw_score(np.ascontiguousarray(M), threads)
+        return self.compiled.raw_score(M, threads)  # row- or column-major as built
 
     def contributions(self, M: np.ndarray, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Exact TreeSHAP for the model's float matrix: (contributions, base value per row)."""

@@ -65,6 +65,7 @@ def build_features(
     progress: bool = False,
     *,
     reference: pd.DataFrame | None = None,
+    threads: int | None = None,
 ) -> FeatureSet:
     """Features for every entity as of every date in `as_of`, from events strictly before it.
 
@@ -73,7 +74,8 @@ def build_features(
     entity_id, with lat and lon) when the spec asks for [features.nearby]. `given` is the spec's ready feature table (entity_id, as_of, features).
     `reference` is the `info` of an earlier FeatureSet (the one a model was trained on): the
     result then has exactly its columns, in its order, with its categories, whatever types
-    today's events hold (a type absent today gives zero counts).
+    today's events hold (a type absent today gives zero counts). `threads` caps DuckDB's
+    threads (default: every core).
     """
     log = Steps(quiet=not progress, prefix="features")
     events, area = split_area_events(events)  # area events (lat, lon, no entity) feed the nearby features
@@ -94,7 +96,7 @@ def build_features(
         if events is None:
             raise RiskEngineError("features need an events table (or from_events = false in the spec)")
         _check_events(events)
-        con = duckdb.connect()
+        con = duckdb.connect(config={"threads": int(threads)} if threads else {})
         try:
             con.register("events_raw", _arrow_events(events))
             plan = _event_info(con, events, spec, ref)
@@ -347,24 +349,34 @@ def _event_values(con, entities: pd.DataFrame, dates: list[pd.Timestamp], plan: 
     with_sums = bool(plan["stat"].isin(["sum", "last"]).any())
     sql = event_query(n_rows=n, n_pairs=n_pairs, windows=windows, with_sums=with_sums,
                       has_value_column=has_value_column)
-    result = con.sql(sql).to_arrow_table()
-
-    key = result.column("key").to_numpy()
-    pos, pair = np.divmod(key, n_pairs)  # pos = k * n + row: the table's row
-    is_count = plan["stat"] == "count"
-    columns = {}
-    for part, out in ((plan[is_count], np.zeros((is_count.sum(), n * k), np.int64)),
-                      (plan[~is_count], np.full(((~is_count).sum(), n * k), np.nan))):
-        part = part.reset_index(drop=True)  # row j of `out` is the column part.name[j]
-        for slot, group in part.groupby("slot", sort=False):  # one scatter per statistic, not per feature
-            column_of_pair = np.full(n_pairs, -1)
-            column_of_pair[group["pair"].to_numpy()] = group.index.to_numpy()
-            column = column_of_pair[pair]
-            hit = column >= 0
-            values = result.column(slot).to_numpy(zero_copy_only=False)
-            np.put(out, column[hit] * (n * k) + pos[hit], values[hit])
-        columns.update(zip(part["name"], out))
+    # the groups stream out in batches, each spread into the columns before the next is read: the
+    # statement's answer (about entities x dates x types rows) is never held whole beside the table
+    reader = con.sql(sql).fetch_record_batch(BATCH_ROWS)
+    columns = {f.name: np.zeros(n * k, np.int64) if f.stat == "count" else np.full(n * k, np.nan)
+               for f in plan.itertuples()}
+    for batch in reader:
+        _spread(batch, plan, n_pairs, columns)
     return pd.DataFrame({name: columns[name] for name in plan["name"]}, copy=False)
+
+
+BATCH_ROWS = 1_000_000
+
+
+def _spread(batch: pa.RecordBatch, plan: pd.DataFrame, n_pairs: int, columns: dict[str, np.ndarray]) -> None:
+    """One batch of the statement's groups into the feature columns. A batch's groups are taken
+    type by type (one stable sort by type), so each feature gathers and scatters only its type's
+    groups, once."""
+    pos, pair = np.divmod(batch.column("key").to_numpy(), n_pairs)  # pos = k * n + row: the table's row
+    order = np.argsort(pair.astype(np.int32, copy=False), kind="stable")
+    bounds = np.searchsorted(pair[order], np.arange(n_pairs + 1))
+    slots = {slot: batch.column(slot).to_numpy(zero_copy_only=False) for slot in plan["slot"].unique()}
+    for p, features in plan.groupby("pair", sort=False):
+        take = order[bounds[p]:bounds[p + 1]]
+        if len(take) == 0:
+            continue
+        rows = pos[take]
+        for f in features.itertuples():
+            columns[f.name][rows] = slots[f.slot][take]
 
 
 def _arrow_events(events: pd.DataFrame) -> pa.Table:
