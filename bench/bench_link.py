@@ -117,14 +117,17 @@ raw = {n: pd.read_parquet(folder / ("people.parquet" if dedup else ("a.parquet" 
 truth = pd.read_parquet(folder / "truth.parquet")
 started = time.perf_counter()
 fl = build_fields({n: t for n in names})
-prepared = {}
+prepared, raw_prep = {}, {}
 for n in names:  # the same cleaned columns the engine compares
     p = prepare_table(n, raw[n], fl)
+    raw_prep[n] = p.assign(uid=raw[n]["rec_id"].to_numpy())
     keep = [c for c in p.columns if not c.endswith(("__forms", "__words"))]
     prepared[n] = p[keep].assign(uid=raw[n]["rec_id"].to_numpy())
+del raw
 rules = [r.sql for r in blocking_rules(fl)]
 con = duckdb.connect()
 db = DuckDBAPI(con)
+baseline = sys.argv[5]
 comparisons = [
     cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
     cl.NameComparison("surname").configure(term_frequency_adjustments=True),
@@ -137,9 +140,16 @@ comparisons = [
 ]
 # the engine's own cap on pairs per rule, so both score the same candidate pairs
 n_rows = sum(len(p) for p in prepared.values())
-settings = SettingsCreator(link_type="dedupe_only" if dedup else "link_only", unique_id_column_name="uid",
-                           comparisons=comparisons, blocking_rules_to_generate_predictions=json.loads(sys.argv[4]))
+if baseline == "same":  # the engine's own comparisons and blocking, from the one function that builds them
+    from riskengine.link._match import splink_settings
+    settings = splink_settings(fl, json.loads(sys.argv[4]), dedupe=dedup, n_entities=len(prepared[names[0]]),
+                               keep_columns=False)
+    prepared = {n: raw_prep[n] for n in names}
+else:  # splink's library comparisons on the same cleaned columns
+    settings = SettingsCreator(link_type="dedupe_only" if dedup else "link_only", unique_id_column_name="uid",
+                               comparisons=comparisons, blocking_rules_to_generate_predictions=json.loads(sys.argv[4]))
 tables = [db.register(prepared[n].astype(object).where(prepared[n].notna(), None), table_name=n) for n in names]
+del prepared, raw_prep
 linker = Linker(tables, settings)
 import logging
 logging.getLogger("splink").setLevel(logging.WARNING)
@@ -192,7 +202,7 @@ def _child_rusage(code: str, *args: str) -> tuple[dict, float]:
     return json.loads(result.read_text()), usage.ru_maxrss / 1024 ** 2
 
 
-def bench_people(n: int, repeats: int, dedup: bool, seed: int) -> None:
+def bench_people(n: int, repeats: int, dedup: bool, seed: int, baseline: str = "same") -> None:
     """The engine's link job against splink run directly, interleaved, each in its own process."""
     import json
     import statistics
@@ -212,7 +222,7 @@ def bench_people(n: int, repeats: int, dedup: bool, seed: int) -> None:
             if i == 0:
                 report = json.loads((Path(tmp) / "engine_out" / "link_report.json").read_text())
                 used = json.dumps([b["sql"] for b in report["model"]["blocking"] if b["used"]])
-            res, peak = _child_rusage(SPLINK_RUN, tmp, "1" if dedup else "0", fields, used)
+            res, peak = _child_rusage(SPLINK_RUN, tmp, "1" if dedup else "0", fields, used, baseline)
             runs["splink"].append((res, peak))
             print(f"  round {i + 1}: engine {runs['engine'][-1][0]['seconds']:.1f} s {runs['engine'][-1][1]:.2f} GB,"
                   f" splink {res['seconds']:.1f} s {peak:.2f} GB", flush=True)
@@ -236,9 +246,11 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=0, help="benchmark the link job on N synthetic people against splink")
     parser.add_argument("--dedup", action="store_true", help="with --people: one file to deduplicate")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--baseline", choices=["same", "library"], default="same",
+                        help="splink with the engine's comparisons (same) or with its library comparisons")
     args = parser.parse_args()
     if args.people:
-        bench_people(args.people, args.repeats, args.dedup, args.seed)
+        bench_people(args.people, args.repeats, args.dedup, args.seed, args.baseline)
         return
 
     with tempfile.TemporaryDirectory(prefix="bench_link_") as tmp:
