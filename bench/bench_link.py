@@ -80,7 +80,8 @@ truth.to_parquet(folder / "truth.parquet")
 """
 
 ENGINE_RUN = """
-import json, sys, time
+import json, os, sys, time
+os.environ.setdefault("RISKENGINE_PSEUDONYM_KEY", "benchmark-key-not-secret-0123456789")
 from pathlib import Path
 import pandas as pd
 from riskengine.link import run_job

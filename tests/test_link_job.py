@@ -20,6 +20,12 @@ FIELDS = {"given_name": "forename", "surname": "surname", "date_of_birth": "date
           "suburb": "locality", "postcode": "postcode", "soc_sec_id": "identifier", "state": "exact"}
 
 
+@pytest.fixture(autouse=True)
+def _key(monkeypatch):
+    """Review ids are keyed: every job here runs with a key (tests that need none unset it)."""
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "a-test-key-0123456789abcdef")
+
+
 def _prep(values, kind: str, fmt: str | None = None) -> pd.DataFrame:
     f = Field("x", kind, {"t": "x"}, {"t": fmt} if fmt else {})
     return prepare(pd.Series(values, dtype="string"), f, "t")

@@ -8,7 +8,6 @@ thresholds and any clerical decisions; build golden records; measure.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from riskengine.link._people import link_people
 from riskengine.link._metrics import PROVENANCE, link_metrics
 from riskengine.link._normalise import PARTS, normalise_parts, parse_addresses
 from riskengine.link._probabilistic import COMPARISONS, MatchModel, match_records
-from riskengine.link._pseudonymise import load_key, person_columns, pseudonymise
+from riskengine.link._pseudonymise import (PseudonymKey, check_decisions_key, keyed_ids, load_key,
+                                          person_columns, pseudonymise)
 from riskengine.link._quality import quality_report
 from riskengine.link._store import LinkStore, row_fingerprints
 from riskengine.link._survivorship import golden_records
@@ -60,13 +60,12 @@ def entity_parts(entities: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([entities[["entity_id"]].astype("string"), parts], axis=1)
 
 
-def _review_id(parts: pd.DataFrame) -> pd.Series:
-    """A stable id for a normalised address, so clerical decisions carry over between runs."""
+def _review_id(parts: pd.DataFrame, key: PseudonymKey) -> pd.Series:
+    """A stable id for a normalised address, so clerical decisions carry over between runs; keyed,
+    so that nobody can find an address's id by hashing a guess."""
     cols = parts[PARTS].astype("string").fillna("")
     joined = cols[PARTS[0]].str.cat([cols[p] for p in PARTS[1:]], sep="|")
-    distinct = pd.unique(joined.to_numpy())
-    ids = pd.Series([hashlib.sha1(s.encode()).hexdigest()[:12] for s in distinct], index=distinct)
-    return pd.Series(ids.reindex(joined.to_numpy()).to_numpy(), index=parts.index, dtype="string")
+    return keyed_ids(joined, key, "address", length=12)
 
 
 def link(
@@ -97,6 +96,7 @@ def link(
     started = time.perf_counter()
     _check_inputs(entities, sources)
     key = load_key(spec, allow_ephemeral_key)
+    check_decisions_key(key, spec.review_decisions)
     decisions = _read_decisions(spec.review_decisions)
 
     _say(progress, "pseudonymising person identifiers")
@@ -131,7 +131,7 @@ def link(
     all_rows = records[["fp", *PARTS]]
     usable = records[PARTS].notna().any(axis=1) & (records["house_number"].notna() | records["street"].notna())
     records = records[usable].reset_index(drop=True)
-    records["review_id"] = _review_id(records) if len(records) else pd.Series(dtype="string")
+    records["review_id"] = _review_id(records, key) if len(records) else pd.Series(dtype="string")
     distinct = records.drop_duplicates("review_id")[["review_id", *PARTS]].reset_index(drop=True)
     distinct["record_id"] = distinct["review_id"]
 

@@ -82,6 +82,24 @@ def hash_value(value: str, key: PseudonymKey) -> str:
     return TOKEN_PREFIX + digest
 
 
+def keyed_ids(values: pd.Series, key: PseudonymKey, purpose: str, length: int = 16) -> pd.Series:
+    """A stable id per distinct value, keyed (HMAC-SHA256 of `purpose|value`): review ids made from
+    cleaned names or addresses, which an unkeyed hash would let anyone test a guess against."""
+    codes, distinct = pd.factorize(values.astype("string").fillna(""))
+    prefix = (purpose + "|").encode()
+    ids = [hmac.new(key.secret, prefix + str(s).encode(), hashlib.sha256).hexdigest()[:length] for s in distinct]
+    return pd.Series(pd.array(ids, dtype="string")[codes], index=values.index, dtype="string")
+
+
+def check_decisions_key(key: PseudonymKey, decisions_file: Path | None) -> None:
+    """Review ids are keyed: a clerk's decisions can only be matched with the key of the run that
+    listed them, which an ephemeral key never is. Say so before the file is read (and deleted)."""
+    if key.ephemeral and decisions_file is not None and Path(decisions_file).is_file():
+        raise RiskEngineError(f"{decisions_file}: clerical-review decisions need the pseudonymisation key of the run "
+                              "that wrote the review file (review ids are keyed with it), not an ephemeral key; "
+                              "set the environment variable or key_file and run again")
+
+
 def pseudonymise(frame: pd.DataFrame, columns: Iterable[str], key: PseudonymKey) -> pd.DataFrame:
     """Return a copy of `frame` with each of `columns` present replaced by keyed tokens.
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from riskengine.link._normalise import PARTS
 
-VERSION = 1
+VERSION = 2  # 2: review ids keyed with the pseudonymisation key
 
 
 def row_fingerprints(frame: pd.DataFrame) -> pd.Series:
