@@ -171,7 +171,16 @@ def link(
     _say(progress, "assembling linked sources")
     out_sources = {name: _assemble(df, name, resolved[name], records, prov, prob, linked_id) for name, df in frames.items()}
 
-    review = _review_table(candidates, records, prov, ent_parts) if candidates is not None else _empty_review()
+    # the review lists every address in the band, those matched on an earlier run (the store) too
+    listed = candidates[candidates["rank"] == 1] if candidates is not None else None
+    if reuse and len(stored):
+        listed = pd.concat([stored.assign(rank=1)] + ([listed] if listed is not None and len(listed) else []),
+                           ignore_index=True)
+    if listed is not None and prov.eq("reviewed").any():
+        ent_parts = ent_parts if ent_parts is not None else entity_parts(entities)
+        review = _review_table(listed, records, prov, ent_parts)
+    else:
+        review = _empty_review()
 
     _say(progress, "building golden records")
     golden, rules = golden_records(entities, out_sources, spec)
@@ -223,7 +232,7 @@ def _review_table(candidates: pd.DataFrame, records: pd.DataFrame, prov: pd.Seri
     if in_band.empty:
         return _empty_review()
     out, best = _review_head(in_band, candidates)
-    if best.empty:  # every address in the band was matched on an earlier run (the link store): nothing new to review
+    if best.empty:
         return _empty_review()
     rec = in_band.drop_duplicates("review_id").set_index("review_id")[PARTS]
     ent = ent_parts.set_index("entity_id")

@@ -90,6 +90,14 @@ class MatchModel:
     trained_levels: pd.DataFrame | None = None  # levels with their comparison-vector values (cvv), to reuse the model
 
 
+class _FlatHasNoNullLevel(logging.Filter):
+    """Drops one splink warning that does not apply: "no flat on either side" is a level with its own
+    weight (two houses), not a missing value, so the flat comparison has no null level on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "No null level found for comparison flat" not in record.getMessage()
+
+
 # the string similarities by engine: DuckDB's own functions, and on Spark the UDFs of splink's jar
 _SIMILARITY = {"duckdb": ("jaro_winkler_similarity", "damerau_levenshtein"),
                "spark": ("jaro_winkler", "damerau_levenshtein")}
@@ -183,7 +191,11 @@ def match_records(
     from splink import Linker, SettingsCreator
     from splink.backends.duckdb import DuckDBAPI
 
-    logging.getLogger("splink").setLevel(logging.WARNING)  # splink's own warnings stay visible, as in person mode
+    splink_log = logging.getLogger("splink")
+    splink_log.setLevel(logging.WARNING)  # splink's own warnings stay visible, as in person mode
+    settings_log = logging.getLogger("splink.internals.settings")  # filters act where a record is made
+    if not any(isinstance(f, _FlatHasNoNullLevel) for f in settings_log.filters):
+        settings_log.addFilter(_FlatHasNoNullLevel())
     left, right = _with_keys(entities, "entity_id", "entity_id"), _with_keys(records, "record_id")
     n_entities = max(len(left), 2)
 
