@@ -239,6 +239,20 @@ def test_review_shows_clear_values_then_is_deleted_when_decisions_are_read(tmp_p
     pd.testing.assert_frame_equal(third.links, second.links)
 
 
+def test_review_ids_are_keyed_so_a_guess_cannot_be_hashed_to_one(monkeypatch):
+    a, b, _ = two_files(300, seed=9, date_style_b="dmy")
+    spec = _job(a, b, FIELDS, lower=0.05, upper=0.999)
+    tables = {"register": a, "b": b}
+    one = run_job(spec, tables).review
+    assert len(one) and one["review_id"].tolist() == run_job(spec, tables).review["review_id"].tolist()  # stable
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "another-key-0123456789abcdef")
+    other = run_job(spec, tables).review
+    assert set(other["review_id"]).isdisjoint(one["review_id"])  # made with the key, so they change with it
+    monkeypatch.delenv("RISKENGINE_PSEUDONYM_KEY")
+    with pytest.raises(RiskEngineError, match="RISKENGINE_PSEUDONYM_KEY"):
+        run_job(spec, tables)
+
+
 def test_cli_with_a_truth_table_and_nothing_linked_prints_n_a(tmp_path, monkeypatch):
     """`riskengine link` used to raise TypeError formatting a precision of None (link/cli.py)."""
     import riskengine.cli

@@ -93,8 +93,8 @@ def comparison_vectors(linker, register_table: str, chunks: int = 1) -> Pairs:
         e0, r0 = (int(ent.min()), int(rec.min())) if len(ent) else (0, 0)
         ent_ids = np.arange(e0, int(ent.max()) + 1 if len(ent) else 0)
         rec_ids = np.arange(r0, int(rec.max()) + 1 if len(rec) else 0)
-        ent -= e0
-        rec -= r0
+        ent = ent - e0
+        rec = rec - r0
     else:
         (ent_ids, rec_ids), ent, rec = text_ids, arrays.pop("ent"), arrays.pop("rec")
     gamma = {n: arrays.pop(f"g_{n}") for n in names}
