@@ -375,17 +375,26 @@ def _with_values(review: pd.DataFrame, tables: dict[str, pd.DataFrame], ids: dic
     out = review.copy()
     index = {t: pd.Series(np.arange(len(i)), index=i.to_numpy()) for t, i in ids.items()}
     cand_table = out["candidate_table"].astype(str)
-    cand_row = out["candidate_id"] if with_register else out["candidate_row_id"]
-    for f in fields:
-        rec, can = [], []
-        for src, rid, ct, cr in zip(out["source"], out["row_id"], cand_table, cand_row):
-            col = f.columns.get(src)
-            rec.append(tables[src][col].iloc[index[src][rid]] if col is not None else None)
-            col = f.columns.get(ct)
-            pos = index[ct].get(cr) if ct in index else None
-            can.append(tables[ct][col].iloc[pos] if col is not None and pos is not None else None)
-        out[f"record_{f.name}"] = pd.array(rec, dtype="string")
-        out[f"candidate_{f.name}"] = pd.array(can, dtype="string")
+    cand_row = (out["candidate_id"] if with_register else out["candidate_row_id"]).astype(str)
+    for f in fields:  # by table: a lookup per table, not a loop over rows
+        rec = pd.Series(pd.NA, index=out.index, dtype="string")
+        can = pd.Series(pd.NA, index=out.index, dtype="string")
+        for t, df in tables.items():
+            col = f.columns.get(t)
+            if col is None or t not in index:
+                continue
+            values = df[col].astype("string").to_numpy()
+            for side, table_of, row_of in ((rec, out["source"].astype(str), out["row_id"].astype(str)),
+                                           (can, cand_table, cand_row)):
+                mine = (table_of == t).to_numpy()
+                if mine.any():
+                    pos = index[t].reindex(row_of[mine].to_numpy()).to_numpy()
+                    ok = ~pd.isna(pos)
+                    got = np.full(int(mine.sum()), pd.NA, dtype=object)
+                    got[ok] = values[pos[ok].astype(np.int64)]
+                    side[mine] = got
+        out[f"record_{f.name}"] = rec
+        out[f"candidate_{f.name}"] = can
     out["decision"] = ""
     return out.sort_values("match_probability", ascending=False).reset_index(drop=True)
 

@@ -32,7 +32,7 @@ from riskengine.link._probabilistic import MatchModel, _level_table, _set_m
 
 REGISTER_TABLE, RECORDS_TABLE = "a_entities", "b_records"
 # candidate pairs compared in one go: more are taken in slices of the records (memory stays flat)
-CHUNK_PAIRS = int(os.environ.get("RISKENGINE_LINK_CHUNK_PAIRS", 500_000))
+CHUNK_PAIRS = int(os.environ.get("RISKENGINE_LINK_CHUNK_PAIRS", 1_000_000))
 
 
 @dataclass
@@ -139,7 +139,8 @@ def match_prepared(
     if method == "one_to_one_em":
         # splink's comparison levels as arrays; the EM and the score in numpy (no predict table of every pair)
         estimated = sum(b["pairs"] for b in blocking if b["sql"] in {r.sql for r in used})
-        cand = comparison_vectors(linker, REGISTER_TABLE, chunks=max(1, math.ceil(estimated / CHUNK_PAIRS)))
+        cand = comparison_vectors(linker, REGISTER_TABLE, chunks=max(1, math.ceil(estimated / CHUNK_PAIRS)),
+                                  tf_by_comparison=False)
         cand.ent_ids, cand.rec_ids = ids[cand.ent_ids], ids[cand.rec_ids]
         n_pairs = len(cand)
         covered = set(cand.rec_ids[np.bincount(cand.rec, minlength=len(cand.rec_ids)) > 0].tolist())

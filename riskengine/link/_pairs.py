@@ -45,7 +45,7 @@ class Pairs:
 
     @property
     def tf_total(self) -> np.ndarray:
-        out = np.zeros(len(self), dtype=np.float64)
+        out = np.zeros(len(self), dtype=np.float32)
         for v in self.tf.values():
             out += v
         return out
@@ -60,14 +60,15 @@ class Pairs:
                    {c: frame[f"tf_{c}"].to_numpy(np.float32) for c in comparisons if f"tf_{c}" in frame.columns})
 
 
-def comparison_vectors(linker, register_table: str, chunks: int = 1) -> Pairs:
+def comparison_vectors(linker, register_table: str, chunks: int = 1, tf_by_comparison: bool = True) -> Pairs:
     """splink's candidate pairs (its blocking rules) with each comparison's level and tf adjustment.
 
     The SQL is splink's own (blocking, term-frequency lookups, comparison levels, and each
     level's tf adjustment from its u), run without the matching columns and weights that
     `predict` would also write; the table is read into arrays and dropped. With `chunks` > 1
     (integer uids only) the records are taken in that many slices, as splink's `predict_chunk`
-    does, so the database never holds more than a slice of the pairs with their values.
+    does, so the database never holds more than a slice of the pairs with their values. Without
+    `tf_by_comparison` the term-frequency adjustments come back summed, as one array (`tf["*"]`).
     """
     con = linker._db_api._con
     names = [comp.output_column_name for comp in linker._settings_obj.comparisons]
@@ -76,6 +77,8 @@ def comparison_vectors(linker, register_table: str, chunks: int = 1) -> Pairs:
         table = _vectors_table(linker, register_table, (k, chunks) if chunks > 1 else None)
         kinds = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table.physical_name})").fetchall())
         t_cols = [f"t_{n}" for n in names if f"t_{n}" in kinds]
+        if t_cols and not tf_by_comparison:
+            t_cols = [f"CAST({' + '.join(t_cols)} AS FLOAT) AS \"t_*\""]
         numeric = all(kinds[c] in ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT") for c in ("entity_id", "record_id"))
         if numeric:
             parts.append(_fetch(con, f"SELECT entity_id::BIGINT AS entity_id, record_id::BIGINT AS record_id, "
@@ -86,7 +89,9 @@ def comparison_vectors(linker, register_table: str, chunks: int = 1) -> Pairs:
             text_ids, arrays = _coded(con, table.physical_name, [f"g_{n}" for n in names] + t_cols)
             parts.append(arrays)
         table.drop_table_from_database_and_remove_from_cache()
-    arrays = parts[0] if len(parts) == 1 else {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
+    arrays = parts[0] if len(parts) == 1 else {}
+    for c in list(parts[0]) if len(parts) > 1 else []:  # column by column: each slice's copy goes once joined
+        arrays[c] = np.concatenate([p.pop(c) for p in parts])
     del parts
     if text_ids is None:  # integer uids: codes are the uids less the smallest (ids without a pair cost nothing)
         ent, rec = arrays.pop("entity_id"), arrays.pop("record_id")
@@ -98,7 +103,7 @@ def comparison_vectors(linker, register_table: str, chunks: int = 1) -> Pairs:
     else:
         (ent_ids, rec_ids), ent, rec = text_ids, arrays.pop("ent"), arrays.pop("rec")
     gamma = {n: arrays.pop(f"g_{n}") for n in names}
-    tf = {n: arrays.pop(f"t_{n}") for n in names if f"t_{n}" in arrays}
+    tf = {n: arrays.pop(f"t_{n}") for n in [*names, "*"] if f"t_{n}" in arrays}
     return Pairs(ent.astype(np.int32), rec.astype(np.int32), ent_ids, rec_ids, gamma, tf)
 
 
@@ -191,20 +196,55 @@ def _weight_tables(levels: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
-def _log2_bf(pairs: Pairs, levels: pd.DataFrame, tf: np.ndarray) -> np.ndarray:
-    """log2 of each pair's Bayes factor under the levels' m and u, tf adjustments included."""
-    out = tf.copy()
-    for comparison, table in _weight_tables(levels).items():
-        g = pairs.gamma[comparison]
-        out += table[np.clip(g + 1, 0, len(table) - 1)]
+SLICE = 1 << 20  # pairs per slice of the EM's passes: temporaries stay a few MB, whatever the pairs
+
+
+def _e_step(per_pattern: np.ndarray, pattern: np.ndarray, tf: np.ndarray, rec: np.ndarray, n_records: int,
+            pi: float) -> tuple[np.ndarray, float]:
+    """Expected matches per pattern and in all, in two passes over slices of the pairs: the
+    records' sums of Bayes factors first, then each pair's posterior, added up by pattern."""
+    total = np.zeros(n_records)
+    for a in range(0, len(pattern), SLICE):
+        lw = per_pattern[pattern[a:a + SLICE]] + tf[a:a + SLICE]
+        total += np.bincount(rec[a:a + SLICE], weights=np.exp2(np.minimum(lw, _MAX_LOG2)), minlength=n_records)
+    denominator = (1 - pi) + pi * total
+    by_pattern = np.zeros(len(per_pattern))
+    for a in range(0, len(pattern), SLICE):
+        lw = per_pattern[pattern[a:a + SLICE]] + tf[a:a + SLICE]
+        p = pi * np.exp2(np.minimum(lw, _MAX_LOG2)) / denominator[rec[a:a + SLICE]]
+        by_pattern += np.bincount(pattern[a:a + SLICE], weights=p, minlength=len(per_pattern))
+    return by_pattern, float(by_pattern.sum())
+
+
+def _patterns(pairs: Pairs, comparisons: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Each pair's agreement pattern (its levels on every comparison) as a code, and each pattern's
+    level per comparison: a few thousand patterns stand for millions of pairs in the EM's sums.
+    Computed once per set of pairs (the EM and the score share it)."""
+    cached = getattr(pairs, "_pattern_cache", None)
+    if cached is not None and cached[0] == comparisons:
+        return cached[1], cached[2]
+    top = max((int(pairs.gamma[c].max()) + 1 for c in comparisons if len(pairs.gamma[c])), default=1)
+    bits = max(1, top.bit_length())
+    dtype = np.int32 if bits * len(comparisons) <= 31 else np.int64
+    if bits * len(comparisons) > 63:  # too many to pack: the plain row-wise way
+        stacked = np.stack([pairs.gamma[c] for c in comparisons], axis=1)
+        uniq, code = np.unique(stacked, axis=0, return_inverse=True)
+        out = code.reshape(-1).astype(np.int32), {c: uniq[:, i] for i, c in enumerate(comparisons)}
+    else:
+        key = np.zeros(len(pairs), dtype=dtype)
+        for c in comparisons:  # levels + 1, packed side by side
+            key <<= bits
+            key |= (pairs.gamma[c] + 1).astype(dtype)
+        code, uniq = pd.factorize(key)  # a hash table, not a sort of every pair
+        del key
+        uniq = np.asarray(uniq, dtype=np.int64)
+        levels = {}
+        for c in reversed(comparisons):
+            levels[c] = ((uniq & ((1 << bits) - 1)) - 1).astype(np.int8)
+            uniq = uniq >> bits
+        out = code.astype(np.int32), levels
+    pairs._pattern_cache = (list(comparisons), *out)
     return out
-
-
-def _posterior(lw: np.ndarray, rec: np.ndarray, n_records: int, pi: float) -> np.ndarray:
-    """P(record is this candidate) against its rivals and against having no entity at all."""
-    w = np.exp2(np.minimum(lw, _MAX_LOG2))
-    total = np.bincount(rec, weights=w, minlength=n_records)
-    return pi * w / ((1 - pi) + pi * total[rec])
 
 
 def one_to_one_em(pairs: Pairs, levels: pd.DataFrame, n_entities: int, n_records: int,
@@ -212,25 +252,32 @@ def one_to_one_em(pairs: Pairs, levels: pd.DataFrame, n_entities: int, n_records
                   ) -> tuple[pd.DataFrame, float, int]:
     """EM for m (per level) and pi over the candidate pairs, each record matching at most one entity.
 
-    Comparisons in `held` keep their m; only the others and pi are estimated."""
+    Pairs are grouped by agreement pattern: a pair's Bayes factor is its pattern's times its term
+    frequencies, and the M step's expected counts are sums per pattern. Comparisons in `held` keep
+    their m; only the others and pi are estimated."""
     held = set() if held is None else held
     levels = levels.copy()
     pi = 0.9
-    log_n = math.log2(n_entities)
-    tf = pairs.tf_total - log_n
+    comparisons = list(levels["comparison"].unique())
+    pattern, pattern_levels = _patterns(pairs, comparisons)
+    n_patterns = len(next(iter(pattern_levels.values()))) if pattern_levels else 1
+    tf = pairs.tf_total - np.float32(math.log2(n_entities))
     n_codes = len(pairs.rec_ids)
     iteration = 0
     for iteration in range(1, max_iterations + 1):
-        p = _posterior(_log2_bf(pairs, levels, tf), pairs.rec, n_codes, pi)
-        new_pi = float(np.clip(p.sum() / max(n_records, 1), 1e-4, 1 - 1e-6))
+        per_pattern = np.zeros(n_patterns)
+        for comparison, table in _weight_tables(levels).items():
+            per_pattern += table[np.clip(pattern_levels[comparison] + 1, 0, len(table) - 1)]
+        by_pattern, expected_matches = _e_step(per_pattern, pattern, tf, pairs.rec, n_codes, pi)
+        new_pi = float(np.clip(expected_matches / max(n_records, 1), 1e-4, 1 - 1e-6))
         new_m = levels["m"].copy()
-        for comparison in levels["comparison"].unique():
+        for comparison in comparisons:
             mine = (levels["comparison"] == comparison).to_numpy()
             if comparison in held:
                 continue
-            g = pairs.gamma[comparison]
             cvv = levels.loc[mine, "cvv"].astype(int).to_numpy()
-            counts = np.bincount(np.clip(g + 1, 0, None), weights=p, minlength=int(cvv.max()) + 2)
+            counts = np.bincount(np.clip(pattern_levels[comparison] + 1, 0, None), weights=by_pattern,
+                                 minlength=int(cvv.max()) + 2)
             expected = counts[cvv + 1]
             if expected.sum() <= 0:
                 continue
@@ -246,27 +293,44 @@ def one_to_one_em(pairs: Pairs, levels: pd.DataFrame, n_entities: int, n_records
 
 def score(pairs: Pairs, levels: pd.DataFrame, pi: float, n_entities: int) -> pd.DataFrame:
     """Each record's best two candidates: record_id, entity_id, rank, match_probability (against
-    its rivals), match_weight, runner_up_probability, and mw_<comparison> (that field's weight)."""
+    its rivals), match_weight, runner_up_probability, and mw_<comparison> (that field's weight)
+    and gamma_<comparison> (its level)."""
     cols = ["record_id", "entity_id", "rank", "match_probability", "match_weight", "runner_up_probability"]
     if not len(pairs):
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
-    lw = _log2_bf(pairs, levels, pairs.tf_total - math.log2(n_entities))
-    p = _posterior(lw, pairs.rec, len(pairs.rec_ids), pi)
-    ent_rank = np.empty(len(pairs.ent_ids), dtype=np.int64)  # ties broken by entity id, as before
+    comparisons = list(levels["comparison"].unique())
+    pattern, pattern_levels = _patterns(pairs, comparisons)
+    per_pattern = np.zeros(len(pattern_levels[comparisons[0]]) if comparisons else 1)
+    for comparison, table in _weight_tables(levels).items():
+        per_pattern += table[np.clip(pattern_levels[comparison] + 1, 0, len(table) - 1)]
+    lw = per_pattern.astype(np.float32)[pattern]
+    del pattern
+    lw += pairs.tf_total - np.float32(math.log2(n_entities))
+    total = np.zeros(len(pairs.rec_ids))
+    for a in range(0, len(lw), SLICE):  # each record's sum of Bayes factors, for the rival-aware probability
+        total += np.bincount(pairs.rec[a:a + SLICE], weights=np.exp2(np.minimum(lw[a:a + SLICE].astype(np.float64),
+                                                                                _MAX_LOG2)),
+                             minlength=len(pairs.rec_ids))
+    denominator = (1 - pi) + pi * total
+    ent_rank = np.empty(len(pairs.ent_ids), dtype=np.int32)  # ties broken by entity id, as before
     ent_rank[np.argsort(pairs.ent_ids.astype(str), kind="stable")] = np.arange(len(pairs.ent_ids))
     order = np.lexsort((ent_rank[pairs.ent], -lw, pairs.rec))
     rec_sorted = pairs.rec[order]
-    first = np.r_[True, rec_sorted[1:] != rec_sorted[:-1]]
-    start = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
-    rank = np.arange(len(order)) - start + 1
-    top = order[rank <= 2]
-    top_rank = rank[rank <= 2]
+    firsts = np.flatnonzero(np.r_[True, rec_sorted[1:] != rec_sorted[:-1]])
+    has_second = np.r_[firsts[1:], len(order)] - firsts > 1
+    top = np.sort(np.r_[firsts, firsts[has_second] + 1])  # positions in `order`: rank 1, then its rank 2
+    top_rank = np.where(np.isin(top, firsts), 1, 2)
+    top = order[top]
+    del order, rec_sorted
+    lw_top = lw[top].astype(np.float64)
+    p_top = pi * np.exp2(np.minimum(lw_top, _MAX_LOG2)) / denominator[pairs.rec[top]]
     out = pd.DataFrame({"record_id": pairs.rec_ids[pairs.rec[top]], "entity_id": pairs.ent_ids[pairs.ent[top]],
-                        "rank": top_rank.astype(np.int64), "match_probability": p[top],
-                        "match_weight": lw[top] + math.log2(pi / (1 - pi))})
+                        "rank": top_rank.astype(np.int64), "match_probability": p_top,
+                        "match_weight": lw_top + math.log2(pi / (1 - pi))})
+    p = p_top
     runner = np.zeros(len(top))
     second = np.flatnonzero(top_rank == 2)
-    runner[second - 1] = p[top[second]]  # the row before a rank 2 is its record's rank 1
+    runner[second - 1] = p[second]  # the row before a rank 2 is its record's rank 1
     out["runner_up_probability"] = runner
     for comparison, table in _weight_tables(levels).items():
         g = pairs.gamma[comparison][top]
