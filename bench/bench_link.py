@@ -1,11 +1,13 @@
 """Benchmark: link 1,000,000 source rows against 500,000 properties; print time and peak memory.
 
 With --people N: the engine's link job on two files of N synthetic people (and, with
---dedup, one file to deduplicate) against splink run directly with a standard model
-(splink's library comparisons on the same cleaned columns and the same blocking rules,
-its own EM), each run in its own process, interleaved, --repeats times; prints the
-median time and peak memory of each and their ratios, and the F1 of both (the engine at
-its default threshold, splink at its best threshold).
+--dedup, one file to deduplicate) against splink run directly: by default with the same
+settings (`riskengine.link._match.splink_settings`: the engine's comparisons and blocking
+rules) trained splink's standard way (u by random sampling, its EM on two rules, predict,
+each record's best candidate); with --baseline library, splink's library comparisons on
+the same cleaned columns. Each run in its own process, interleaved, --repeats times; prints
+the median time and peak memory of each and their ratios, and the F1 of both (the engine
+at its default threshold, splink at its best threshold).
 
     python bench/bench_link.py --people 100000 --repeats 3
     python bench/bench_link.py --people 20000 --dedup

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
-from riskengine.spec import LinkSpec
+from riskengine.spec import LinkJobSpec, LinkSpec
 
 TOKEN_PREFIX = "pid_"  # marks a pseudonym so readers know it is not the raw value
 
@@ -39,7 +39,7 @@ class PseudonymKey:
         return self.origin.startswith("ephemeral")
 
 
-def load_key(spec: LinkSpec, allow_ephemeral_key: bool = False) -> PseudonymKey:
+def load_key(spec: LinkSpec | LinkJobSpec, allow_ephemeral_key: bool = False) -> PseudonymKey:
     """Read the hashing key from `spec.key_env`, else `spec.key_file`.
 
     Without either, stop with an error that says how to set one, unless
@@ -65,7 +65,7 @@ def load_key(spec: LinkSpec, allow_ephemeral_key: bool = False) -> PseudonymKey:
     raise RiskEngineError(
         f"no pseudonymisation key: set the environment variable {spec.key_env} "
         "(e.g. to the output of `python -c 'import secrets; print(secrets.token_hex(32))'`) "
-        "or name a file holding one in the spec's [link] key_file (`riskengine demo` makes "
+        "or name a file holding one in the spec's key_file ([link] key_file in a training spec; `riskengine demo` makes "
         ".riskengine/pseudonym.key); for a throwaway run, `riskengine link` takes --ephemeral-key "
         "and the Python API allow_ephemeral_key=True"
     )
