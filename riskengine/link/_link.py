@@ -160,7 +160,11 @@ def link(
         best["match_probability"] = best["match_probability"].astype("float64")
     if store is not None and (model is not None or not reuse):
         levels = model.trained_levels if model is not None else store.model["levels"]
-        store.save(all_rows, best, levels, model.match_rate if model is not None else store.model["match_rate"])
+        # addresses no blocking rule paired are kept too (no candidate), or every run would match them again
+        alone = to_match.loc[~to_match["record_id"].isin(best["record_id"]), ["record_id"]]
+        kept = pd.concat([best, alone.assign(entity_id=pd.NA, match_probability=np.nan)], ignore_index=True) \
+            if len(alone) else best
+        store.save(all_rows, kept, levels, model.match_rate if model is not None else store.model["match_rate"])
 
     band = best.set_index("record_id")
     prob = pd.Series(band["match_probability"].reindex(records["review_id"].to_numpy()).to_numpy(), index=records.index)
