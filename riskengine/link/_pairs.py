@@ -20,7 +20,7 @@ constraint matters on addresses).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,7 @@ class Pairs:
     rec_ids: np.ndarray  # code -> the record's uid
     gamma: dict[str, np.ndarray]  # comparison -> int8 level per pair (-1: missing on a side)
     tf: dict[str, np.ndarray]  # comparison -> float32 log2 term-frequency adjustment per pair (0 where none)
+    _pattern_cache: tuple | None = field(default=None, repr=False)  # (comparisons, pattern codes, levels): _patterns
 
     def __len__(self) -> int:
         return len(self.ent)
@@ -220,7 +221,7 @@ def _patterns(pairs: Pairs, comparisons: list[str]) -> tuple[np.ndarray, dict[st
     """Each pair's agreement pattern (its levels on every comparison) as a code, and each pattern's
     level per comparison: a few thousand patterns stand for millions of pairs in the EM's sums.
     Computed once per set of pairs (the EM and the score share it)."""
-    cached = getattr(pairs, "_pattern_cache", None)
+    cached = pairs._pattern_cache
     if cached is not None and cached[0] == comparisons:
         return cached[1], cached[2]
     top = max((int(pairs.gamma[c].max()) + 1 for c in comparisons if len(pairs.gamma[c])), default=1)
