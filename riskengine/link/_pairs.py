@@ -83,7 +83,8 @@ def comparison_vectors(linker, register_table: str, chunks: int = 1, tf_by_compa
         numeric = all(kinds[c] in ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT") for c in ("entity_id", "record_id"))
         if numeric:
             parts.append(_fetch(con, f"SELECT entity_id::BIGINT AS entity_id, record_id::BIGINT AS record_id, "
-                                     f"{', '.join([f'g_{n}' for n in names] + t_cols)} FROM {table.physical_name}"))
+                                     f"{', '.join([f'g_{n}' for n in names] + t_cols)} FROM {table.physical_name} "
+                                     "ORDER BY record_id, entity_id"))  # the same order every run: same sums, same bytes
         else:  # text uids: coded in the database, only the distinct ids come back as text
             if chunks > 1:
                 raise ValueError("comparison_vectors: chunks need integer uids")
@@ -157,15 +158,16 @@ def _coded(con, table: str, columns: list[str]):
     """Text uids replaced by codes in the database; the distinct ids, and the arrays with ent and rec."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE __riskengine_ent AS
-            SELECT entity_id, (row_number() OVER () - 1)::BIGINT AS code FROM (SELECT DISTINCT entity_id FROM {table});
+            SELECT entity_id, (row_number() OVER (ORDER BY entity_id) - 1)::BIGINT AS code FROM (SELECT DISTINCT entity_id FROM {table});
         CREATE OR REPLACE TEMP TABLE __riskengine_rec AS
-            SELECT record_id, (row_number() OVER () - 1)::BIGINT AS code FROM (SELECT DISTINCT record_id FROM {table});
+            SELECT record_id, (row_number() OVER (ORDER BY record_id) - 1)::BIGINT AS code FROM (SELECT DISTINCT record_id FROM {table});
     """)
     ent_ids = _plain(con.execute("SELECT entity_id FROM __riskengine_ent ORDER BY code").fetchnumpy()["entity_id"])
     rec_ids = _plain(con.execute("SELECT record_id FROM __riskengine_rec ORDER BY code").fetchnumpy()["record_id"])
     arrays = _fetch(con, f"""
         SELECT e.code AS ent, r.code AS rec, {', '.join(f'p.{c}' for c in columns)}
         FROM {table} p JOIN __riskengine_ent e USING (entity_id) JOIN __riskengine_rec r USING (record_id)
+        ORDER BY p.record_id, p.entity_id
     """)
     con.execute("DROP TABLE __riskengine_ent; DROP TABLE __riskengine_rec")
     return (ent_ids, rec_ids), arrays
