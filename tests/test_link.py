@@ -130,10 +130,11 @@ def test_an_address_two_entities_fit_equally_goes_to_review(borough):
     assert flats.sources["calls"]["entity_id"].isna().all()
 
 
-def test_review_band_follows_the_thresholds_and_clerical_decisions(borough, tmp_path):
+def test_review_band_follows_the_thresholds_and_clerical_decisions(borough, tmp_path, monkeypatch):
     entities, sources, truth = borough
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "test-key-0123456789abcdef")  # review ids are keyed: one key
     wide = LinkSpec(lower=0.01, upper=0.9999999)
-    first = link(entities, sources, wide, allow_ephemeral_key=True)
+    first = link(entities, sources, wide)
     reviewed = pd.concat([df[df["match_provenance"] == "reviewed"] for df in first.sources.values()])
     assert len(reviewed) > 0
     assert reviewed["match_probability"].between(0.01, 0.9999999).all()
@@ -144,7 +145,7 @@ def test_review_band_follows_the_thresholds_and_clerical_decisions(borough, tmp_
     decisions = first.review[["review_id", "entity_id"]].head(2).assign(decision=["match", "no match"])
     path = tmp_path / "decided.csv"
     decisions.to_csv(path, index=False)
-    second = link(entities, sources, LinkSpec(lower=0.01, upper=0.9999999, review_decisions=path), allow_ephemeral_key=True)
+    second = link(entities, sources, LinkSpec(lower=0.01, upper=0.9999999, review_decisions=path))
     rows = pd.concat([df.assign(source=n) for n, df in second.sources.items()])
     accepted = rows[rows["review_id"] == decisions["review_id"].iloc[0]]
     assert len(accepted) and (accepted["entity_id"] == decisions["entity_id"].iloc[0]).all()
@@ -154,12 +155,18 @@ def test_review_band_follows_the_thresholds_and_clerical_decisions(borough, tmp_
     assert second.metrics["provenance"]["reviewed"] < first.metrics["provenance"]["reviewed"]
 
 
-def test_bad_decisions_file_names_the_line(borough, tmp_path):
+def test_bad_decisions_file_names_the_line(borough, tmp_path, monkeypatch):
     entities, sources, _ = borough
     path = tmp_path / "d.csv"
     pd.DataFrame({"review_id": ["x"], "entity_id": ["1"], "decision": ["maybe"]}).to_csv(path, index=False)
-    with pytest.raises(RiskEngineError, match="line 2.*decision"):
+    # review ids are keyed: decisions read under a throwaway key could never match, and the file is kept
+    monkeypatch.delenv("RISKENGINE_PSEUDONYM_KEY", raising=False)
+    with pytest.raises(RiskEngineError, match="not an ephemeral key"):
         link(entities, sources, LinkSpec(review_decisions=path), allow_ephemeral_key=True)
+    assert path.is_file()
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "test-key-0123456789abcdef")
+    with pytest.raises(RiskEngineError, match="line 2.*decision"):
+        link(entities, sources, LinkSpec(review_decisions=path))
 
 
 def test_outputs_carry_no_raw_names_and_the_key_is_required(borough, linked, monkeypatch):

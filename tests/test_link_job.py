@@ -20,6 +20,12 @@ FIELDS = {"given_name": "forename", "surname": "surname", "date_of_birth": "date
           "suburb": "locality", "postcode": "postcode", "soc_sec_id": "identifier", "state": "exact"}
 
 
+@pytest.fixture(autouse=True)
+def _key(monkeypatch):
+    """Review ids are keyed: every job here runs with a key (tests that need none unset it)."""
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "a-test-key-0123456789abcdef")
+
+
 def _prep(values, kind: str, fmt: str | None = None) -> pd.DataFrame:
     f = Field("x", kind, {"t": "x"}, {"t": fmt} if fmt else {})
     return prepare(pd.Series(values, dtype="string"), f, "t")
@@ -231,6 +237,20 @@ def test_review_shows_clear_values_then_is_deleted_when_decisions_are_read(tmp_p
     spec.review_decisions = None
     third = run_job(spec, {"register": a, "b": b}, out, truth=truth)
     pd.testing.assert_frame_equal(third.links, second.links)
+
+
+def test_review_ids_are_keyed_so_a_guess_cannot_be_hashed_to_one(monkeypatch):
+    a, b, _ = two_files(300, seed=9, date_style_b="dmy")
+    spec = _job(a, b, FIELDS, lower=0.05, upper=0.999)
+    tables = {"register": a, "b": b}
+    one = run_job(spec, tables).review
+    assert len(one) and one["review_id"].tolist() == run_job(spec, tables).review["review_id"].tolist()  # stable
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "another-key-0123456789abcdef")
+    other = run_job(spec, tables).review
+    assert set(other["review_id"]).isdisjoint(one["review_id"])  # made with the key, so they change with it
+    monkeypatch.delenv("RISKENGINE_PSEUDONYM_KEY")
+    with pytest.raises(RiskEngineError, match="RISKENGINE_PSEUDONYM_KEY"):
+        run_job(spec, tables)
 
 
 def test_cli_with_a_truth_table_and_nothing_linked_prints_n_a(tmp_path, monkeypatch):

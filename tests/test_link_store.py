@@ -62,3 +62,17 @@ def test_only_new_rows_are_matched_with_the_stored_model(borough, tmp_path, monk
     got = added["entity_id"].reset_index(drop=True)
     want = done.loc[picked, "entity_id"].reset_index(drop=True)
     assert (got[got.notna()] == want[got.notna()]).all() and got.notna().mean() >= 0.3  # linked rightly or not at all
+
+
+def test_addresses_under_review_are_listed_again_when_they_come_from_the_store(borough, tmp_path, monkeypatch):
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "store-test-key-0123456789")
+    entities, sources, _ = borough
+    spec = LinkSpec(store=tmp_path / "store", lower=0.01, upper=0.9999999)  # a wide band: much to review
+    first = link(entities, sources, spec)
+    second = link(entities, sources, spec)
+    assert second.metrics["candidate_pairs"] == 0  # every address came from the store
+    assert second.metrics["review_addresses"] == first.metrics["review_addresses"] > 0
+    assert len(second.review) == second.metrics["review_addresses"]  # said N to review, lists N
+    cols = ["review_id", "entity_id", "match_probability", "record_street", "entity_street"]
+    pd.testing.assert_frame_equal(second.review.sort_values("review_id")[cols].reset_index(drop=True),
+                                  first.review.sort_values("review_id")[cols].reset_index(drop=True), check_dtype=False)

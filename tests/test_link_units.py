@@ -157,10 +157,9 @@ def test_survivorship_rejects_unknown_rules_and_sources():
 
 
 def test_one_to_one_em_recovers_match_rate_and_m_from_candidate_pairs():
-    import duckdb
     import numpy as np
 
-    from riskengine.link._probabilistic import one_to_one_em
+    from riskengine.link._pairs import Pairs, one_to_one_em
 
     rng = np.random.default_rng(0)
     # each record has 7 candidates; with probability 0.7 one of them is its entity. For the
@@ -175,16 +174,13 @@ def test_one_to_one_em_recovers_match_rate_and_m_from_candidate_pairs():
             probs = m_true if e == true_one else u_true
             rows.append({"record_id": str(r), "entity_id": str(e),
                          "gamma_a": 2 - rng.choice(3, p=probs["a"]), "gamma_b": 1 - rng.choice(2, p=probs["b"])})
-    con = duckdb.connect()
-    pairs = pd.DataFrame(rows).assign(tf=0.0)
-    con.register("pairs_df", pairs)
-    con.execute("CREATE TEMP TABLE pairs AS SELECT * FROM pairs_df")
+    pairs = Pairs.from_frame(pd.DataFrame(rows), ["a", "b"])
     levels = pd.DataFrame({
         "comparison": ["a", "a", "a", "b", "b"], "level": ["same", "close", "else", "same", "else"],
         "cvv": [2, 1, 0, 1, 0], "m": [0.5, 0.3, 0.2, 0.5, 0.5],
         "u": [0.05, 0.15, 0.8, 0.1, 0.9],
     })
-    fitted, pi, iterations = one_to_one_em(con, levels, n_entities=n_candidates, n_records=n_records)
+    fitted, pi, iterations = one_to_one_em(pairs, levels, n_entities=n_candidates, n_records=n_records)
     assert abs(pi - 0.7) < 0.03
     got = fitted.set_index(["comparison", "level"])["m"]
     assert abs(got["a", "same"] - 0.9) < 0.03 and abs(got["b", "same"] - 0.8) < 0.04

@@ -551,6 +551,28 @@ def test_addresses_are_spelt_the_way_other_systems_spell_them(events, entities):
     assert events["complaints"]["address"].isin(canon).mean() < 0.5
 
 
+def test_hand_typed_addresses_slip_in_many_ways(events, entities):
+    """Rows typed without a UPRN carry the slips linkage must survive: each street misspelt in more
+    than one way, house numbers with two digits swapped, the street type left out."""
+    from riskengine.synth._addresses import _mistype, _swap_digits
+
+    assert _swap_digits("12", 0.3) == "21" and _swap_digits("105", 0.9) == "150"
+    assert len({_mistype("Ashfield", u / 40) for u in range(40)}) > 8  # many different slips of one word
+    ents = entities.drop_duplicates("entity_id").set_index("entity_id")
+    rows = pd.concat([df[df["entity_id"] == ""] for df in events.values()])
+    home = ents.reindex(rows["true_id"])
+    number = rows["address"].str.extract(r"(?:^|, |\s)(\d+)[a-dA-D]? ", expand=False).to_numpy()
+    true_number = home["house_number"].to_numpy()
+    swapped = [n is not None and isinstance(n, str) and len(t) >= 2 and n == t[::-1] != t
+               for n, t in zip(number, true_number.astype(str))]
+    assert sum(swapped) > 0
+    street = home["street"].str.lower().str.rsplit(" ", n=1).str[0].to_numpy()  # the stem
+    typed = rows["address"].str.lower().to_numpy()
+    missed = pd.Series([s not in a for s, a in zip(street, typed)])
+    spellings = pd.Series(typed)[missed.to_numpy()].str.extract(r"\d+[a-d]?,? (\w+)", expand=False).dropna()
+    assert spellings.nunique() > 20  # not one fixed misspelling per street
+
+
 def test_every_event_row_links_to_a_real_home(events, truth):
     for source, df in events.items():
         assert df["true_id"].isin(truth.index).all(), source

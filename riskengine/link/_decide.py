@@ -148,14 +148,16 @@ def _review_head(in_band: pd.DataFrame, candidates: pd.DataFrame) -> tuple[pd.Da
     share it, from which sources, and the best candidate's probability, runner-up and weight."""
     counts = in_band.groupby("review_id").agg(rows=("row", "size"),
                                                sources=("source", lambda s: "; ".join(sorted(set(s)))))
-    best = candidates[(candidates["rank"] == 1) & candidates["record_id"].isin(counts.index)].set_index("record_id")
+    best = candidates[(candidates["rank"] == 1) & candidates["record_id"].isin(counts.index)]
+    best = best.reindex(columns=list(dict.fromkeys([*best.columns, "runner_up_probability", "match_weight"])))
+    best = best.drop_duplicates("record_id", keep="last").set_index("record_id")
     out = pd.DataFrame(index=best.index)
     out.index.name = "review_id"
     out["rows"] = counts["rows"].reindex(out.index)  # reindexed: an empty frame would adopt counts' index
     out["sources"] = counts["sources"].reindex(out.index)
     out["match_probability"] = best["match_probability"].round(4)
-    out["runner_up_probability"] = best["runner_up_probability"].round(4)
-    out["match_weight"] = best["match_weight"].round(2)
+    out["runner_up_probability"] = best["runner_up_probability"].astype("float64").round(4)
+    out["match_weight"] = best["match_weight"].astype("float64").round(2)
     return out, best
 
 

@@ -26,6 +26,7 @@ from riskengine.errors import RiskEngineError
 from riskengine.link._fields import Field, empty_columns, prepare
 from riskengine.link._job_report import REVIEW_FILES, write_job_outputs
 from riskengine.link._match import Matched, cluster, match_prepared
+from riskengine.link._pseudonymise import PseudonymKey, check_decisions_key, keyed_ids, load_key
 from riskengine.spec import LinkChecks, LinkJobSpec, LinkTable
 
 REGISTER = "register"
@@ -132,11 +133,13 @@ def check_fields(quality: list[dict], checks: LinkChecks, warnings: list[str], e
             warnings.append(msg)
 
 
-def _group_key(prepared: pd.DataFrame, fields: list[Field]) -> pd.Series:
-    """One id per distinct set of cleaned values: identical records are scored once."""
+def _group_key(prepared: pd.DataFrame, fields: list[Field], key: PseudonymKey) -> pd.Series:
+    """One id per distinct set of cleaned values: identical records are scored once. It is the review
+    id a clerk's decision is kept under, so it is keyed (HMAC with the pseudonymisation key): an
+    unkeyed hash of cleaned names and dates could be matched by hashing guesses."""
     cols = [f.name for f in fields]
     h = pd.util.hash_pandas_object(prepared[cols].astype("string").fillna("\x00"), index=False).to_numpy()
-    return pd.Series(np.char.mod("%016x", h), index=prepared.index, dtype="string")
+    return keyed_ids(pd.Series(np.char.mod("%016x", h), index=prepared.index), key, "record")
 
 
 def _read_decisions(spec: LinkJobSpec, out_dir: Path | None) -> pd.DataFrame:
@@ -177,9 +180,15 @@ def _read_decisions(spec: LinkJobSpec, out_dir: Path | None) -> pd.DataFrame:
 
 
 def run_job(spec: LinkJobSpec, tables: dict[str, pd.DataFrame], out_dir: Path | None = None, progress: bool = False,
-            truth: pd.DataFrame | None = None, where: dict[str, str] | None = None) -> JobResult:
-    """Link `tables` (source name -> rows; 'register' -> the register, if the spec has one)."""
+            truth: pd.DataFrame | None = None, where: dict[str, str] | None = None,
+            allow_ephemeral_key: bool = False) -> JobResult:
+    """Link `tables` (source name -> rows; 'register' -> the register, if the spec has one).
+
+    Review ids are keyed with the pseudonymisation key (`spec.key_env` or `spec.key_file`); without
+    one the run stops, unless `allow_ephemeral_key` (then decisions cannot carry over to a later run)."""
     started = time.perf_counter()
+    key = load_key(spec, allow_ephemeral_key)
+    check_decisions_key(key, spec.review_decisions)
     out_dir = Path(out_dir) if out_dir is not None else None
     where = where or {}
     specs = ({REGISTER: spec.register} if spec.register is not None else {}) | dict(spec.sources)
@@ -198,7 +207,7 @@ def run_job(spec: LinkJobSpec, tables: dict[str, pd.DataFrame], out_dir: Path | 
     rec_frames = []
     for t in sources:
         p = prepared[t].copy()
-        p["uid"] = _group_key(p, fields)
+        p["uid"] = _group_key(p, fields, key)
         rec_frames.append(p.assign(source=t, row_id=ids[t].to_numpy()))
     rows = pd.concat(rec_frames, ignore_index=True)
     records = rows.drop_duplicates("uid").drop(columns=["source", "row_id"]).reset_index(drop=True)
@@ -366,17 +375,26 @@ def _with_values(review: pd.DataFrame, tables: dict[str, pd.DataFrame], ids: dic
     out = review.copy()
     index = {t: pd.Series(np.arange(len(i)), index=i.to_numpy()) for t, i in ids.items()}
     cand_table = out["candidate_table"].astype(str)
-    cand_row = out["candidate_id"] if with_register else out["candidate_row_id"]
-    for f in fields:
-        rec, can = [], []
-        for src, rid, ct, cr in zip(out["source"], out["row_id"], cand_table, cand_row):
-            col = f.columns.get(src)
-            rec.append(tables[src][col].iloc[index[src][rid]] if col is not None else None)
-            col = f.columns.get(ct)
-            pos = index[ct].get(cr) if ct in index else None
-            can.append(tables[ct][col].iloc[pos] if col is not None and pos is not None else None)
-        out[f"record_{f.name}"] = pd.array(rec, dtype="string")
-        out[f"candidate_{f.name}"] = pd.array(can, dtype="string")
+    cand_row = (out["candidate_id"] if with_register else out["candidate_row_id"]).astype(str)
+    for f in fields:  # by table: a lookup per table, not a loop over rows
+        rec = pd.Series(pd.NA, index=out.index, dtype="string")
+        can = pd.Series(pd.NA, index=out.index, dtype="string")
+        for t, df in tables.items():
+            col = f.columns.get(t)
+            if col is None or t not in index:
+                continue
+            values = df[col].astype("string").to_numpy()
+            for side, table_of, row_of in ((rec, out["source"].astype(str), out["row_id"].astype(str)),
+                                           (can, cand_table, cand_row)):
+                mine = (table_of == t).to_numpy()
+                if mine.any():
+                    pos = index[t].reindex(row_of[mine].to_numpy()).to_numpy()
+                    ok = ~pd.isna(pos)
+                    got = np.full(int(mine.sum()), pd.NA, dtype=object)
+                    got[ok] = values[pos[ok].astype(np.int64)]
+                    side[mine] = got
+        out[f"record_{f.name}"] = rec
+        out[f"candidate_{f.name}"] = can
     out["decision"] = ""
     return out.sort_values("match_probability", ascending=False).reset_index(drop=True)
 

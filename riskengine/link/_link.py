@@ -8,7 +8,6 @@ thresholds and any clerical decisions; build golden records; measure.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from riskengine.link._people import link_people
 from riskengine.link._metrics import PROVENANCE, link_metrics
 from riskengine.link._normalise import PARTS, normalise_parts, parse_addresses
 from riskengine.link._probabilistic import COMPARISONS, MatchModel, match_records
-from riskengine.link._pseudonymise import load_key, person_columns, pseudonymise
+from riskengine.link._pseudonymise import (PseudonymKey, check_decisions_key, keyed_ids, load_key,
+                                          person_columns, pseudonymise)
 from riskengine.link._quality import quality_report
 from riskengine.link._store import LinkStore, row_fingerprints
 from riskengine.link._survivorship import golden_records
@@ -60,13 +60,12 @@ def entity_parts(entities: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([entities[["entity_id"]].astype("string"), parts], axis=1)
 
 
-def _review_id(parts: pd.DataFrame) -> pd.Series:
-    """A stable id for a normalised address, so clerical decisions carry over between runs."""
+def _review_id(parts: pd.DataFrame, key: PseudonymKey) -> pd.Series:
+    """A stable id for a normalised address, so clerical decisions carry over between runs; keyed,
+    so that nobody can find an address's id by hashing a guess."""
     cols = parts[PARTS].astype("string").fillna("")
     joined = cols[PARTS[0]].str.cat([cols[p] for p in PARTS[1:]], sep="|")
-    distinct = pd.unique(joined.to_numpy())
-    ids = pd.Series([hashlib.sha1(s.encode()).hexdigest()[:12] for s in distinct], index=distinct)
-    return pd.Series(ids.reindex(joined.to_numpy()).to_numpy(), index=parts.index, dtype="string")
+    return keyed_ids(joined, key, "address", length=12)
 
 
 def link(
@@ -97,6 +96,7 @@ def link(
     started = time.perf_counter()
     _check_inputs(entities, sources)
     key = load_key(spec, allow_ephemeral_key)
+    check_decisions_key(key, spec.review_decisions)
     decisions = _read_decisions(spec.review_decisions)
 
     _say(progress, "pseudonymising person identifiers")
@@ -131,7 +131,7 @@ def link(
     all_rows = records[["fp", *PARTS]]
     usable = records[PARTS].notna().any(axis=1) & (records["house_number"].notna() | records["street"].notna())
     records = records[usable].reset_index(drop=True)
-    records["review_id"] = _review_id(records) if len(records) else pd.Series(dtype="string")
+    records["review_id"] = _review_id(records, key) if len(records) else pd.Series(dtype="string")
     distinct = records.drop_duplicates("review_id")[["review_id", *PARTS]].reset_index(drop=True)
     distinct["record_id"] = distinct["review_id"]
 
@@ -160,7 +160,11 @@ def link(
         best["match_probability"] = best["match_probability"].astype("float64")
     if store is not None and (model is not None or not reuse):
         levels = model.trained_levels if model is not None else store.model["levels"]
-        store.save(all_rows, best, levels, model.match_rate if model is not None else store.model["match_rate"])
+        # addresses no blocking rule paired are kept too (no candidate), or every run would match them again
+        alone = to_match.loc[~to_match["record_id"].isin(best["record_id"]), ["record_id"]]
+        kept = pd.concat([best, alone.assign(entity_id=pd.NA, match_probability=np.nan)], ignore_index=True) \
+            if len(alone) else best
+        store.save(all_rows, kept, levels, model.match_rate if model is not None else store.model["match_rate"])
 
     band = best.set_index("record_id")
     prob = pd.Series(band["match_probability"].reindex(records["review_id"].to_numpy()).to_numpy(), index=records.index)
@@ -171,7 +175,16 @@ def link(
     _say(progress, "assembling linked sources")
     out_sources = {name: _assemble(df, name, resolved[name], records, prov, prob, linked_id) for name, df in frames.items()}
 
-    review = _review_table(candidates, records, prov, ent_parts) if candidates is not None else _empty_review()
+    # the review lists every address in the band, those matched on an earlier run (the store) too
+    listed = candidates[candidates["rank"] == 1] if candidates is not None else None
+    if reuse and len(stored):
+        listed = pd.concat([stored.assign(rank=1)] + ([listed] if listed is not None and len(listed) else []),
+                           ignore_index=True)
+    if listed is not None and prov.eq("reviewed").any():
+        ent_parts = ent_parts if ent_parts is not None else entity_parts(entities)
+        review = _review_table(listed, records, prov, ent_parts)
+    else:
+        review = _empty_review()
 
     _say(progress, "building golden records")
     golden, rules = golden_records(entities, out_sources, spec)
@@ -223,7 +236,7 @@ def _review_table(candidates: pd.DataFrame, records: pd.DataFrame, prov: pd.Seri
     if in_band.empty:
         return _empty_review()
     out, best = _review_head(in_band, candidates)
-    if best.empty:  # every address in the band was matched on an earlier run (the link store): nothing new to review
+    if best.empty:
         return _empty_review()
     rec = in_band.drop_duplicates("review_id").set_index("review_id")[PARTS]
     ent = ent_parts.set_index("entity_id")

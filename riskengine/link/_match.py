@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 
 import duckdb
@@ -26,9 +27,12 @@ import numpy as np
 import pandas as pd
 
 from riskengine.link._fields import BlockingRule, Field, blocking_rules, comparison
-from riskengine.link._probabilistic import MatchModel, _level_table, _pairs_table, _score, _set_m, one_to_one_em
+from riskengine.link._pairs import comparison_vectors, one_to_one_em, score
+from riskengine.link._probabilistic import MatchModel, _level_table, _set_m
 
 REGISTER_TABLE, RECORDS_TABLE = "a_entities", "b_records"
+# candidate pairs compared in one go: more are taken in slices of the records (memory stays flat)
+CHUNK_PAIRS = int(os.environ.get("RISKENGINE_LINK_CHUNK_PAIRS", 1_000_000))
 
 
 @dataclass
@@ -62,13 +66,12 @@ def _count_pairs(con: duckdb.DuckDBPyConnection, rule: BlockingRule, dedupe: boo
     return int(n // 2) if dedupe and rule.left == rule.right else int(n)
 
 
-def _cast(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as plain strings for DuckDB (lists and numbers stay as they are)."""
-    out = frame.copy()
-    for c in out.columns:
-        if isinstance(out[c].dtype, pd.StringDtype):
-            out[c] = out[c].astype(object).where(out[c].notna(), None)
-    return out
+def _cast(frame: pd.DataFrame):
+    """The prepared columns as an Arrow table for DuckDB: text stays Arrow strings, with no copy into
+    Python objects (lists and numbers stay as they are)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 def match_prepared(
@@ -86,7 +89,7 @@ def match_prepared(
 ) -> Matched:
     """Score `records` (uid + prepared columns) against `register` (same columns), or among
     themselves when `register` is None. `fixed` (levels, match_rate) skips training."""
-    from splink import Linker, SettingsCreator
+    from splink import Linker
     from splink.backends.duckdb import DuckDBAPI
 
     logging.getLogger("splink").setLevel(logging.WARNING)  # splink's own warnings stay visible
@@ -97,10 +100,16 @@ def match_prepared(
         method = "splink_em"  # one-to-one needs a register to be one-to-one with
     con = duckdb.connect()
     db = DuckDBAPI(con)
+    # splink sees integer uids (register first, then records): cheaper to block, join and read back
+    ids = np.concatenate([register["uid"].astype(str).to_numpy(dtype=object) if not dedupe else np.array([], object),
+                          records["uid"].astype(str).to_numpy(dtype=object)])
+    offset = 0 if dedupe else len(register)
     tables = []
     if not dedupe:
-        tables.append(db.register(_cast(register), table_name=REGISTER_TABLE))
-    tables.append(db.register(_cast(records), table_name=RECORDS_TABLE))
+        tables.append(db.register(_cast(register.assign(uid=np.arange(offset, dtype=np.int64))),
+                                  table_name=REGISTER_TABLE))
+    tables.append(db.register(_cast(records.assign(uid=np.arange(len(records), dtype=np.int64) + offset)),
+                              table_name=RECORDS_TABLE))
     n_left = len(records) if dedupe else len(register)
     n_right = len(records)
     cap = max_pairs_per_rule or max(100_000, 20 * (n_left + n_right))
@@ -115,65 +124,68 @@ def match_prepared(
              for b in blocking if b["pairs"] > cap]
     if not used:
         used = [min(rules, key=lambda r: next(b["pairs"] for b in blocking if b["sql"] == r.sql))] if rules else []
-    comparisons = [comparison(f, fields) for f in fields]
     n_entities = max(n_left, 2)
-    settings = SettingsCreator(
-        link_type="dedupe_only" if dedupe else "link_only",
-        unique_id_column_name="uid",
-        probability_two_random_records_match=(1.0 / n_entities) if not dedupe else min(0.5, 1.0 / n_entities),
-        comparisons=comparisons,
-        blocking_rules_to_generate_predictions=[r.sql for r in used],
-        retain_intermediate_calculation_columns=True,
-        retain_matching_columns=True,  # splink keeps the comparison levels (gamma_*) only with it
-    )
+    settings = splink_settings(fields, [r.sql for r in used], dedupe=dedupe, n_entities=n_entities,
+                               keep_columns=method != "one_to_one_em")
     linker = Linker(tables, settings, log_level=None)
     if fixed is None:
         linker.training.estimate_u_using_random_sampling(max_pairs=min(max_u_pairs, max(1e5, 100.0 * n_entities)),
-                                                         seed=seed, num_chunks=1)
+                                                         seed=seed)  # in chunks, as splink does
     else:
         _set_mu(linker, fixed["levels"])
-    if method == "splink_em" and fixed is None:
-        _splink_em(linker, used, n_right, dedupe)
-    pairs = linker.inference.predict(warning_mode="never" if method == "one_to_one_em" else "auto")
     names = [f.name for f in fields]
-    if method == "one_to_one_em":
-        n_pairs = _pairs_table(con, pairs.physical_name, names)
-    else:
-        n_pairs = _dedupe_pairs(con, pairs.physical_name, names, oriented=not dedupe)
-    covered = set(r[0] for r in con.execute(
-        "SELECT DISTINCT record_id FROM pairs UNION SELECT DISTINCT entity_id FROM pairs" if dedupe
-        else "SELECT DISTINCT record_id FROM pairs").fetchall())
-    no_candidate = pd.Index(records["uid"][~records["uid"].isin(covered)].astype(str))
-
     levels = _level_table(linker)
+    out_pairs = clusters = None
     if method == "one_to_one_em":
+        # splink's comparison levels as arrays; the EM and the score in numpy (no predict table of every pair)
+        estimated = sum(b["pairs"] for b in blocking if b["sql"] in {r.sql for r in used})
+        cand = comparison_vectors(linker, REGISTER_TABLE, chunks=max(1, math.ceil(estimated / CHUNK_PAIRS)),
+                                  tf_by_comparison=False)
+        cand.ent_ids, cand.rec_ids = ids[cand.ent_ids], ids[cand.rec_ids]
+        n_pairs = len(cand)
+        covered = set(cand.rec_ids[np.bincount(cand.rec, minlength=len(cand.rec_ids)) > 0].tolist())
         if fixed is None:
             start = levels.copy()
-            levels, pi, iterations = one_to_one_em(con, levels, n_entities, n_right)
+            levels, pi, iterations = one_to_one_em(cand, levels, n_entities, n_right)
             implausible = _implausible(levels, fields)
             if implausible:  # EM took another class (people of one suburb) for the matches: keep the prior m
                 notes.append("EM's estimates were implausible (true matches would disagree on "
-                              f"{', '.join(implausible)}): the starting m values were kept and only the match "
-                              "rate estimated")
-                levels, pi, iterations = one_to_one_em(con, start, n_entities, n_right,
+                             f"{', '.join(implausible)}): the starting m values were kept and only the match "
+                             "rate estimated")
+                levels, pi, iterations = one_to_one_em(cand, start, n_entities, n_right,
                                                        held={f.name for f in fields})
         else:
             levels, pi, iterations = _fixed_levels(levels, fixed), float(fixed["match_rate"]), 0
         _set_m(linker, levels)
-        best = _score(con, levels, pi, n_entities, drop=False)
+        best = score(cand, levels, pi, n_entities).rename(columns={"entity_id": "candidate_id"})
+        del cand
+        agreement = _agreement_in_words(best, levels, names)
+        best = best.drop(columns=[f"gamma_{c}" for c in names])
     else:
+        if fixed is None:
+            _splink_em(linker, used, n_right, dedupe)
+        pairs = linker.inference.predict(warning_mode="auto")
+        n_pairs = _dedupe_pairs(con, pairs.physical_name, names, oriented=not dedupe)
+        covered = set(ids[r[0]] for r in con.execute(
+            "SELECT DISTINCT record_id FROM pairs UNION SELECT DISTINCT entity_id FROM pairs" if dedupe
+            else "SELECT DISTINCT record_id FROM pairs").fetchall())
         levels = _level_table(linker)
         levels["match_weight"] = np.log2(levels["m"].clip(lower=1e-5) / levels["u"])
         pi = float(linker._settings_obj._probability_two_random_records_match)
         iterations = 0
-        best = _best_by_splink(con, both_ways=dedupe)
-    best = best.rename(columns={"entity_id": "candidate_id"})
-    agreement = _agreement(con, best, levels, names)
-    out_pairs = clusters = None
-    if dedupe:
-        out_pairs = con.execute(f"SELECT entity_id AS id_l, record_id AS id_r, match_probability FROM pairs "
-                                f"WHERE match_probability >= {lower}").df()
-    con.execute("DROP TABLE IF EXISTS pairs")
+        best = _best_by_splink(con, both_ways=dedupe).rename(columns={"entity_id": "candidate_id"})
+        agreement = _agreement(con, best, levels, names)
+        best = best.assign(record_id=ids[best["record_id"].to_numpy(np.int64)],
+                           candidate_id=ids[best["candidate_id"].to_numpy(np.int64)])
+        agreement = agreement.assign(record_id=ids[agreement["record_id"].to_numpy(np.int64)],
+                                     candidate_id=ids[agreement["candidate_id"].to_numpy(np.int64)])
+        if dedupe:
+            out_pairs = con.execute(f"SELECT entity_id AS id_l, record_id AS id_r, match_probability FROM pairs "
+                                    f"WHERE match_probability >= {lower}").df()
+            out_pairs = out_pairs.assign(id_l=ids[out_pairs["id_l"].to_numpy(np.int64)],
+                                         id_r=ids[out_pairs["id_r"].to_numpy(np.int64)])
+        con.execute("DROP TABLE IF EXISTS pairs")
+    no_candidate = pd.Index(records["uid"][~records["uid"].isin(covered)].astype(str))
     model = MatchModel(levels=levels.drop(columns=["cvv"], errors="ignore"), match_rate=pi, em_iterations=iterations,
                        settings=linker.misc.save_model_to_json(), n_pairs=n_pairs, n_records=n_right,
                        n_entities=n_left, blocking_rules=[r.words for r in used])
@@ -181,6 +193,38 @@ def match_prepared(
     con.close()
     return Matched(best=best, model=model, blocking=blocking, no_candidate=no_candidate, agreement=agreement,
                    pairs=out_pairs, clusters=clusters, method=method, notes=notes)
+
+
+def splink_settings(fields: list[Field], rules: list[str], *, dedupe: bool, n_entities: int,
+                    keep_columns: bool = True):
+    """splink's settings for these fields: the comparisons their kinds make, the blocking rules, the
+    prior match rate. The one place they are built, whichever backend (DuckDB, Spark) runs them.
+
+    `keep_columns`: splink's predict keeps the compared values and levels (gamma_*) per pair, which
+    reading its pairs needs; the one-to-one EM reads levels without predict and does not."""
+    from splink import SettingsCreator
+
+    return SettingsCreator(
+        link_type="dedupe_only" if dedupe else "link_only",
+        unique_id_column_name="uid",
+        probability_two_random_records_match=(1.0 / n_entities) if not dedupe else min(0.5, 1.0 / n_entities),
+        comparisons=[comparison(f, fields) for f in fields],
+        blocking_rules_to_generate_predictions=list(rules),
+        retain_intermediate_calculation_columns=keep_columns,
+        retain_matching_columns=keep_columns,  # splink keeps the comparison levels (gamma_*) only with it
+    )
+
+
+def _agreement_in_words(best: pd.DataFrame, levels: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """For each record's best candidate: how each field agreed, in words (from its levels)."""
+    top = best[best["rank"] == 1]
+    out = pd.DataFrame({"record_id": top["record_id"].to_numpy(), "candidate_id": top["candidate_id"].to_numpy()})
+    for c in names:
+        lv = levels[levels["comparison"] == c]
+        words = dict(zip(lv["cvv"].astype(int), lv["level"].astype(str)))
+        g = pd.Series(top[f"gamma_{c}"].to_numpy())
+        out[c] = g.map(words).fillna("missing on one side").to_numpy()
+    return out
 
 
 def _splink_em(linker, used: list[BlockingRule], n_records: int, dedupe: bool) -> None:

@@ -18,8 +18,6 @@ its decisions are read back (_decide._read_decisions).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from pathlib import Path
 
@@ -33,7 +31,7 @@ from riskengine.link._fields import Field
 from riskengine.link._job import check_fields, field_quality, prepare_table
 from riskengine.link._match import match_prepared
 from riskengine.link._metrics import link_metrics
-from riskengine.link._pseudonymise import PseudonymKey, load_key, pseudonymise
+from riskengine.link._pseudonymise import PseudonymKey, check_decisions_key, keyed_ids, load_key, pseudonymise
 from riskengine.link._quality import quality_report
 from riskengine.link._survivorship import golden_records
 from riskengine.spec import LinkField, LinkSpec
@@ -88,9 +86,7 @@ def _keyed_id(parts: pd.DataFrame, fields: list[Field], key: PseudonymKey) -> pd
     cols = parts[[f.name for f in fields]].astype("string").fillna("")
     joined = cols.iloc[:, 0].str.cat([cols[c] for c in cols.columns[1:]], sep="|") if len(cols.columns) > 1 \
         else cols.iloc[:, 0]
-    codes, distinct = pd.factorize(joined)
-    ids = [hmac.new(key.secret, ("person|" + s).encode(), hashlib.sha256).hexdigest()[:16] for s in distinct]
-    return pd.Series(pd.array(ids, dtype="string")[codes], index=parts.index, dtype="string")
+    return keyed_ids(joined, key, "person")
 
 
 def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: LinkSpec, out_dir: Path | None,
@@ -99,6 +95,7 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
     started = time.perf_counter()
     check_people(entities, sources, spec)
     key = load_key(spec, allow_ephemeral_key)
+    check_decisions_key(key, spec.review_decisions)
     decisions = _read_decisions(spec.review_decisions)
     frames = {name: df.reset_index(drop=True) for name, df in sources.items()}
     raw_register = _unique_register(entities)

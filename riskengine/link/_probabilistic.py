@@ -32,7 +32,6 @@ import contextlib
 import copy
 import io
 import logging
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.link._normalise import PARTS
+from riskengine.link._pairs import M_FLOOR, Pairs, comparison_vectors, one_to_one_em, score
 
 COMPARISONS = ["flat", "street_number", "postcode", "town"]
 # Which pairs are scored at all: same postcode; same street and number; and, for records
@@ -65,7 +65,6 @@ START_M = {
     "postcode": [0.85, 0.05, 0.04, 0.03, 0.03],
     "town": [0.95, 0.05],
 }
-M_FLOOR = 1e-5  # no level is taken to be impossible among true matches
 # Comparisons whose m EM cannot learn, so they keep their start (measured on labelled pairs
 # when there are enough). The flat letter is one: a record for Flat A is a candidate of
 # Flat A and Flat B alike, and any split of belief between "same flat" and "different
@@ -89,6 +88,14 @@ class MatchModel:
     best_probabilities: list[float] = field(default_factory=list)  # per distinct address with a candidate
     blocking_rules: list[str] = field(default_factory=lambda: list(BLOCKING_WORDS))  # in words, for reports
     trained_levels: pd.DataFrame | None = None  # levels with their comparison-vector values (cvv), to reuse the model
+
+
+class _FlatHasNoNullLevel(logging.Filter):
+    """Drops one splink warning that does not apply: "no flat on either side" is a level with its own
+    weight (two houses), not a missing value, so the flat comparison has no null level on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "No null level found for comparison flat" not in record.getMessage()
 
 
 # the string similarities by engine: DuckDB's own functions, and on Spark the UDFs of splink's jar
@@ -184,7 +191,11 @@ def match_records(
     from splink import Linker, SettingsCreator
     from splink.backends.duckdb import DuckDBAPI
 
-    logging.getLogger("splink").setLevel(logging.ERROR)
+    splink_log = logging.getLogger("splink")
+    splink_log.setLevel(logging.WARNING)  # splink's own warnings stay visible, as in person mode
+    settings_log = logging.getLogger("splink.internals.settings")  # filters act where a record is made
+    if not any(isinstance(f, _FlatHasNoNullLevel) for f in settings_log.filters):
+        settings_log.addFilter(_FlatHasNoNullLevel())
     left, right = _with_keys(entities, "entity_id", "entity_id"), _with_keys(records, "record_id")
     n_entities = max(len(left), 2)
 
@@ -221,23 +232,32 @@ def match_records(
             else None
         if start:
             _set_m(linker, start)
-    pairs = linker.inference.predict(warning_mode="never")  # m and u are EM's below, not splink's
-    name = pairs.physical_name
-    if spark is not None:  # the pairs' levels (narrow) come to this process for the EM and the scores
-        frame = pairs.as_spark_dataframe()
+    if spark is None:  # each candidate pair's comparison levels as arrays (splink's SQL, no predict table)
+        pairs = comparison_vectors(linker, "a_entities")
+    else:  # the pairs' levels (narrow) come to this process for the EM and the scores
+        frame = linker.inference.predict(warning_mode="never").as_spark_dataframe()  # m and u: EM's, below
         keep = [c for c in frame.columns if c in ("uid_l", "uid_r", "source_dataset_l")
                 or c.startswith(("gamma_", "mw_tf_adj_"))]
-        name = "spark_pairs"
-        con.register(name, frame.select(*keep).toArrow())
-    n_pairs = _pairs_table(con, name)
+        got = frame.select(*keep).toArrow().to_pandas()
+        left_is_register = (got["source_dataset_l"] == "a_entities").to_numpy()
+        got["entity_id"] = np.where(left_is_register, got["uid_l"], got["uid_r"])
+        got["record_id"] = np.where(left_is_register, got["uid_r"], got["uid_l"])
+        for c in COMPARISONS:
+            got[f"tf_{c}"] = got[f"mw_tf_adj_{c}"].fillna(0.0) if f"mw_tf_adj_{c}" in got else 0.0
+        got = got.sort_values(["record_id", "entity_id"], kind="stable")  # one order, as on DuckDB
+        pairs = Pairs.from_frame(got.assign(**{f"gamma_{c}": got[f"gamma_{c}"].fillna(-1) for c in COMPARISONS}),
+                                 COMPARISONS)
+    n_pairs = len(pairs)
     if fixed is None:
         levels = _level_table(linker)
-        levels, pi, iterations = one_to_one_em(con, levels, n_entities, len(right), max_iterations)
+        levels, pi, iterations = one_to_one_em(pairs, levels, n_entities, len(right), max_iterations, held=HELD)
     else:  # the link store's model: score new records exactly as the run that trained it would have
         levels, pi, iterations = fixed["levels"].copy(), float(fixed["match_rate"]), 0
         levels["match_weight"] = np.log2(levels["m"].clip(lower=M_FLOOR) / levels["u"])
     _set_m(linker, levels)
-    scored = _score(con, levels, pi, n_entities)
+    scored = score(pairs, levels, pi, n_entities)
+    scored = scored.drop(columns=[c for c in scored.columns if c.startswith("gamma_")])
+    del pairs
     model = MatchModel(
         levels=levels.drop(columns=["cvv"]),
         match_rate=pi,
@@ -265,24 +285,6 @@ def match_records(
     return scored, model
 
 
-def _pairs_table(con: duckdb.DuckDBPyConnection, table: str, comparisons: list[str] = COMPARISONS) -> int:
-    """The candidate pairs with their comparison levels and term-frequency weights, as `pairs`."""
-    cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-    tf = [c for c in cols if c.startswith("mw_tf_adj_")]
-    tf_sum = " + ".join(f"coalesce({c}, 0)" for c in tf) or "0"
-    con.execute(f"""
-        CREATE TEMP TABLE pairs AS
-        SELECT
-            CASE WHEN source_dataset_l = 'a_entities' THEN uid_l ELSE uid_r END AS entity_id,
-            CASE WHEN source_dataset_l = 'a_entities' THEN uid_r ELSE uid_l END AS record_id,
-            {', '.join(f'gamma_{c}' for c in comparisons)},
-            {', '.join(f'coalesce(mw_tf_adj_{c}, 0) AS tf_{c}' if f'mw_tf_adj_{c}' in cols else f'0.0 AS tf_{c}' for c in comparisons)},
-            {tf_sum} AS tf
-        FROM {table}
-    """)
-    return int(con.execute("SELECT count(*) FROM pairs").fetchone()[0])
-
-
 def _level_table(linker) -> pd.DataFrame:
     """comparison, level label, comparison-vector value, starting m, sampled u."""
     rows = []
@@ -297,56 +299,6 @@ def _level_table(linker) -> pd.DataFrame:
     # a level never seen among random pairs keeps a tiny u rather than none
     out["u"] = out["u"].fillna(M_FLOOR).clip(lower=M_FLOOR)
     return out
-
-
-def _log_bf_sql(levels: pd.DataFrame) -> str:
-    """SQL for log2 of a pair's Bayes factor under the current m and u."""
-    terms = []
-    for comparison, lv in levels.groupby("comparison", sort=False):
-        cases = " ".join(
-            f"WHEN {int(r.cvv)} THEN {math.log2(max(r.m, M_FLOOR) / r.u)!r}" for r in lv.itertuples()
-        )
-        terms.append(f"(CASE gamma_{comparison} {cases} ELSE 0.0 END)")
-    return " + ".join(terms) + " + tf"
-
-
-def one_to_one_em(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, n_entities: int, n_records: int,
-                  max_iterations: int = 50, tol: float = 1e-4, held: set[str] | None = None
-                  ) -> tuple[pd.DataFrame, float, int]:
-    """EM for m (per level) and pi over the `pairs` table, each record matching at most one entity.
-
-    Comparisons in `held` (default HELD) keep their m; only the others and pi are estimated."""
-    held = HELD if held is None else held
-    levels = levels.copy()
-    pi = 0.9
-    log_n = math.log2(n_entities)
-    iteration = 0
-    for iteration in range(1, max_iterations + 1):
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE post AS
-            WITH w AS (SELECT *, pow(2.0, least({_log_bf_sql(levels)} - {log_n}, 1000)) AS w FROM pairs)
-            SELECT *, {pi} * w / ((1 - {pi}) + {pi} * sum(w) OVER (PARTITION BY record_id)) AS p FROM w
-        """)
-        total = con.execute("SELECT coalesce(sum(p), 0) FROM post").fetchone()[0]
-        new_pi = float(np.clip(total / max(n_records, 1), 1e-4, 1 - 1e-6))
-        new_m = levels["m"].copy()
-        for comparison in levels["comparison"].unique():
-            counts = dict(con.execute(
-                f"SELECT gamma_{comparison}, sum(p) FROM post WHERE gamma_{comparison} >= 0 GROUP BY 1"
-            ).fetchall())
-            mine = levels["comparison"] == comparison
-            expected = levels.loc[mine, "cvv"].map(lambda v: counts.get(v, 0.0)).astype(float)
-            if comparison in held or expected.sum() <= 0:
-                continue
-            m = (expected / expected.sum()).clip(lower=M_FLOOR)  # unseen is rare, not impossible
-            new_m[mine] = m / m.sum()
-        change = max(abs(new_pi - pi), float((new_m - levels["m"]).abs().max()))
-        levels["m"], pi = new_m, new_pi
-        if change < tol:
-            break
-    con.execute("DROP TABLE IF EXISTS post")
-    levels["match_weight"] = np.log2(levels["m"].clip(lower=M_FLOOR) / levels["u"])
-    return levels, pi, iteration
 
 
 def _m_from_labels(db, t_ent, settings, labelled: pd.DataFrame) -> dict[tuple[str, int], float]:
@@ -384,34 +336,3 @@ def _set_m(linker, levels: pd.DataFrame | dict) -> None:
             key = (comparison.output_column_name, level.comparison_vector_value)
             if not level.is_null_level and key in lookup:
                 level.m_probability = lookup[key]
-
-
-def _score(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, pi: float, n_entities: int,
-           drop: bool = True) -> pd.DataFrame:
-    """Each record's best two candidates with the rival-aware probability."""
-    log_n = math.log2(n_entities)
-    per_comparison = []
-    for comparison, lv in levels.groupby("comparison", sort=False):
-        cases = " ".join(f"WHEN {int(r.cvv)} THEN {math.log2(max(r.m, M_FLOOR) / r.u)!r}" for r in lv.itertuples())
-        per_comparison.append(f"(CASE gamma_{comparison} {cases} ELSE 0.0 END) + tf_{comparison} AS mw_{comparison}")
-    out = con.execute(f"""
-        WITH w AS (
-            SELECT entity_id, record_id, {', '.join(per_comparison)},
-                {_log_bf_sql(levels)} - {log_n} AS lw
-            FROM pairs
-        ), s AS (
-            SELECT *,
-                {pi} * pow(2.0, least(lw, 1000)) / ((1 - {pi}) + {pi} * sum(pow(2.0, least(lw, 1000))) OVER (PARTITION BY record_id))
-                    AS match_probability,
-                row_number() OVER (PARTITION BY record_id ORDER BY lw DESC, entity_id) AS rank
-            FROM w
-        )
-        SELECT * EXCLUDE (lw), lw + {math.log2(pi / (1 - pi))} AS match_weight,
-            coalesce(lead(match_probability) OVER (PARTITION BY record_id ORDER BY rank), 0) AS runner_up_probability
-        FROM s
-        QUALIFY rank <= 2
-        ORDER BY record_id, rank
-    """).df()
-    if drop:
-        con.execute("DROP TABLE pairs")
-    return out

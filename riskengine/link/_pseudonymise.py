@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
-from riskengine.spec import LinkSpec
+from riskengine.spec import LinkJobSpec, LinkSpec
 
 TOKEN_PREFIX = "pid_"  # marks a pseudonym so readers know it is not the raw value
 
@@ -39,7 +39,7 @@ class PseudonymKey:
         return self.origin.startswith("ephemeral")
 
 
-def load_key(spec: LinkSpec, allow_ephemeral_key: bool = False) -> PseudonymKey:
+def load_key(spec: LinkSpec | LinkJobSpec, allow_ephemeral_key: bool = False) -> PseudonymKey:
     """Read the hashing key from `spec.key_env`, else `spec.key_file`.
 
     Without either, stop with an error that says how to set one, unless
@@ -65,7 +65,7 @@ def load_key(spec: LinkSpec, allow_ephemeral_key: bool = False) -> PseudonymKey:
     raise RiskEngineError(
         f"no pseudonymisation key: set the environment variable {spec.key_env} "
         "(e.g. to the output of `python -c 'import secrets; print(secrets.token_hex(32))'`) "
-        "or name a file holding one in the spec's [link] key_file (`riskengine demo` makes "
+        "or name a file holding one in the spec's key_file ([link] key_file in a training spec; `riskengine demo` makes "
         ".riskengine/pseudonym.key); for a throwaway run, `riskengine link` takes --ephemeral-key "
         "and the Python API allow_ephemeral_key=True"
     )
@@ -80,6 +80,24 @@ def hash_value(value: str, key: PseudonymKey) -> str:
     """The keyed token of one identifier value."""
     digest = hmac.new(key.secret, _canonical(value).encode(), hashlib.sha256).hexdigest()
     return TOKEN_PREFIX + digest
+
+
+def keyed_ids(values: pd.Series, key: PseudonymKey, purpose: str, length: int = 16) -> pd.Series:
+    """A stable id per distinct value, keyed (HMAC-SHA256 of `purpose|value`): review ids made from
+    cleaned names or addresses, which an unkeyed hash would let anyone test a guess against."""
+    codes, distinct = pd.factorize(values.astype("string").fillna(""))
+    prefix = (purpose + "|").encode()
+    ids = [hmac.new(key.secret, prefix + str(s).encode(), hashlib.sha256).hexdigest()[:length] for s in distinct]
+    return pd.Series(pd.array(ids, dtype="string")[codes], index=values.index, dtype="string")
+
+
+def check_decisions_key(key: PseudonymKey, decisions_file: Path | None) -> None:
+    """Review ids are keyed: a clerk's decisions can only be matched with the key of the run that
+    listed them, which an ephemeral key never is. Say so before the file is read (and deleted)."""
+    if key.ephemeral and decisions_file is not None and Path(decisions_file).is_file():
+        raise RiskEngineError(f"{decisions_file}: clerical-review decisions need the pseudonymisation key of the run "
+                              "that wrote the review file (review ids are keyed with it), not an ephemeral key; "
+                              "set the environment variable or key_file and run again")
 
 
 def pseudonymise(frame: pd.DataFrame, columns: Iterable[str], key: PseudonymKey) -> pd.DataFrame:

@@ -5,7 +5,8 @@ Scoring used to re-link every source row on every run (most of its time). With
 
 - rows.parquet: a fingerprint of each unkeyed row's address text (and postcode) -> its
   parsed parts, so a row seen before is not parsed again;
-- best.parquet: per distinct parsed address (review id) its best candidate and probability;
+- best.parquet: per distinct parsed address (review id) its best candidate, probability,
+  the runner-up's probability and the match weight (so a later run can list it for review again);
 - model.json: the trained match model (m and u per comparison level, the match rate) and a
   fingerprint of the register it was trained against.
 
@@ -26,7 +27,8 @@ import pandas as pd
 
 from riskengine.link._normalise import PARTS
 
-VERSION = 1
+VERSION = 2  # 2: review ids keyed with the pseudonymisation key; runner-up and weight kept
+BEST_NUMBERS = ["match_probability", "runner_up_probability", "match_weight"]  # per address, for the review
 
 
 def row_fingerprints(frame: pd.DataFrame) -> pd.Series:
@@ -52,7 +54,7 @@ class LinkStore:
         self.register = register
         self.rows = pd.DataFrame({"fp": pd.Series(dtype="int64"), **{p: pd.Series(dtype="string") for p in PARTS}})
         self.best = pd.DataFrame({"record_id": pd.Series(dtype="string"), "entity_id": pd.Series(dtype="string"),
-                                  "match_probability": pd.Series(dtype="float64")})
+                                  **{c: pd.Series(dtype="float64") for c in BEST_NUMBERS}})
         self.model: dict | None = None
 
     @classmethod
@@ -83,11 +85,11 @@ class LinkStore:
         return fp.isin(self.rows["fp"])
 
     def save(self, rows: pd.DataFrame, best: pd.DataFrame, levels: pd.DataFrame, match_rate: float) -> None:
-        """Keep `rows` (fp + PARTS) and `best` (record_id, entity_id, match_probability) with the model."""
+        """Keep `rows` (fp + PARTS) and `best` (record_id, entity_id, BEST_NUMBERS) with the model."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.rows = pd.concat([self.rows, rows[["fp", *PARTS]]], ignore_index=True).drop_duplicates("fp")
-        self.best = pd.concat([self.best, best[["record_id", "entity_id", "match_probability"]]],
-                              ignore_index=True).drop_duplicates("record_id", keep="last")
+        best = best.reindex(columns=["record_id", "entity_id", *BEST_NUMBERS])  # older rows: no runner-up kept
+        self.best = pd.concat([self.best, best], ignore_index=True).drop_duplicates("record_id", keep="last")
         self.rows.astype({p: "string" for p in PARTS}).to_parquet(self.folder / "rows.parquet", index=False)
         self.best.astype({"record_id": "string", "entity_id": "string"}).to_parquet(self.folder / "best.parquet",
                                                                                   index=False)

@@ -25,7 +25,7 @@ def _is_job(path: Path) -> bool:
     return read_toml(path).get("kind") == "link"
 
 
-def _run_job(path: Path, out_dir: Path, truth: Path | None, quiet: bool) -> None:
+def _run_job(path: Path, out_dir: Path, truth: Path | None, quiet: bool, ephemeral_key: bool = False) -> None:
     """`riskengine link SPEC` for a kind = "link" spec: any tables, a register or deduplication."""
     from riskengine.link import read_job_tables, read_truth, run_job
     from riskengine.spec import load_spec
@@ -36,7 +36,8 @@ def _run_job(path: Path, out_dir: Path, truth: Path | None, quiet: bool) -> None
     truth_table = read_truth(truth_path) if truth_path is not None else None
     # a fresh folder in place when finished; the decisions kept from earlier runs are carried into it
     with run_folder(out_dir, carry=("decisions.csv",)) as work:
-        result = run_job(spec, tables, work, progress=not quiet, truth=truth_table, where=where)
+        result = run_job(spec, tables, work, progress=not quiet, truth=truth_table, where=where,
+                         allow_ephemeral_key=ephemeral_key)
         result.paths = final_paths(result.paths)
     m = result.metrics
     d = m["decisions"]
@@ -69,7 +70,7 @@ def link_command(
     from riskengine.spec import LinkSpec
 
     if source.is_file() and _is_job(source):
-        _run_job(source, out_dir, truth, quiet)
+        _run_job(source, out_dir, truth, quiet, ephemeral_key)
         return
     if source.is_dir():
         entities, sources, truth_table = read_borough(source)

@@ -80,6 +80,12 @@ class AddressStyle:
     postcode_missing: float = 0.0  # the postcode column is empty
     upper: float = 0.0
     lower: float = 0.0
+    # typed by hand, one row at a time (each row its own slip, unlike `typo`'s one misspelling per street)
+    varied_typo: float = 0.0  # a letter of the street name dropped, doubled, swapped or hit beside its key
+    number_typo: float = 0.0  # two digits of the house number swapped ("21" for "12")
+    no_suffix: float = 0.0  # the street's type left out ("12 Ashfield")
+    town_typo: float = 0.0  # a letter of the town dropped or swapped
+    postcode_typo: float = 0.0  # the postcode's last letter mistyped
 
     def noisier(self, factor: float, floor: float = 0.0) -> "AddressStyle":
         """The same system on a bad day: every departure `factor` times as likely."""
@@ -154,12 +160,17 @@ class AddressBook:
         n = len(rows)
         typo = flag("typo", 1)
         stem = self._stem_text.take(pa.array(self.stem_id[rows].astype(np.int64) * 2 + typo))
+        stem = _slips(stem, flag("varied_typo", 13) & ~typo, keys, 14, _mistype)
         which = np.where(flag("abbreviate", 2), 1 + (uniform(keys, 3) < 0.5), 0)
-        street = pc.binary_join_element_wise(stem, self._suffix(rows, which), " ", null_handling="skip")
+        suffix = self._suffix(rows, which)
+        suffix = pc.if_else(pa.array(flag("no_suffix", 15) & (self.suffix_id[rows] >= 0)), pa.nulls(n, pa.string()),
+                            suffix)
+        street = pc.binary_join_element_wise(stem, suffix, " ", null_handling="skip")
 
         kind = self.flat_kind[rows]
         inline = flag("flat_inline", 4)
         number = pa.array(self.number[rows]).cast(pa.string())
+        number = _slips(number, flag("number_typo", 16) & (self.number[rows] >= 10), keys, 17, _swap_digits)
         word = pa.array(np.where((kind == 2) & inline, np.where(uniform(keys, 5) < 0.5, "Apartment", "Apt"), "Flat"))
         phrase = pc.binary_join_element_wise(word, self._label(rows), " ", null_handling="emit_null")
         premise = pc.binary_join_element_wise(phrase, number, ", ", null_handling="skip")
@@ -170,10 +181,12 @@ class AddressBook:
 
         line = pc.binary_join_element_wise(premise, street, " ", null_handling="skip")
         town = self._towns.take(pa.array(self.town_id[rows]))
+        town = _slips(town, flag("town_typo", 18), keys, 19, _mistype)
         town = pc.if_else(pa.array(flag("drop_town", 7)), pa.nulls(n, pa.string()), town)
         line = pc.binary_join_element_wise(line, town, ", ", null_handling="skip")
 
         postcode = self.postcode.take(pa.array(rows))
+        postcode = _slips(postcode, flag("postcode_typo", 20), keys, 21, _mistype_unit)
         postcode = pc.if_else(pa.array(flag("postcode_nospace", 8)), pc.replace_substring(postcode, " ", ""), postcode)
         in_text = pc.if_else(pa.array(flag("drop_postcode_text", 9)), pa.nulls(n, pa.string()), postcode)
         line = pc.binary_join_element_wise(line, in_text, " ", null_handling="skip")
@@ -201,6 +214,53 @@ class AddressBook:
         no = self.flat_no[rows].astype(np.int64)
         idx = np.where(kind == 0, 0, np.where(kind == 1, no, 26 + np.minimum(no, 999)))
         return (self._labels_lower if lower else self._labels).take(pa.array(idx))
+
+
+_KEYBOARD = {c: n for row in ("qwertyuiop", "asdfghjkl", "zxcvbnm") for c, n in zip(row, row[1:] + row[-2])}
+
+
+def _slips(text: pa.Array, where: np.ndarray, keys: np.ndarray, salt: int, slip) -> pa.Array:
+    """`text` with `slip(value, u)` applied where `where` is true; u is the row's own uniform draw, so
+    a duplicated row slips the same way."""
+    idx = np.flatnonzero(where)
+    if not len(idx):
+        return text
+    u = uniform(keys[idx], salt)
+    changed = [slip(v, x) if v else v for v, x in zip(text.take(pa.array(idx)).to_pylist(), u.tolist())]
+    mask = np.zeros(len(text), dtype=bool)
+    mask[idx] = True
+    return pc.replace_with_mask(text, pa.array(mask), pa.array(changed, pa.string()))
+
+
+def _mistype(word: str, u: float) -> str:
+    """One slip of the hand inside a word: a letter dropped, doubled, swapped with the next, or the key beside it."""
+    letters = [i for i, c in enumerate(word) if c.isalpha()][1:-1]  # the first and last letters stay
+    if not letters:
+        return word
+    i = letters[int(u * len(letters)) % len(letters)]
+    kind = int(u * 4 * len(letters)) % 4
+    if kind == 0:
+        return word[:i] + word[i + 1:]
+    if kind == 1:
+        return word[:i] + word[i] + word[i:]
+    if kind == 2 and word[i + 1].isalpha():
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    near = _KEYBOARD.get(word[i].lower(), word[i])
+    return word[:i] + (near.upper() if word[i].isupper() else near) + word[i + 1:]
+
+
+def _swap_digits(number: str, u: float) -> str:
+    """Two neighbouring digits of a house number swapped ("12" -> "21"); "11" stays as it is."""
+    i = int(u * (len(number) - 1))
+    return number[:i] + number[i + 1] + number[i] + number[i + 2:]
+
+
+def _mistype_unit(postcode: str, u: float) -> str:
+    """The postcode's last letter replaced by another."""
+    letters = "ABDEFGHJLNPQRSTUWXYZ"
+    last = postcode[-1]
+    other = letters[(letters.find(last) + 1 + int(u * (len(letters) - 1))) % len(letters)]
+    return postcode[:-1] + other
 
 
 def _all(rows: np.ndarray | None, n: int) -> np.ndarray:

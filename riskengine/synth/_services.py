@@ -53,7 +53,8 @@ SERVICES = [
     Service("parenting_class", "PC", (6.4, 1.4), 3.0, 0.025, (-1.5, 0.2, 0.9, 0.6, 1.1, 0.2, -2.0, -0.6), 0.1, 0.6),
 ]
 STYLE = AddressStyle(abbreviate=0.4, typo=0.03, flat_inline=0.3, no_commas=0.4, drop_town=0.5,
-                     drop_postcode_text=0.4, postcode_nospace=0.1, postcode_missing=0.05, upper=0.15, lower=0.15)
+                     drop_postcode_text=0.4, postcode_nospace=0.1, postcode_missing=0.05, upper=0.15, lower=0.15,
+                     varied_typo=0.03, number_typo=0.005, no_suffix=0.02, town_typo=0.02, postcode_typo=0.01)
 UPRN_SHARE = 0.7  # rows typed with the property's UPRN
 WRONG_UPRN_SHARE = 0.01
 UNMATCHABLE = ["No fixed abode", "NFA", "PO Box {n}, Rivermouth", "c/o Rivermouth Library, Market Street",
