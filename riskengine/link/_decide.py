@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
+from riskengine.io import read_file
 from riskengine.link._metrics import PROVENANCE
 from riskengine.link._probabilistic import MatchModel
 from riskengine.progress import note
@@ -69,7 +70,7 @@ def _read_decisions(path: Path | None) -> pd.DataFrame:
         if kept is not None:
             return kept
         raise RiskEngineError(f"{path}: clerical-review decisions file not found (link.review_decisions)")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = read_file(path, "clerical-review decisions file", text=True).fillna("")  # a clerk's file: a bad line is named, not a traceback
     missing = [c for c in ("review_id", "entity_id", "decision") if c not in df.columns]
     if missing:
         raise RiskEngineError(f"{path}: missing column {', '.join(missing)}; the review file's columns "

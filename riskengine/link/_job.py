@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
+from riskengine.io import read_file
 from riskengine.link._fields import Field, empty_columns, prepare
 from riskengine.link._job_report import REVIEW_FILES, write_job_outputs
 from riskengine.link._match import Matched, cluster, match_prepared
@@ -155,7 +156,7 @@ def _read_decisions(spec: LinkJobSpec, out_dir: Path | None) -> pd.DataFrame:
             raise RiskEngineError(f"{path}: clerical-review decisions file not found (review_decisions)")
         return kept
     path = Path(path)
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = read_file(path, "clerical-review decisions file", text=True).fillna("")  # a clerk's file: a bad line is named, not a traceback
     missing = [c for c in ("review_id", "candidate_id", "decision") if c not in df.columns]
     if missing:
         raise RiskEngineError(f"{path}: missing column {', '.join(missing)}; the review file's columns review_id, "
