@@ -12,7 +12,13 @@ imported until used, so the DuckDB path and `riskengine --help` never load pyspa
 Linkage on Spark is riskengine.link's own `link(..., spark=session)` (splink's SparkAPI).
 """
 
+import warnings
+
 from riskengine._lazy import lazy_names
+
+# Choosing Spark brings pyspark's pandas layer along (mlflow, splink); it warns about the pandas
+# version on every import although riskengine uses none of it. Set here, so only Spark runs filter it.
+warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*", category=FutureWarning)
 
 _WHERE = {
     "spark_session": "_session", "why_no_spark": "_session", "java_version": "_session",

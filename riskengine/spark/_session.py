@@ -88,6 +88,9 @@ def spark_session(master: str | None = None, app_name: str = "riskengine", shuff
     master = master or "local[*]"
     if master.startswith("local"):  # local workers run this interpreter (its packages, riskengine among them)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # the Python workers import pyspark's pandas layer and would print its pandas-version warning
+        quiet = "ignore:PySpark does not yet fully support pandas:FutureWarning"
+        os.environ["PYTHONWARNINGS"] = ",".join(w for w in (os.environ.get("PYTHONWARNINGS"), quiet) if w)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name).master(master)
     jars = _splink_jar()
