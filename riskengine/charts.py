@@ -27,14 +27,15 @@ def save_png(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
     return Path(path)
 
 
-def svg_text(fig: Figure, rc: dict[str, object] | None = None) -> str:
+def svg_text(fig: Figure, rc: dict[str, object] | None = None, tight: bool = False) -> str:
     """The figure as an inline <svg> element; `rc` are matplotlib settings for this drawing only
-    (e.g. svg.fonttype, svg.hashsalt), restored afterwards by `matplotlib.rc_context`."""
+    (e.g. svg.fonttype, svg.hashsalt), restored afterwards by `matplotlib.rc_context`; `tight`
+    crops the page to what is drawn."""
     import matplotlib
 
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": "riskengine", **(rc or {})}):  # ids from the content, not random
-        fig.savefig(buf, format="svg", metadata={"Date": None})
+        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight" if tight else None)
     svg = buf.getvalue()
     return svg[svg.index("<svg"):]
 

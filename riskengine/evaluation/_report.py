@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
+from riskengine.charts import svg_text
 from riskengine.evaluation._io import jsonable, write_json
 from riskengine.templating import environment, number, percent
 
@@ -50,14 +49,6 @@ def write_report(data: dict, out_dir: str | Path, stem: str, template: str,
         return final_paths({"html": html_path, "json": json_path})
 
 
-def _svg(fig: Figure) -> str:
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.hashsalt": "riskengine"}):  # element ids from the content: same chart, same bytes
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
-
-
 def interval_chart(labels: list[str], estimates: list[float], lows: list[float],
                    highs: list[float], *, reference: float, xlabel: str) -> str:
     """Horizontal point-and-interval chart (a forest plot) as inline SVG."""
@@ -75,7 +66,7 @@ def interval_chart(labels: list[str], estimates: list[float], lows: list[float],
     ax.set_xlabel(xlabel)
     ax.set_ylim(-0.7, len(labels) - 0.3)
     ax.grid(axis="x", color="#eee")
-    return _svg(fig)
+    return svg_text(fig, tight=True)
 
 
 def before_after_chart(means: dict, treated_label: str, comparison_label: str, ylabel: str) -> str:
@@ -92,4 +83,4 @@ def before_after_chart(means: dict, treated_label: str, comparison_label: str, y
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, fontsize=8)
     ax.grid(axis="y", color="#eee")
-    return _svg(fig)
+    return svg_text(fig, tight=True)

@@ -5,16 +5,15 @@ Charts are matplotlib figures inlined as SVG, so every page opens offline.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
+from riskengine.charts import svg_text
 from riskengine.errors import DataError, RiskEngineError
 from riskengine.io import jsonable  # noqa: F401 - re-exported for this stage
 
@@ -59,14 +58,6 @@ def write_page(data: dict, out_dir: Path, stem: str, template: str, **extra: Any
     return {"html": html_path, "json": json_path}
 
 
-def svg(fig: Figure) -> str:
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.hashsalt": "riskengine"}):  # element ids from the content: same chart, same bytes
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
-
-
 def interval_chart(labels: list[str], est: list[float], lo: list[float], hi: list[float], *,
                    reference: float, xlabel: str, marks: list[bool] | None = None) -> str:
     """Point-and-interval chart (forest plot); filled points where `marks` (unlikely to be chance)."""
@@ -85,7 +76,7 @@ def interval_chart(labels: list[str], est: list[float], lo: list[float], hi: lis
     ax.set_xlabel(xlabel)
     ax.set_ylim(-0.7, max(len(labels), 1) - 0.3)
     ax.grid(axis="x", color="#eee")
-    return svg(fig)
+    return svg_text(fig, tight=True)
 
 
 def bars_chart(labels: list[str], values: list[float], *, reference: float, xlabel: str) -> str:
@@ -99,7 +90,7 @@ def bars_chart(labels: list[str], values: list[float], *, reference: float, xlab
     ax.set_yticks(ys, labels)
     ax.set_xlabel(xlabel)
     ax.grid(axis="x", color="#eee")
-    return svg(fig)
+    return svg_text(fig, tight=True)
 
 
 def line_chart(xs: list[int], series: dict[str, list[float]], *, xlabel: str, ylabel: str, mark: int | None = None) -> str:
@@ -115,4 +106,4 @@ def line_chart(xs: list[int], series: dict[str, list[float]], *, xlabel: str, yl
         if i == 0:
             ax.set_ylabel(ylabel)
     fig.tight_layout()
-    return svg(fig)
+    return svg_text(fig, tight=True)
