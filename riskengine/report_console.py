@@ -80,17 +80,21 @@ def _f(x) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-def print_synth_summary(summary) -> None:
-    """What a synthetic borough holds (a SynthSummary): files, rows, planted bad rows, prevalence."""
-    table = Table(title=f"Synthetic borough in {summary.out_dir}", title_justify="left")
+def synth_files_table(summary, title: str) -> Table:
+    """A synthetic data set's files: rows, and the bad rows planted in each (count and share)."""
+    table = Table(title=title, title_justify="left")
     table.add_column("file")
     table.add_column("rows", justify="right")
     table.add_column("planted bad rows", justify="right")
     for rel, rows in summary.rows.items():
         bad = summary.bad_rows.get(rel)
-        share = f"{bad:,} ({bad / rows:.1%})" if bad is not None and rows else ""
-        table.add_row(rel, f"{rows:,}", share)
-    console.print(table)
+        table.add_row(rel, f"{rows:,}", f"{bad:,} ({bad / rows:.1%})" if bad is not None and rows else "")
+    return table
+
+
+def print_synth_summary(summary) -> None:
+    """What a synthetic borough holds (a SynthSummary): files, rows, planted bad rows, prevalence."""
+    console.print(synth_files_table(summary, f"Synthetic borough in {summary.out_dir}"))
     prev = summary.prevalence
     console.print(
         f"Private-rented homes: {prev['private_rented_share']:.1%}. Unlicensed HMOs among them: "
