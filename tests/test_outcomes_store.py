@@ -96,3 +96,28 @@ def test_training_and_scoring_read_the_store_and_new_positives_leave_the_list(pi
                      pd.Timestamp("2024-03-18"), ScoringExclusions(inspected_within_months=12))
     assert why.loc["E1"].startswith("inspected in the last 12 months")
     assert why.loc["E2"] == ""
+
+
+def test_a_batch_killed_while_appending_is_never_read_and_the_next_batch_goes_in_cleanly(pipeline):
+    tmp_path, lists = pipeline
+    store = tmp_path / "store"
+    first = _add(tmp_path, lists, "a.csv", "entity_id,date,outcome\nE1,2024-03-05,1\n")
+    # a run killed mid-append: one whole row and half a row on disk, no log line for its batch
+    with (store / "outcomes.csv").open("a") as fh:
+        fh.write("killed-batch,E2,2024-03-12,1,,,,,,list,0.5,b.csv,2\nkilled-batch,E3,2024-03")
+    assert read_store(store)["entity_id"].tolist() == ["E1"]
+
+    second = _add(tmp_path, lists, "c.csv", "entity_id,date,outcome\nE2,2024-03-12,0\n")
+    assert second.accepted == 1  # E2's unlogged result from the killed run is no obstacle
+    assert read_store(store)[["entity_id", "outcome"]].values.tolist() == [["E1", 1.0], ["E2", 0.0]]
+    assert batches(store)["batch_id"].tolist() == [first.batch_id, second.batch_id]
+
+
+def test_a_second_clerk_adding_while_the_store_is_held_is_told_to_wait(pipeline):
+    from riskengine.outcomes._store import store_lock
+
+    tmp_path, lists = pipeline
+    with store_lock(tmp_path / "store"):
+        with pytest.raises(RiskEngineError, match="another riskengine run is writing"):
+            _add(tmp_path, lists, "a.csv", "entity_id,date,outcome\nE1,2024-03-05,1\n")
+    assert _add(tmp_path, lists, "a.csv", "entity_id,date,outcome\nE1,2024-03-05,1\n").accepted == 1

@@ -31,7 +31,7 @@ from riskengine.ingest import (
     validate_entities,
     validate_outcomes,
 )
-from riskengine.outcomes._store import append_batch, read_store
+from riskengine.outcomes._store import append_batch, read_store, store_lock
 from riskengine.spec import EARLIEST_DATE, Source
 
 LIST_WINDOW_DAYS = 56  # an inspection counts as coming from a list made at most this long before it
@@ -141,6 +141,14 @@ def add_outcomes(file: str | Path, store: str | Path, entities: Source, lists_ro
     if "list_date" in kept:
         good["list_date"] = as_date(kept["list_date"], date_format).to_numpy()
 
+    with store_lock(store):  # from the duplicate check against the store to the batch's log line
+        return _check_and_append(raw, fp, good, rejects, batch, now, store, lists_root, known_outcomes)
+
+
+def _check_and_append(raw: pd.DataFrame, fp: dict, good: pd.DataFrame, rejects: pd.DataFrame, batch: str,
+                      now: dt.datetime, store: str | Path, lists_root: str | Path,
+                      known_outcomes: pd.DataFrame | None) -> AddResult:
+    """Refuse repeats within the file, against the store and the outcomes file; append the rest."""
     reasons = _within_batch(good)
     stored = read_store(store)
     reasons = reasons.where(reasons != "", _against(good, stored, "the outcome store"))
