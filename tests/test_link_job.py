@@ -68,7 +68,8 @@ def test_places_codes_and_numbers_of_any_country():
     uk = _prep(["sw1a1aa", "2000"], "uk_postcode")
     assert uk["x"].iloc[0] == "SW1A 1AA" and pd.isna(uk["x"].iloc[1])  # UK rules only for the UK kind
     a = _prep(["12 Banksia St.", "Flat 3, 45 High Road"], "address")
-    assert list(a["x__num"]) == ["12", "3"] and a["x__words"].iloc[0] == ["12", "BANKSIA", "ST"]
+    assert list(a["x__num"]) == ["45", "12"][::-1] and list(a["x__flat"].fillna("-")) == ["-", "3"]
+    assert list(a["x"]) == ["12 BANKSIA STREET", "45 HIGH ROAD FLAT 3"]
     assert list(_prep(["ab-12 3", ""], "identifier")["x"].fillna("-")) == ["AB123", "-"]
     assert list(_prep(["1,5", "2.5"], "number")["x"].fillna(-1)) == [-1, 2.5]
     assert list(_prep([" New  South Wales"], "exact")["x"]) == ["NEW SOUTH WALES"]

@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from riskengine.link._fields import BlockingRule, Field, blocking_rules, comparison
+from riskengine.link._fields import BlockingRule, Field, blocking_rules, comparison, held_comparisons
 from riskengine.link._pairs import comparison_vectors, one_to_one_em, score
 from riskengine.link._probabilistic import MatchModel, _level_table, _set_m
 
@@ -146,7 +146,7 @@ def match_prepared(
         covered = set(cand.rec_ids[np.bincount(cand.rec, minlength=len(cand.rec_ids)) > 0].tolist())
         if fixed is None:
             start = levels.copy()
-            levels, pi, iterations = one_to_one_em(cand, levels, n_entities, n_right)
+            levels, pi, iterations = one_to_one_em(cand, levels, n_entities, n_right, held=held_comparisons(fields))
             implausible = _implausible(levels, fields)
             if implausible:  # EM took another class (people of one suburb) for the matches: keep the prior m
                 notes.append("EM's estimates were implausible (true matches would disagree on "
