@@ -295,14 +295,22 @@ def empty_columns(f: Field, index: pd.Index) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------
 
 
-def _jw(col: str, at: float) -> str:
-    return f"jaro_winkler_similarity({col}_l, {col}_r) >= {at}"
+# Jaro-Winkler by engine: DuckDB's own function, and on Spark the UDF of splink's jar
+_JW = {"duckdb": "jaro_winkler_similarity", "spark": "jaro_winkler"}
 
 
-def comparison(f: Field, fields: list[Field]):
-    """The splink comparison of one field, levels from most to least alike, each with a start m."""
+def _jw(col: str, at: float, dialect: str = "duckdb") -> str:
+    return f"{_JW[dialect]}({col}_l, {col}_r) >= {at}"
+
+
+def comparison(f: Field, fields: list[Field], dialect: str = "duckdb"):
+    """The splink comparison of one field, levels from most to least alike, each with a start m.
+    `dialect`: the engine its custom SQL is written for ("duckdb", or "spark" with splink's jar)."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
+
+    def jw(col: str, at: float) -> str:
+        return _jw(col, at, dialect)
 
     n, k = f.name, f.kind
     other = {"forename": "surname", "surname": "forename"}.get(k)
@@ -321,15 +329,15 @@ def comparison(f: Field, fields: list[Field]):
                 0.02)
         if k == "forename":
             add(cll.ArrayIntersectLevel(f"{n}__forms", 1), "same name, one a nickname", 0.05)
-        add(cll.CustomLevel(_jw(n, 0.92)), "Jaro-Winkler >= 0.92", 0.06)
-        add(cll.CustomLevel(_jw(n, 0.8)), "Jaro-Winkler >= 0.8", 0.03)
+        add(cll.CustomLevel(jw(n, 0.92)), "Jaro-Winkler >= 0.92", 0.06)
+        add(cll.CustomLevel(jw(n, 0.8)), "Jaro-Winkler >= 0.8", 0.03)
         if k == "forename":
             add(cll.CustomLevel(f"substr({n}_l, 1, 1) = substr({n}_r, 1, 1)"), "same initial", 0.02)
     elif k == "full_name":
         add(cll.ExactMatchLevel(n, term_frequency_adjustments=True), "same name", 0.8)
         add(cll.ExactMatchLevel(f"{n}__sorted"), "same words in another order", 0.05)
-        add(cll.CustomLevel(_jw(f"{n}__sorted", 0.92)), "Jaro-Winkler >= 0.92", 0.08)
-        add(cll.CustomLevel(_jw(f"{n}__sorted", 0.8)), "Jaro-Winkler >= 0.8", 0.04)
+        add(cll.CustomLevel(jw(f"{n}__sorted", 0.92)), "Jaro-Winkler >= 0.92", 0.08)
+        add(cll.CustomLevel(jw(f"{n}__sorted", 0.8)), "Jaro-Winkler >= 0.8", 0.04)
     elif k == "date":
         swapped = (f"substr({n}_l, 1, 4) = substr({n}_r, 1, 4) AND substr({n}_l, 6, 2) = substr({n}_r, 9, 2) "
                    f"AND substr({n}_l, 9, 2) = substr({n}_r, 6, 2)")
@@ -346,7 +354,7 @@ def comparison(f: Field, fields: list[Field]):
         # a similar street: the same type (or one left out) and a name alike (Victoria Parade is not
         # Victoria Street, but "12 Ashfield" may be 12 Ashfield Road)
         street = (f"(coalesce({n}__sttype_l = {n}__sttype_r, true) AND ({n}__stname_l = {n}__stname_r "
-                  f"OR {_jw(f'{n}__stname', 0.9)} OR damerau_levenshtein({n}__stname_l, {n}__stname_r) <= 1))")
+                  f"OR {jw(f'{n}__stname', 0.9)} OR damerau_levenshtein({n}__stname_l, {n}__stname_r) <= 1))")
         same_num = f"{n}__num_l = {n}__num_r"
         one_num = f"({n}__num_l IS NULL OR {n}__num_r IS NULL)"
         same_flat = f"coalesce({n}__flat_l, '') = coalesce({n}__flat_r, '')"
@@ -365,8 +373,8 @@ def comparison(f: Field, fields: list[Field]):
         else_m = 0.001  # an address typed again is rarely all different (people who move: EM learns it)
     elif k in ("locality", "text"):
         add(cll.ExactMatchLevel(n, term_frequency_adjustments=k == "locality"), f"same {k}", 0.85)
-        add(cll.CustomLevel(_jw(n, 0.9)), "Jaro-Winkler >= 0.9", 0.07)
-        add(cll.CustomLevel(_jw(n, 0.7)), "Jaro-Winkler >= 0.7", 0.03)
+        add(cll.CustomLevel(jw(n, 0.9)), "Jaro-Winkler >= 0.9", 0.07)
+        add(cll.CustomLevel(jw(n, 0.7)), "Jaro-Winkler >= 0.7", 0.03)
     elif k == "postcode":
         add(cll.ExactMatchLevel(n, term_frequency_adjustments=True), "same postcode", 0.8)
         add(cll.DamerauLevenshteinLevel(n, 1), "one character differs", 0.07)

@@ -203,12 +203,7 @@ def match_records(
     if spark is None:
         db = DuckDBAPI(con)
     else:
-        from splink.backends.spark import SparkAPI
-
-        # persist (not parquet files in a checkpoint folder) breaks splink's lineage on a local session
-        lineage = "parquet" if not spark.sparkContext._jsc.sc().getCheckpointDir().isEmpty() else "persist"
-        db = SparkAPI(spark_session=spark, break_lineage_method=lineage,
-                      num_partitions_on_repartition=int(spark.conf.get("spark.sql.shuffle.partitions")))
+        db = spark_api(spark)
     t_ent = db.register(left, table_name="a_entities")
     t_rec = db.register(right, table_name="b_records")
     settings = SettingsCreator(
@@ -235,18 +230,7 @@ def match_records(
     if spark is None:  # each candidate pair's comparison levels as arrays (splink's SQL, no predict table)
         pairs = comparison_vectors(linker, "a_entities")
     else:  # the pairs' levels (narrow) come to this process for the EM and the scores
-        frame = linker.inference.predict(warning_mode="never").as_spark_dataframe()  # m and u: EM's, below
-        keep = [c for c in frame.columns if c in ("uid_l", "uid_r", "source_dataset_l")
-                or c.startswith(("gamma_", "mw_tf_adj_"))]
-        got = frame.select(*keep).toArrow().to_pandas()
-        left_is_register = (got["source_dataset_l"] == "a_entities").to_numpy()
-        got["entity_id"] = np.where(left_is_register, got["uid_l"], got["uid_r"])
-        got["record_id"] = np.where(left_is_register, got["uid_r"], got["uid_l"])
-        for c in COMPARISONS:
-            got[f"tf_{c}"] = got[f"mw_tf_adj_{c}"].fillna(0.0) if f"mw_tf_adj_{c}" in got else 0.0
-        got = got.sort_values(["record_id", "entity_id"], kind="stable")  # one order, as on DuckDB
-        pairs = Pairs.from_frame(got.assign(**{f"gamma_{c}": got[f"gamma_{c}"].fillna(-1) for c in COMPARISONS}),
-                                 COMPARISONS)
+        pairs = spark_pairs(linker, COMPARISONS, "a_entities")
     n_pairs = len(pairs)
     if fixed is None:
         levels = _level_table(linker)
@@ -269,20 +253,54 @@ def match_records(
     )
     model.trained_levels = levels  # with the comparison-vector values: what the link store keeps
     if chart_dir is not None:
-        chart_dir.mkdir(parents=True, exist_ok=True)
-        for name, chart in (
-            ("splink_match_weights.html", linker.visualisations.match_weights_chart()),
-            ("splink_m_u_parameters.html", linker.visualisations.m_u_parameters_chart()),
-        ):
-            path = chart_dir / name
-            with contextlib.redirect_stdout(io.StringIO()):  # splink prints notebook hints
-                chart.save_offline_chart(str(path), overwrite=True)
-            # the chart's element id is a random uuid: named after the file instead, so a rerun gives the same bytes
-            text = re.sub(r"splink-chart-[0-9a-f]{32}", f"splink-chart-{path.stem}", path.read_text(encoding="utf-8"))
-            path.write_text(text, encoding="utf-8")
-            model.chart_paths.append(path)
+        model.chart_paths = save_charts(linker, chart_dir)
     con.close()
     return scored, model
+
+
+def spark_api(spark):
+    """splink's Spark backend on a session riskengine started (or the caller's)."""
+    from splink.backends.spark import SparkAPI
+
+    # persist (not parquet files in a checkpoint folder) breaks splink's lineage on a local session
+    lineage = "parquet" if not spark.sparkContext._jsc.sc().getCheckpointDir().isEmpty() else "persist"
+    return SparkAPI(spark_session=spark, break_lineage_method=lineage,
+                    num_partitions_on_repartition=int(spark.conf.get("spark.sql.shuffle.partitions")))
+
+
+def spark_pairs(linker, comparisons: list[str], register_table: str) -> Pairs:
+    """The candidate pairs' levels and tf adjustments from splink on Spark (narrow columns only), in the
+    order DuckDB gives them; m and u in the predict are placeholders, the EM and the scores come after."""
+    frame = linker.inference.predict(warning_mode="never").as_spark_dataframe()
+    keep = [c for c in frame.columns if c in ("uid_l", "uid_r", "source_dataset_l")
+            or c.startswith(("gamma_", "mw_tf_adj_"))]
+    got = frame.select(*keep).toArrow().to_pandas()
+    left_is_register = (got["source_dataset_l"] == register_table).to_numpy()
+    got["entity_id"] = np.where(left_is_register, got["uid_l"], got["uid_r"])
+    got["record_id"] = np.where(left_is_register, got["uid_r"], got["uid_l"])
+    for c in comparisons:
+        got[f"tf_{c}"] = got[f"mw_tf_adj_{c}"].fillna(0.0) if f"mw_tf_adj_{c}" in got else 0.0
+    got = got.sort_values(["record_id", "entity_id"], kind="stable")  # one order, as on DuckDB
+    return Pairs.from_frame(got.assign(**{f"gamma_{c}": got[f"gamma_{c}"].fillna(-1) for c in comparisons}),
+                            comparisons)
+
+
+def save_charts(linker, chart_dir: Path) -> list[Path]:
+    """splink's match-weight and m/u charts as standalone pages (the same bytes on a rerun)."""
+    chart_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, chart in (
+        ("splink_match_weights.html", linker.visualisations.match_weights_chart()),
+        ("splink_m_u_parameters.html", linker.visualisations.m_u_parameters_chart()),
+    ):
+        path = chart_dir / name
+        with contextlib.redirect_stdout(io.StringIO()):  # splink prints notebook hints
+            chart.save_offline_chart(str(path), overwrite=True)
+        # the chart's element id is a random uuid: named after the file instead, so a rerun gives the same bytes
+        text = re.sub(r"splink-chart-[0-9a-f]{32}", f"splink-chart-{path.stem}", path.read_text(encoding="utf-8"))
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
 
 
 def _level_table(linker) -> pd.DataFrame:
