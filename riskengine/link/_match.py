@@ -158,6 +158,7 @@ def match_prepared(
         else:
             cand = spark_pairs(linker, names, REGISTER_TABLE)
             cand.ent_ids, cand.rec_ids = cand.ent_ids.astype(np.int64), cand.rec_ids.astype(np.int64)
+            cand.tf = {"*": cand.tf_total}  # summed, as DuckDB's are read (tf_by_comparison=False)
         cand.ent_ids, cand.rec_ids = ids[cand.ent_ids], ids[cand.rec_ids]
         n_pairs = len(cand)
         covered = set(cand.rec_ids[np.bincount(cand.rec, minlength=len(cand.rec_ids)) > 0].tolist())
