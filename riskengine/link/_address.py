@@ -49,6 +49,9 @@ STREET_TYPES = {
     "STRASSE": [], "CALLE": [], "AVENIDA": ["AVDA"], "RUE": [], "VIA": [], "WEG": [],
 }
 _TYPE_OF = {a: full for full, abbrevs in STREET_TYPES.items() for a in abbrevs} | {f: f for f in STREET_TYPES}
+_ARTICLES = {"LA"}  # an abbreviation that is also a word inside names ("Rue de la Paix")
+_LEADING = {"ST": "SAINT", "AV": "AVENUE", "AVE": "AVENUE", "BD": "BOULEVARD", "BLVD": "BOULEVARD", "C": "CALLE",
+            "AVDA": "AVENIDA", "PL": "PLACE"}  # first words: "St Johns Road", "Av. Foch", "C/ Mayor"
 _GLUED = [("STRASSE", "STRASSE"), ("STR", "STRASSE")]  # "Hauptstr." -> HAUPTSTRASSE (German compounds)
 _DIRECTIONS = {"N": "NORTH", "S": "SOUTH", "E": "EAST", "W": "WEST", "NE": "NORTHEAST", "NW": "NORTHWEST",
                "SE": "SOUTHEAST", "SW": "SOUTHWEST"}
@@ -87,12 +90,17 @@ def clean_place(value: object) -> str | None:
 
 
 def _street(words: list[str]) -> str | None:
+    """Street words with the type spelt out: an abbreviation is read as a type only as the last word (or
+    before a direction), or as the first word for the types written first (Av., Bd, C/, Avda)."""
     out = []
+    last = len(words) - 1
+    if last > 0 and words[-1] in _DIRECTIONS and words[-2] in _TYPE_OF:
+        last -= 1
     for i, w in enumerate(words):
-        if i == 0 and w == "ST" and len(words) > 1:
-            out.append("SAINT")
+        if i == 0 and len(words) > 1 and w in _LEADING:
+            out.append(_LEADING[w])
             continue
-        full = _TYPE_OF.get(w) if i > 0 or len(words) == 1 else None
+        full = _TYPE_OF.get(w) if i == last else (w if w in STREET_TYPES else None)
         if full is None and i > 0 and w in _DIRECTIONS and i == len(words) - 1 and words[i - 1] in _TYPE_OF:
             full = _DIRECTIONS[w]
         if full is None:
@@ -122,11 +130,16 @@ def _take_end(text: str, places: frozenset[str], has_number_before) -> tuple[str
             text = text.strip(" ,")
         if place is None and places:
             words = _words(text)
-            for k in (4, 3, 2, 1):
-                if len(words) > k and " ".join(words[-k:]) in places:
-                    place = " ".join(words[-k:])
-                    # cut the place's words off the raw text (its last k word-like runs)
-                    cut = [m.start() for m in re.finditer(r"[A-Z0-9']+", text)][-k]
+            # the place may be followed by a short region code ("Bondi NSW", "Springfield IL"), dropped
+            for extra in (0, 1):
+                if extra and not (len(words) > 2 and len(words[-1]) <= 3 and words[-1].isalpha()):
+                    break
+                head = words[: len(words) - extra]
+                k = next((k for k in (4, 3, 2, 1) if len(head) > k and " ".join(head[-k:]) in places), 0)
+                if k:
+                    place = " ".join(head[-k:])
+                    # cut the place's words off the raw text (its last k + extra word-like runs)
+                    cut = [m.start() for m in re.finditer(r"[A-Z0-9']+", text)][-(k + extra)]
                     text = text[:cut]
                     break
     return text.strip(" ,"), postcode, place
@@ -182,7 +195,7 @@ def _parse(text: str, places: frozenset[str]) -> tuple[str | None, ...]:
         break
     words = [w for w in words if w not in UNIT_WORDS]
     if place is None:  # "5 Wesbury Street Northcote": words after the street's type are its place
-        at = [i for i, w in enumerate(words) if w in _TYPE_OF and 0 < i < len(words) - 1]
+        at = [i for i, w in enumerate(words) if w in _TYPE_OF and w not in _ARTICLES and 0 < i < len(words) - 1]
         tail = words[at[-1] + 1:] if at else []
         if tail and len(tail) <= 3 and not (len(tail) == 1 and tail[0] in _DIRECTIONS) \
                 and not any(w in _TYPE_OF or any(c.isdigit() for c in w) for w in tail):
@@ -195,7 +208,7 @@ def _parse(text: str, places: frozenset[str]) -> tuple[str | None, ...]:
     return flat, number, street, name, kind, place, postcode
 
 
-def parse(text: object, places: Iterable[str] = ()) -> dict[str, str | None]:
+def parse_address(text: object, places: Iterable[str] = ()) -> dict[str, str | None]:
     """One address as its PARTS (see the module docstring); `places` are known place names (any case)."""
     if text is None or (not isinstance(text, str) and pd.isna(text)) or not str(text).strip():
         return dict.fromkeys(PARTS)
