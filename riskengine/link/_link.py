@@ -21,7 +21,7 @@ from riskengine.link._exact import attach_keys
 from riskengine.link._people import link_people
 from riskengine.link._metrics import PROVENANCE, link_metrics
 from riskengine.link._fields import Field, learn_places
-from riskengine.link._job import prepare_table
+from riskengine.link._job import check_fields, field_quality, prepare_table
 from riskengine.link._match import match_prepared
 from riskengine.link._normalise import normalise_postcodes
 from riskengine.link._pseudonymise import (PseudonymKey, check_decisions_key, keyed_ids, load_key,
@@ -163,6 +163,17 @@ def link(
             parts = prepare_table(name, sub, fields)
         todo.append(parts.assign(source=name, row=sub.index.to_numpy(), fp=fp.to_numpy()))
     columns = list(prepare_table(REGISTER, register.head(0), fields).columns)
+    # loud failures: a field that does not read (a postcode of another shape, addresses without a number or
+    # street) warns, or past link.checks stops the run, naming the table and column
+    warnings, errors = [], []
+    checked = field_quality(REGISTER, register, prepare_table(REGISTER, register, fields), fields)
+    for t in todo:
+        name = t["source"].iloc[0]
+        checked += field_quality(name, frames[name].loc[t["row"].to_numpy()].reset_index(drop=True),
+                                 t.reset_index(drop=True), fields)
+    check_fields(checked, spec.checks, warnings, errors, progress, prefix="link.checks.")
+    if errors:
+        raise RiskEngineError("linkage stopped: " + "; ".join(errors))
     records = pd.concat(todo, ignore_index=True) if todo else pd.DataFrame(columns=[*columns, "source", "row", "fp"])
     all_rows = records[["fp", *columns]]
     records = records[records[ADDRESS].notna()].reset_index(drop=True)  # a number or a street to go on
@@ -232,6 +243,18 @@ def link(
     proposals = _proposals(records, prov, cand, out_sources)
     metrics = link_metrics(out_sources, truth, records, prov, model, proposals)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
+    unkeyed = len(records)
+    share = float(prov.eq("probabilistic").sum()) / unkeyed if unkeyed else 1.0
+    if unkeyed and share < spec.checks.linked_share_warn:
+        msg = f"only {share:.1%} of the {unkeyed:,} rows without a key linked"
+        if spec.checks.linked_share_error > 0 and share < spec.checks.linked_share_error:
+            raise RiskEngineError(f"linkage stopped: {msg} - below link.checks.linked_share_error = "
+                                  f"{spec.checks.linked_share_error}")
+        warnings.append(msg)
+    for w in warnings:
+        _say(True, "[bold yellow]warning:[/] " + w)
+    metrics["warnings"] = warnings
+    metrics["field_quality"] = checked
     metrics["address_fields"] = {f.name: f.kind for f in fields}
     metrics["pseudonymisation_key"] = key.origin
     metrics["pseudonymised_columns"] = sorted({c for df in sources.values() for c in person_columns(df, spec)}

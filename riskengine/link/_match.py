@@ -178,7 +178,7 @@ def match_prepared(
         best = score(cand, levels, pi, n_entities).rename(columns={"entity_id": "candidate_id"})
         del cand
         agreement = _agreement_in_words(best, levels, names)
-        best = best.drop(columns=[f"gamma_{c}" for c in names])
+        best = best.drop(columns=[f"gamma_{c}" for c in names], errors="ignore")
     else:
         if fixed is None:
             _splink_em(linker, used, n_right, dedupe)
@@ -243,7 +243,7 @@ def _agreement_in_words(best: pd.DataFrame, levels: pd.DataFrame, names: list[st
     for c in names:
         lv = levels[levels["comparison"] == c]
         words = dict(zip(lv["cvv"].astype(int), lv["level"].astype(str)))
-        g = pd.Series(top[f"gamma_{c}"].to_numpy())
+        g = pd.Series(top[f"gamma_{c}"].to_numpy() if f"gamma_{c}" in top.columns else [], dtype="float64")  # no pairs: none
         out[c] = g.map(words).fillna("missing on one side").to_numpy()
     return out
 
