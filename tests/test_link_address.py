@@ -65,7 +65,7 @@ def test_a_run_that_links_almost_nothing_warns_and_can_stop(files):
     entities, source = _register_and_source(a, b)
     elsewhere = source.assign(address=[f"{i + 1} Nowhere Lane, Atlantis" for i in range(len(source))],
                               postcode="9999", town="Atlantis")
-    with pytest.raises(RiskEngineError, match=r"only 0\.0% of the 1,500 rows without a key linked.*linked_share_error"):
+    with pytest.raises(RiskEngineError, match=r"only 0\.0% of the 1,500 rows without a key linked or sent to review.*linked_share_error"):
         link(entities, {"calls": elsewhere}, LinkSpec(), **KEY)
     result = link(entities, {"calls": elsewhere}, LinkSpec(checks=LinkChecks(linked_share_error=0)), **KEY)
     assert any("rows without a key linked" in w for w in result.metrics["warnings"])

@@ -277,6 +277,8 @@ action = "a"
 entities = "{tmp_path / 'entities.csv'}"
 [data.events]
 complaints = "{tmp_path / 'events' / 'complaints.csv'}"
+[link.checks]
+linked_share_error = 0  # nothing links, on purpose: a warning, not an error
 """)
     monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "a-test-key-0123456789abcdef")
     res = CliRunner().invoke(riskengine.cli.app, ["link", str(tmp_path / "data.toml"), "--out", str(tmp_path / "out"),

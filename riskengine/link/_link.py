@@ -171,7 +171,9 @@ def link(
         name = t["source"].iloc[0]
         checked += field_quality(name, frames[name].loc[t["row"].to_numpy()].reset_index(drop=True),
                                  t.reset_index(drop=True), fields)
-    check_fields(checked, spec.checks, warnings, errors, progress, prefix="link.checks.")
+    # a column a source leaves empty throughout is missing data, not values that failed to read
+    check_fields([q for q in checked if q["given"] > 0], spec.checks, warnings, errors, progress,
+                 prefix="link.checks.")
     if errors:
         raise RiskEngineError("linkage stopped: " + "; ".join(errors))
     records = pd.concat(todo, ignore_index=True) if todo else pd.DataFrame(columns=[*columns, "source", "row", "fp"])
@@ -244,9 +246,9 @@ def link(
     metrics = link_metrics(out_sources, truth, records, prov, model, proposals)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     unkeyed = len(records)
-    share = float(prov.eq("probabilistic").sum()) / unkeyed if unkeyed else 1.0
-    if unkeyed and share < spec.checks.linked_share_warn:
-        msg = f"only {share:.1%} of the {unkeyed:,} rows without a key linked"
+    share = float(prov.isin(["probabilistic", "reviewed"]).sum()) / unkeyed if unkeyed else 1.0
+    if unkeyed and share < spec.checks.linked_share_warn:  # the matcher found (almost) nothing to link or review
+        msg = f"only {share:.1%} of the {unkeyed:,} rows without a key linked or sent to review"
         if spec.checks.linked_share_error > 0 and share < spec.checks.linked_share_error:
             raise RiskEngineError(f"linkage stopped: {msg} - below link.checks.linked_share_error = "
                                   f"{spec.checks.linked_share_error}")
