@@ -1,8 +1,8 @@
 """Golden records: data quality and record linkage (the `link` stage).
 
-Rows that carry a usable UPRN attach to it; the rest are matched on normalised address
-parts with splink (or, with `match_on = "person"`, on name, date of birth and postcode:
-_people.py); a `kind = "link"` spec links any tables by the kinds of their fields, or
+Rows that carry a usable UPRN attach to it; the rest are matched with splink by the kinds of
+their fields: addresses of any country (_address.py), the postcode and the town (or, with
+`match_on = "person"`, names, date of birth and postcode: _people.py); a `kind = "link"` spec links any tables by the kinds of their fields, or
 deduplicates them (run_job: _fields.py, _match.py, _job.py; splink's settings for any backend
 come from `splink_settings`); person identifiers are pseudonymised before anything leaves; a golden record per entity
 states which source won each field; a quality report describes every source.

@@ -9,7 +9,8 @@ From the kinds alone this module builds
   (the `nicknames` package: BILL -> WILLIAM); dates in any format, declared per column
   or inferred from the values (the formats found are reported); postcodes of any country
   as letters and digits, UK postcodes as "OUT IN" only for the `uk_postcode` kind;
-  addresses as words with their house number apart;
+  addresses as flat, house number and street (types spelt out) with the postcode and place at
+  their end read apart (`_address`), filling a table's empty postcode or locality (`from_address`);
 - the splink comparisons (`comparisons`), with term-frequency adjustment on names,
   localities, postcodes and exact fields, swapped forename and surname, nicknames, date
   typos and swapped day and month;

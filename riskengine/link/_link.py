@@ -1,9 +1,10 @@
 """link(): from many sources that spell places differently to rows that name their entity.
 
 Steps, in order: pseudonymise person identifiers (so raw names never reach anything
-downstream, splink included); attach rows with a usable key; parse and normalise the
-addresses of the rest; score them against the register with splink; apply the two
-thresholds and any clerical decisions; build golden records; measure.
+downstream, splink included); attach rows with a usable key; read the addresses of the rest by
+field kind (the address, its postcode and town, as a link spec would: `address_fields`) and check
+they read; score them against the register with splink (`_match.match_prepared`, the link specs'
+machinery); apply the two thresholds and any clerical decisions; build golden records; measure.
 """
 
 from __future__ import annotations
