@@ -120,6 +120,7 @@ def test_an_address_two_entities_fit_equally_goes_to_review(borough):
     pair = result.review[result.review["review_id"] == got["review_id"]].iloc[0]
     # both records side by side with the weights, and the rival nearly as likely
     assert pair["record_street"] == pair["entity_street"] == one.street.upper()
+    assert pair["record_address"] == f"{one.house_number} {one.street}"  # as the source wrote it, for the clerk
     assert pair["entity_id"] in {one.entity_id, "999999999999"}
     assert pair["runner_up_probability"] > 0.3
     assert {"match_weight", "weight_address", "weight_postcode", "decision"} <= set(result.review.columns)

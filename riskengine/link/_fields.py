@@ -362,13 +362,13 @@ def comparison(f: Field, fields: list[Field], dialect: str = "duckdb"):
         one_flat = f"({n}__flat_l IS NULL OR {n}__flat_r IS NULL)"
         # "other flat" starts rare: a record of Flat 8 meets every other flat of its building, and an EM
         # started high on this level learns the building's flats as matches (a second, wrong fixed point)
-        add(cll.ExactMatchLevel(n, term_frequency_adjustments=True), "same address", 0.6)
+        add(cll.ExactMatchLevel(n, term_frequency_adjustments=True), "same address", 0.85)
         add(cll.CustomLevel(f"{same_num} AND {same_flat} AND {street}"), "same number and flat, similar street",
-            0.25)
+            0.1)
         add(cll.CustomLevel(f"{same_num} AND {one_flat} AND {street}"),
-            "same number and street, a flat on one side only", 0.05)
+            "same number and street, a flat on one side only", 0.02)
         add(cll.CustomLevel(f"{same_num} AND {street}"), "same number and street, other flat", 0.0005)
-        add(cll.CustomLevel(f"{one_num} AND {street}"), "similar street, a number on one side only", 0.03)
+        add(cll.CustomLevel(f"{one_num} AND {street}"), "similar street, a number on one side only", 0.02)
         add(cll.CustomLevel(street), "similar street, other number", 0.002)
         add(cll.CustomLevel(same_num), "same number, other street", 0.002)
         else_m = 0.001  # an address typed again is rarely all different (people who move: EM learns it)

@@ -236,7 +236,7 @@ def link(
     if listed is not None and prov.eq("reviewed").any():
         if ent_parts is None:
             ent_parts = prepare_table(REGISTER, register, fields).assign(uid=register["entity_id"].to_numpy())
-        review = _review_table(listed, records, prov, ent_parts)
+        review = _review_table(listed, records, prov, ent_parts, frames, register)
     else:
         review = _empty_review()
 
@@ -271,9 +271,10 @@ def link(
     return result
 
 
-def _review_table(candidates: pd.DataFrame, records: pd.DataFrame, prov: pd.Series,
-                  ent_parts: pd.DataFrame) -> pd.DataFrame:
-    """One line per address in the review band: the record's parts beside the candidate's, with weights."""
+def _review_table(candidates: pd.DataFrame, records: pd.DataFrame, prov: pd.Series, ent_parts: pd.DataFrame,
+                  frames: dict[str, pd.DataFrame], register: pd.DataFrame) -> pd.DataFrame:
+    """One line per address in the review band: the record's address as a source wrote it and its parts,
+    beside the candidate's, with weights (for the council's own staff; deleted once decided)."""
     in_band = records[prov.eq("reviewed")]
     if in_band.empty:
         return _empty_review()
@@ -282,6 +283,11 @@ def _review_table(candidates: pd.DataFrame, records: pd.DataFrame, prov: pd.Seri
         return _empty_review()
     rec = in_band.drop_duplicates("review_id").set_index("review_id")
     ent_rows = ent_parts.drop_duplicates("uid").set_index("uid").reindex(best["entity_id"].to_numpy())
+    first = rec.reindex(out.index)
+    out["record_address"] = pd.array([frames[s_].at[r, "address"] if isinstance(s_, str) else pd.NA
+                                      for s_, r in zip(first["source"], first["row"])], dtype="string")
+    out["entity_address"] = pd.array(register.drop_duplicates("entity_id").set_index("entity_id")["address"]
+                                     .reindex(best["entity_id"].to_numpy()).to_numpy(), dtype="string")
     for shown, col in SHOWN.items():
         out[f"record_{shown}"] = rec[col].reindex(out.index) if col in rec.columns else pd.NA
     out["entity_id"] = best["entity_id"]

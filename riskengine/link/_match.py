@@ -141,6 +141,13 @@ def match_prepared(
                                keep_columns=method != "one_to_one_em" or spark is not None,
                                dialect="duckdb" if spark is None else "spark")
     linker = Linker(tables, settings, log_level=None)
+    if not dedupe:  # an address's term frequency counted in the register, where each place is listed once
+        for f in fields:  # (counted in the records too, a place would count twice and weigh half)
+            if f.kind == "address":
+                share = register[f.name].dropna().value_counts(normalize=True)
+                tf = pd.DataFrame({f.name: share.index.astype(str), f"tf_{f.name}": share.to_numpy()})
+                linker.table_management.register_term_frequency_lookup(
+                    db.register(tf, table_name=f"tf_lookup_{f.name}"), f.name)
     if fixed is None:
         linker.training.estimate_u_using_random_sampling(max_pairs=min(max_u_pairs, max(1e5, 100.0 * n_entities)),
                                                          seed=seed)  # in chunks, as splink does
