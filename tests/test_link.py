@@ -120,9 +120,10 @@ def test_an_address_two_entities_fit_equally_goes_to_review(borough):
     pair = result.review[result.review["review_id"] == got["review_id"]].iloc[0]
     # both records side by side with the weights, and the rival nearly as likely
     assert pair["record_street"] == pair["entity_street"] == one.street.upper()
+    assert pair["record_address"] == f"{one.house_number} {one.street}"  # as the source wrote it, for the clerk
     assert pair["entity_id"] in {one.entity_id, "999999999999"}
     assert pair["runner_up_probability"] > 0.3
-    assert {"match_weight", "weight_street_number", "weight_postcode", "decision"} <= set(result.review.columns)
+    assert {"match_weight", "weight_address", "weight_postcode", "decision"} <= set(result.review.columns)
     # a left-out flat letter is not guessed either
     split = entities[entities["flat"].notna()].iloc[0]
     flats = link(entities, {**sources, "calls": _row(f"{split.house_number} {split.street}", split.postcode)},
@@ -193,7 +194,7 @@ def test_reports_and_files_are_written(linked):
     assert "<script src" not in (out / "charts" / "splink_match_weights.html").read_text()  # scripts inlined
     figures = json.loads((out / "link_report.json").read_text())
     assert figures["metrics"]["accuracy"]["overall"]["precision"] == result.metrics["accuracy"]["overall"]["precision"]
-    assert {lvl["comparison"] for lvl in figures["model"]["levels"]} >= {"street_number", "postcode", "flat"}
+    assert {lvl["comparison"] for lvl in figures["model"]["levels"]} >= {"address", "postcode", "town"}
     golden = pd.read_parquet(out / "golden.parquet")
     assert len(golden) == golden["entity_id"].nunique() == len(result.golden)
     quality = json.loads((out / "quality_report.json").read_text())

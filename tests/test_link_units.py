@@ -13,13 +13,14 @@ from riskengine.link import (
     load_key,
     normalise_postcode,
     parse_address,
-    parse_addresses,
     pseudonymisation_scan,
     pseudonymise,
 )
 from riskengine.spec import LinkSpec
 
-TOWNS = ["RIVERMOUTH", "NORTH HAVEN"]
+TOWNS = ["Rivermouth", "North Haven", "Bondi", "Berlin", "Springfield"]
+UK = {"flat": "A", "number": "12", "street": "SMITH STREET", "street_name": "SMITH", "street_type": "STREET",
+      "place": "RIVERMOUTH"}
 
 
 @pytest.mark.parametrize(
@@ -30,26 +31,42 @@ TOWNS = ["RIVERMOUTH", "NORTH HAVEN"]
         "FLAT A 12 SMITH STR, RIVERMOUTH, RB4 7QX",
         "12A Smith St., Rivermouth RB4 7QX",
         "12 A Smith Street Rivermouth RB4 7QX",
+        "12 Smith Street Flat A, Rivermouth RB4 7QX",
+        "A/12 Smith St Rivermouth RB4 7QX",
     ],
 )
 def test_spellings_of_one_address_give_the_same_parts(text):
-    assert parse_address(text, TOWNS) == {
-        "flat": "A", "house_number": "12", "street": "SMITH STREET", "town": "RIVERMOUTH", "postcode": "RB4 7QX",
-    }
+    parts = parse_address(text, TOWNS)
+    assert {k: v for k, v in parts.items() if k != "postcode"} == UK
+    assert parts["postcode"].replace(" ", "") == "RB47QX"  # the postcode in the text, kept apart
 
 
-def test_street_types_expand_only_as_the_last_word():
+@pytest.mark.parametrize(
+    "text, flat, number, street, place, postcode",
+    [
+        ("3/12 Banksia Pde, Bondi NSW 2026", "3", "12", "BANKSIA PARADE", "BONDI", "2026"),
+        ("123 Main St Apt 4, Springfield 62704", "4", "123", "MAIN STREET", "SPRINGFIELD", "62704"),
+        ("Hauptstr. 5, 10115 Berlin", None, "5", "HAUPTSTRASSE", "BERLIN", "10115"),
+        ("Calle Mayor 5, 28013 Madrid", None, "5", "CALLE MAYOR", "MADRID", "28013"),
+        ("12 Main St #4", "4", "12", "MAIN STREET", None, None),
+        ("Unit 7, 45 Elizabeth Blvd", "7", "45", "ELIZABETH BOULEVARD", None, None),
+        ("221B Baker Street", "B", "221", "BAKER STREET", None, None),
+        ("10 Rue de la Paix, 75002 Paris", None, "10", "RUE DE LA PAIX", "PARIS", "75002"),
+    ],
+)
+def test_addresses_of_other_countries(text, flat, number, street, place, postcode):
+    got = parse_address(text, TOWNS)
+    assert (got["flat"], got["number"], got["street"], got["place"], got["postcode"]) == \
+        (flat, number, street, place, postcode)
+
+
+def test_street_types_are_spelt_out_and_saint_is_read_at_the_start():
     parts = parse_address("3 St Johns Rd, North Haven", TOWNS)
-    assert parts["street"] == "ST JOHNS ROAD"
-    assert parts["town"] == "NORTH HAVEN"
+    assert parts["street"] == "SAINT JOHNS ROAD" and parts["place"] == "NORTH HAVEN"
     assert parse_address("Apartment 3, 10 The Grange")["flat"] == "3"
-    assert parse_address("Apartment 3, 10 The Grange")["house_number"] == "10"
-
-
-def test_postcode_column_wins_over_text_and_is_normalised():
-    parts = parse_addresses(pd.Series(["1 Mill Lane RB1 1AA", "2 Mill Lane"]), pd.Series(["rb11ab", None]))
-    assert parts["postcode"].tolist() == ["RB1 1AB", pd.NA]
-    assert normalise_postcode("not a postcode") is None
+    assert parse_address("Apartment 3, 10 The Grange")["number"] == "10"
+    assert parse_address("12 Ashfield")["street_type"] is None  # the type left out: compared by name alone
+    assert normalise_postcode("not a postcode") is None and normalise_postcode("rb47qx") == "RB4 7QX"
 
 
 def test_exact_keys_accept_uprns_with_or_without_leading_zeros():

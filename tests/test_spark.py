@@ -224,38 +224,43 @@ def small_borough(tmp_path_factory):
     return folder
 
 
-def _records(entities: pd.DataFrame, sources: dict) -> pd.DataFrame:
-    """The distinct addresses of the rows that came without an entity id, parsed as linkage parses them."""
-    from riskengine.link import parse_addresses
-    from riskengine.link._normalise import PARTS
+def _prepared(entities: pd.DataFrame, sources: dict):
+    """The register and the distinct addresses of the rows that came without an entity id, prepared as
+    linkage prepares them (field kinds), and the fields."""
+    from riskengine.link._fields import learn_places
+    from riskengine.link._job import prepare_table
+    from riskengine.link._link import REGISTER, _with_address_text, address_fields
 
     rows = pd.concat([df[df["entity_id"].isna() & df["address"].notna()][["address", "postcode"]]
                       for df in sources.values() if "address" in df.columns], ignore_index=True)
-    towns = entities["town"].dropna().unique() if "town" in entities.columns else []
-    parts = parse_addresses(rows["address"], rows["postcode"], towns)[PARTS].drop_duplicates().reset_index(drop=True)
-    return parts.assign(record_id=[f"r{i}" for i in range(len(parts))])
+    register = _with_address_text(entities.drop_duplicates("entity_id").reset_index(drop=True))
+    fields, _ = address_fields(register, {"calls": rows})
+    learn_places(fields, {REGISTER: register, "calls": rows})
+    ent = prepare_table(REGISTER, register, fields).assign(uid=register["entity_id"].to_numpy())
+    records = prepare_table("calls", rows, fields).drop_duplicates().reset_index(drop=True)
+    return ent, records.assign(uid=[f"r{i}" for i in range(len(records))]), fields
 
 
 def test_linkage_on_spark_finds_duckdbs_candidates_with_the_same_model(spark, small_borough, monkeypatch):
     """The link store's path: a trained model scores new addresses; on Spark the candidates and probabilities are DuckDB's."""
     from riskengine.link import link, read_borough
-    from riskengine.link._link import entity_parts
-    from riskengine.link._probabilistic import match_records
+    from riskengine.link._match import match_prepared
     from riskengine.spec import LinkSpec
 
     monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "devkey-not-secret")
     entities, sources, truth = read_borough(small_borough)
     trained = link(entities, sources, LinkSpec(), truth=truth).model  # DuckDB: the model a link store keeps
     fixed = {"levels": trained.trained_levels, "match_rate": trained.match_rate}
-    ent, records = entity_parts(entities), _records(entities, sources)
+    ent, records, fields = _prepared(entities, sources)
     assert len(records) > 50
-    duck, _ = match_records(ent, records, fixed=fixed)
-    on_spark, model = match_records(ent, records, fixed=fixed, spark=spark)
+    duck = match_prepared(ent, records, fields, method="one_to_one_em", fixed=fixed)
+    on_spark = match_prepared(ent, records, fields, method="one_to_one_em", fixed=fixed, spark=spark)
     order = ["record_id", "rank"]
-    duck, on_spark = duck.sort_values(order).reset_index(drop=True), on_spark.sort_values(order).reset_index(drop=True)
-    assert model.n_pairs == trained.n_pairs or model.n_pairs > 0
-    pd.testing.assert_frame_equal(on_spark[duck.columns], duck, check_dtype=False, rtol=1e-12)
-    best = on_spark[on_spark["rank"] == 1]
+    a = duck.best.sort_values(order).reset_index(drop=True)
+    b = on_spark.best.sort_values(order).reset_index(drop=True)
+    assert on_spark.model.n_pairs == duck.model.n_pairs > 0
+    pd.testing.assert_frame_equal(b[a.columns], a, check_dtype=False, rtol=1e-12)
+    best = b[b["rank"] == 1]
     assert (best["match_probability"] > 0.95).mean() > 0.85  # most addresses have one clear entity (hand-typed slips: not all)
 
 

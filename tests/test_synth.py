@@ -546,7 +546,13 @@ def test_addresses_are_spelt_the_way_other_systems_spell_them(events, entities):
     assert (events["complaints"]["postcode"] == "").any()
     assert (events["council_tax"]["address"] == events["council_tax"]["address"].str.upper()).mean() > 0.8
     holders = events["council_tax"]["account_holder"]
-    assert holders.str.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+").all()
+    plain = holders.str.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+")
+    assert 0.8 < plain.mean() < 0.95  # most as "Naomi Brown"; the rest as systems also write them:
+    assert holders.str.fullmatch(r"[A-Z][a-z]+, [A-Z][a-z]+").any()  # "Brown, Naomi"
+    assert holders.str.fullmatch(r"[A-Z] [A-Z][a-z]+").any()  # "N Brown"
+    assert holders.str.fullmatch(r"[A-Z][a-z]+").any()  # the surname missing
+    assert text.str.contains(r", Flat [A-Z0-9]+\b").any() or \
+        events["housing_benefit"]["address"].str.contains(r"(?i)[a-z] flat [a-z0-9]+\b").any()  # flat after the street
     canon = set(entities["address"])
     assert events["complaints"]["address"].isin(canon).mean() < 0.5
 

@@ -9,7 +9,8 @@ From the kinds alone this module builds
   (the `nicknames` package: BILL -> WILLIAM); dates in any format, declared per column
   or inferred from the values (the formats found are reported); postcodes of any country
   as letters and digits, UK postcodes as "OUT IN" only for the `uk_postcode` kind;
-  addresses as words with their house number apart;
+  addresses as flat, house number and street (types spelt out) with the postcode and place at
+  their end read apart (`_address`), filling a table's empty postcode or locality (`from_address`);
 - the splink comparisons (`comparisons`), with term-frequency adjustment on names,
   localities, postcodes and exact fields, swapped forename and surname, nicknames, date
   typos and swapped day and month;
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
+from riskengine.link._address import address_parts, clean_place
 from riskengine.link._normalise import normalise_postcode
 from riskengine.spec import LINK_FIELD_KINDS as KINDS
 # Formats tried when a date column declares none, in order of preference when two read
@@ -54,6 +56,7 @@ class Field:
     columns: dict[str, str]  # table -> column
     declared: dict[str, str] = field(default_factory=dict)  # table -> date format declared in the spec
     formats_used: dict[str, dict[str, float]] = field(default_factory=dict)  # table -> format -> share read
+    places: frozenset[str] = frozenset()  # address fields: known place names (the tables' locality values)
 
 
 # --------------------------------------------------------------------------------------
@@ -212,10 +215,22 @@ def prepare(values: pd.Series, f: Field, table: str, surname_of: pd.Series | Non
         out[f"{n}__y"] = y
         out[f"{n}__key"] = y + lo + hi  # the same for a date and its day/month swap
     elif k == "address":
-        clean = _per_distinct(values, clean_words)
-        out[n] = clean
-        out[f"{n}__num"] = clean.str.extract(r"\b([0-9]+)", expand=False).astype("string")
-        out[f"{n}__words"] = clean.str.split(" ").astype(object)
+        parts = address_parts(values, f.places)
+        has = parts["number"].notna() | parts["street"].notna()
+        whole = parts["number"].fillna("").str.cat(parts["street"].fillna(""), sep=" ").str.strip()
+        whole = whole.str.cat(("FLAT " + parts["flat"]).fillna(""), sep=" ").str.strip()
+        out[n] = whole.where(has).astype("string")  # "12 SMITH STREET FLAT A": flat, number and street
+        out[f"{n}__num"] = parts["number"]
+        out[f"{n}__flat"] = parts["flat"]
+        out[f"{n}__street"] = parts["street"]
+        out[f"{n}__stname"] = parts["street_name"]
+        out[f"{n}__sttype"] = parts["street_type"]
+        # two blocking keys of the street's name, its first three letters and the rest: one slip of the
+        # hand spoils one of them, not both
+        out[f"{n}__sthead"] = parts["street_name"].str.slice(0, 3)
+        out[f"{n}__sttail"] = parts["street_name"].str.slice(3).replace("", pd.NA)
+        out[f"{n}__place"] = parts["place"]
+        out[f"{n}__postcode"] = parts["postcode"]
     elif k in ("locality", "text"):
         out[n] = _per_distinct(values, clean_words)
     elif k == "postcode":
@@ -233,6 +248,40 @@ def prepare(values: pd.Series, f: Field, table: str, surname_of: pd.Series | Non
     return out
 
 
+def learn_places(fields: list[Field], tables: dict[str, pd.DataFrame]) -> None:
+    """Give each address field the place names its tables' locality fields hold, so a place written at
+    the end of an address ("12 Smith St, Rivermouth") is read as the place, not as part of the street."""
+    places: set[str] = set()
+    for f in fields:
+        if f.kind == "locality":
+            for t, col in f.columns.items():
+                if t in tables and col in tables[t].columns:
+                    places |= {p for p in (clean_place(v) for v in pd.unique(tables[t][col].dropna())) if p}
+    for f in fields:
+        if f.kind == "address":
+            f.places = frozenset(places)
+
+
+def from_address(table: str, df: pd.DataFrame, fields: list[Field]) -> dict[str, pd.Series]:
+    """Raw values of postcode and locality fields, with their gaps filled from the table's address text
+    (a postcode or place written at its end), field name -> values; only fields that gain something."""
+    addresses = [f for f in fields if f.kind == "address" and f.columns.get(table) in df.columns]
+    if not addresses:
+        return {}
+    parts = address_parts(df[addresses[0].columns[table]], addresses[0].places)
+    out = {}
+    for f in fields:
+        found = {"postcode": "postcode", "uk_postcode": "postcode", "locality": "place"}.get(f.kind)
+        if found is None:
+            continue
+        col = f.columns.get(table)
+        given = df[col].astype("string") if col in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
+        blank = given.isna() | (given.str.strip() == "")
+        if (blank & parts[found].notna()).any():
+            out[f.name] = given.where(~blank, parts[found])
+    return out
+
+
 def empty_columns(f: Field, index: pd.Index) -> pd.DataFrame:
     """The columns of a field a table does not have: all missing."""
     probe = prepare(pd.Series(["x"], dtype="string"), Field(f.name, f.kind, {}), "probe")
@@ -247,19 +296,28 @@ def empty_columns(f: Field, index: pd.Index) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------
 
 
-def _jw(col: str, at: float) -> str:
-    return f"jaro_winkler_similarity({col}_l, {col}_r) >= {at}"
+# Jaro-Winkler by engine: DuckDB's own function, and on Spark the UDF of splink's jar
+_JW = {"duckdb": "jaro_winkler_similarity", "spark": "jaro_winkler"}
 
 
-def comparison(f: Field, fields: list[Field]):
-    """The splink comparison of one field, levels from most to least alike, each with a start m."""
+def _jw(col: str, at: float, dialect: str = "duckdb") -> str:
+    return f"{_JW[dialect]}({col}_l, {col}_r) >= {at}"
+
+
+def comparison(f: Field, fields: list[Field], dialect: str = "duckdb"):
+    """The splink comparison of one field, levels from most to least alike, each with a start m.
+    `dialect`: the engine its custom SQL is written for ("duckdb", or "spark" with splink's jar)."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
+
+    def jw(col: str, at: float) -> str:
+        return _jw(col, at, dialect)
 
     n, k = f.name, f.kind
     other = {"forename": "surname", "surname": "forename"}.get(k)
     swap_with = next((g.name for g in fields if g.kind == other), None)
     levels, m = [cll.NullLevel(n)], []
+    else_m = None  # the start m of "different": by default what the other levels leave, at least 0.01
 
     def add(level, label: str, m_start: float) -> None:
         levels.append(level.configure(label_for_charts=label))
@@ -272,15 +330,15 @@ def comparison(f: Field, fields: list[Field]):
                 0.02)
         if k == "forename":
             add(cll.ArrayIntersectLevel(f"{n}__forms", 1), "same name, one a nickname", 0.05)
-        add(cll.CustomLevel(_jw(n, 0.92)), "Jaro-Winkler >= 0.92", 0.06)
-        add(cll.CustomLevel(_jw(n, 0.8)), "Jaro-Winkler >= 0.8", 0.03)
+        add(cll.CustomLevel(jw(n, 0.92)), "Jaro-Winkler >= 0.92", 0.06)
+        add(cll.CustomLevel(jw(n, 0.8)), "Jaro-Winkler >= 0.8", 0.03)
         if k == "forename":
             add(cll.CustomLevel(f"substr({n}_l, 1, 1) = substr({n}_r, 1, 1)"), "same initial", 0.02)
     elif k == "full_name":
         add(cll.ExactMatchLevel(n, term_frequency_adjustments=True), "same name", 0.8)
         add(cll.ExactMatchLevel(f"{n}__sorted"), "same words in another order", 0.05)
-        add(cll.CustomLevel(_jw(f"{n}__sorted", 0.92)), "Jaro-Winkler >= 0.92", 0.08)
-        add(cll.CustomLevel(_jw(f"{n}__sorted", 0.8)), "Jaro-Winkler >= 0.8", 0.04)
+        add(cll.CustomLevel(jw(f"{n}__sorted", 0.92)), "Jaro-Winkler >= 0.92", 0.08)
+        add(cll.CustomLevel(jw(f"{n}__sorted", 0.8)), "Jaro-Winkler >= 0.8", 0.04)
     elif k == "date":
         swapped = (f"substr({n}_l, 1, 4) = substr({n}_r, 1, 4) AND substr({n}_l, 6, 2) = substr({n}_r, 9, 2) "
                    f"AND substr({n}_l, 9, 2) = substr({n}_r, 6, 2)")
@@ -292,18 +350,32 @@ def comparison(f: Field, fields: list[Field]):
         add(cll.AbsoluteDateDifferenceLevel(n, input_is_string=True, threshold=1, metric="year",
                                             datetime_format="%Y-%m-%d"), "within a year", 0.02)
     elif k == "address":
-        overlap = (f"len(list_intersect({n}__words_l, {n}__words_r)) * 2.0 / "
-                   f"(len({n}__words_l) + len({n}__words_r))")
+        # street and number together: on one street a number names one property, so agreeing on both is
+        # worth far more than the two agreements counted apart; the flat decides between a building's homes
+        # a similar street: the same type (or one left out) and a name alike (Victoria Parade is not
+        # Victoria Street, but "12 Ashfield" may be 12 Ashfield Road)
+        street = (f"(coalesce({n}__sttype_l = {n}__sttype_r, true) AND ({n}__stname_l = {n}__stname_r "
+                  f"OR {jw(f'{n}__stname', 0.9)} OR damerau_levenshtein({n}__stname_l, {n}__stname_r) <= 1))")
         same_num = f"{n}__num_l = {n}__num_r"
-        add(cll.ExactMatchLevel(n, term_frequency_adjustments=True), "same address", 0.7)
-        add(cll.CustomLevel(f"{same_num} AND {_jw(n, 0.9)}"), "same number, Jaro-Winkler >= 0.9", 0.12)
-        add(cll.CustomLevel(f"{same_num} AND {overlap} >= 0.5"), "same number, half the words shared", 0.08)
-        add(cll.CustomLevel(f"{overlap} >= 0.5"), "half the words shared", 0.04)
-        add(cll.CustomLevel(same_num), "same number only", 0.02)
+        one_num = f"({n}__num_l IS NULL OR {n}__num_r IS NULL)"
+        same_flat = f"coalesce({n}__flat_l, '') = coalesce({n}__flat_r, '')"
+        one_flat = f"({n}__flat_l IS NULL OR {n}__flat_r IS NULL)"
+        # "other flat" starts rare: a record of Flat 8 meets every other flat of its building, and an EM
+        # started high on this level learns the building's flats as matches (a second, wrong fixed point)
+        add(cll.ExactMatchLevel(n, term_frequency_adjustments=True), "same address", 0.85)
+        add(cll.CustomLevel(f"{same_num} AND {same_flat} AND {street}"), "same number and flat, similar street",
+            0.1)
+        add(cll.CustomLevel(f"{same_num} AND {one_flat} AND {street}"),
+            "same number and street, a flat on one side only", 0.02)
+        add(cll.CustomLevel(f"{same_num} AND {street}"), "same number and street, other flat", 0.0005)
+        add(cll.CustomLevel(f"{one_num} AND {street}"), "similar street, a number on one side only", 0.02)
+        add(cll.CustomLevel(street), "similar street, other number", 0.002)
+        add(cll.CustomLevel(same_num), "same number, other street", 0.002)
+        else_m = 0.001  # an address typed again is rarely all different (people who move: EM learns it)
     elif k in ("locality", "text"):
         add(cll.ExactMatchLevel(n, term_frequency_adjustments=k == "locality"), f"same {k}", 0.85)
-        add(cll.CustomLevel(_jw(n, 0.9)), "Jaro-Winkler >= 0.9", 0.07)
-        add(cll.CustomLevel(_jw(n, 0.7)), "Jaro-Winkler >= 0.7", 0.03)
+        add(cll.CustomLevel(jw(n, 0.9)), "Jaro-Winkler >= 0.9", 0.07)
+        add(cll.CustomLevel(jw(n, 0.7)), "Jaro-Winkler >= 0.7", 0.03)
     elif k == "postcode":
         add(cll.ExactMatchLevel(n, term_frequency_adjustments=True), "same postcode", 0.8)
         add(cll.DamerauLevenshteinLevel(n, 1), "one character differs", 0.07)
@@ -321,10 +393,24 @@ def comparison(f: Field, fields: list[Field]):
         add(cll.PercentageDifferenceLevel(n, 0.05), "within 5%", 0.08)
     add(cll.ElseLevel(), "different", 0.0)
     total = sum(m[:-1])
-    m[-1] = max(0.01, 1 - total)
+    m[-1] = else_m if else_m is not None else max(0.01, 1 - total)
     m = [x / sum(m) for x in m]
     return cl.CustomComparison(output_column_name=n, comparison_description=f"{n} ({k})",
                                comparison_levels=levels).configure(m_probabilities=m)
+
+
+IDENTIFYING = {"forename", "surname", "full_name", "date", "identifier"}
+
+
+def held_comparisons(fields: list[Field]) -> set[str]:
+    """Comparisons whose m the one-to-one EM keeps at its start: an address's, when nothing else says who
+    or what a record is (an address-only job). A record without a match in the register still meets its
+    neighbours (same street, another number; same number, another street, same place), and with only
+    places to go on EM takes them for matches; that another number on the street is another property is
+    known, not learnt. With names, dates or identifiers beside it, EM learns the address (people move)."""
+    if any(f.kind in IDENTIFYING for f in fields):
+        return set()
+    return {f.name for f in fields if f.kind == "address"}
 
 
 # --------------------------------------------------------------------------------------
@@ -340,10 +426,10 @@ _KEYS = {
     "postcode": [("", "place")],
     "uk_postcode": [("", "place")],
     "locality": [("", "place")],
-    "address": [("__num", "number")],
+    "address": [("__num", "number"), ("__sthead", "street"), ("__sttail", "street")],
 }
 _PAIRS = {frozenset(p) for p in [("name", "date"), ("name", "place"), ("name", "year"), ("number", "place"),
-                                 ("date", "place"), ("number", "name"), ("name", "number")]}
+                                 ("date", "place"), ("number", "name"), ("name", "number"), ("number", "street")]}
 
 
 @dataclass
@@ -370,11 +456,19 @@ def blocking_rules(fields: list[Field]) -> list[BlockingRule]:
         if f.kind == "date":
             rules.append(BlockingRule([f"{f.name}__key"], [f"{f.name}__key"],
                                       f"same {f.name} (day and month either way round)"))
-    keys = [(f"{f.name}{suffix}", family) for f in fields for suffix, family in _KEYS.get(f.kind, [])]
+    # the street's keys block only where the address is what identifies a record: beside names, dates or
+    # identifiers their rules add candidate pairs (40% more on two files of people) and no links
+    address_only = not any(f.kind in IDENTIFYING for f in fields)
+    keys = [(f"{f.name}{suffix}", family) for f in fields for suffix, family in _KEYS.get(f.kind, [])
+            if family != "street" or address_only]
     for i, (a, fa) in enumerate(keys):
         for b, fb in keys[i + 1:]:
             if fa != fb and frozenset((fa, fb)) in _PAIRS:
                 rules.append(BlockingRule([a, b], [a, b], f"same {a} and {b}"))
+    for a in (f for f in fields if f.kind == "address" and address_only):  # a house number mistyped
+        for p in (f for f in fields if f.kind in ("postcode", "uk_postcode")):
+            rules.append(BlockingRule([f"{a.name}__sthead", p.name], [f"{a.name}__sthead", p.name],
+                                      f"same {p.name} and {a.name}__sthead"))
     fore = [f for f in fields if f.kind == "forename"]
     sur = [f for f in fields if f.kind == "surname"]
     for a in fore:

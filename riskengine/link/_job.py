@@ -24,7 +24,7 @@ import pandas as pd
 
 from riskengine.errors import RiskEngineError
 from riskengine.io import read_file
-from riskengine.link._fields import Field, empty_columns, prepare
+from riskengine.link._fields import Field, empty_columns, from_address, learn_places, prepare
 from riskengine.link._job_report import REVIEW_FILES, write_job_outputs
 from riskengine.link._match import Matched, cluster, match_prepared
 from riskengine.link._pseudonymise import PseudonymKey, check_decisions_key, keyed_ids, load_key
@@ -91,10 +91,14 @@ def _check_table(table: str, df: pd.DataFrame, spec: LinkTable, where: str) -> p
 
 def prepare_table(table: str, df: pd.DataFrame, fields: list[Field]) -> pd.DataFrame:
     """All fields' cleaned columns for one table (missing fields as NULL columns)."""
+    filled = from_address(table, df, fields)  # postcodes and places written in the address text
     parts = []
     for f in fields:
         col = f.columns.get(table)
-        parts.append(prepare(df[col], f, table) if col is not None else empty_columns(f, df.index))
+        if f.name in filled:
+            parts.append(prepare(filled[f.name], f, table))
+        else:
+            parts.append(prepare(df[col], f, table) if col is not None else empty_columns(f, df.index))
     return pd.concat(parts, axis=1)
 
 
@@ -200,6 +204,7 @@ def run_job(spec: LinkJobSpec, tables: dict[str, pd.DataFrame], out_dir: Path | 
     checks = spec.checks
 
     _say(progress, f"preparing {len(fields)} fields of {len(specs)} tables")
+    learn_places(fields, tables)
     prepared = {t: prepare_table(t, tables[t], fields) for t in specs}
     quality = [q for t in specs for q in field_quality(t, tables[t], prepared[t], fields)]
     check_fields(quality, checks, warnings, errors, progress)

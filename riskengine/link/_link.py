@@ -1,9 +1,10 @@
 """link(): from many sources that spell places differently to rows that name their entity.
 
 Steps, in order: pseudonymise person identifiers (so raw names never reach anything
-downstream, splink included); attach rows with a usable key; parse and normalise the
-addresses of the rest; score them against the register with splink; apply the two
-thresholds and any clerical decisions; build golden records; measure.
+downstream, splink included); attach rows with a usable key; read the addresses of the rest by
+field kind (the address, its postcode and town, as a link spec would: `address_fields`) and check
+they read; score them against the register with splink (`_match.match_prepared`, the link specs'
+machinery); apply the two thresholds and any clerical decisions; build golden records; measure.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from riskengine.link._decide import (LinkResult, _apply_decisions, _assemble, _e
 from riskengine.link._exact import attach_keys
 from riskengine.link._people import link_people
 from riskengine.link._metrics import PROVENANCE, link_metrics
-from riskengine.link._normalise import PARTS, normalise_parts, parse_addresses
-from riskengine.link._probabilistic import COMPARISONS, MatchModel, match_records
+from riskengine.link._fields import Field, learn_places
+from riskengine.link._job import check_fields, field_quality, prepare_table
+from riskengine.link._match import match_prepared
+from riskengine.link._normalise import normalise_postcodes
 from riskengine.link._pseudonymise import (PseudonymKey, check_decisions_key, keyed_ids, load_key,
                                           person_columns, pseudonymise)
 from riskengine.link._quality import quality_report
@@ -29,7 +32,6 @@ from riskengine.link._store import LinkStore, row_fingerprints
 from riskengine.link._survivorship import golden_records
 from riskengine.spec import LinkSpec
 
-MAX_LABELS = 20_000  # keyed rows sampled to measure how true pairs agree
 
 
 def _check_inputs(entities: pd.DataFrame, sources: dict[str, pd.DataFrame]) -> None:
@@ -44,27 +46,57 @@ def _check_inputs(entities: pd.DataFrame, sources: dict[str, pd.DataFrame]) -> N
                                   f"found {list(df.columns)}")
 
 
-def entity_parts(entities: pd.DataFrame) -> pd.DataFrame:
-    """The register's address parts: its own columns where it has them, parsed from `address` otherwise."""
-    towns = entities["town"].dropna().unique() if "town" in entities.columns else []
-    has_parts = [p for p in PARTS if p in entities.columns]
-    parts = normalise_parts(entities)
-    if len(has_parts) < len(PARTS) and "address" in entities.columns:
-        parsed = parse_addresses(entities["address"], entities.get("postcode"), towns)
-        for p in PARTS:
-            if p not in has_parts:
-                parts[p] = parsed[p]
-    elif not has_parts:
-        raise RiskEngineError("entities: no address columns to match on; expected 'address' or "
-                              f"some of {PARTS}")
-    return pd.concat([entities[["entity_id"]].astype("string"), parts], axis=1)
+REGISTER = "register"
+ADDRESS = "address"  # the address field's name; its parts are address__flat, address__num, address__street ...
+UK_SHARE = 0.5  # postcodes read as UK postcodes in at least this share: compared by their UK parts
+# what the review shows of each side, and the prepared column it comes from
+SHOWN = {"flat": f"{ADDRESS}__flat", "house_number": f"{ADDRESS}__num", "street": f"{ADDRESS}__street",
+         "town": "town", "postcode": "postcode"}
 
 
-def _review_id(parts: pd.DataFrame, key: PseudonymKey) -> pd.Series:
-    """A stable id for a normalised address, so clerical decisions carry over between runs; keyed,
+def _with_address_text(entities: pd.DataFrame) -> pd.DataFrame:
+    """The register with an `address` text: its own, or one written from its parts (flat, number, street, town)."""
+    if "address" in entities.columns:
+        return entities
+    has = [p for p in ("flat", "house_number", "street") if p in entities.columns]
+    if not has:
+        raise RiskEngineError("entities: no address columns to match on; expected 'address' or some of "
+                              "['flat', 'house_number', 'street', 'town', 'postcode']")
+    col = {p: entities[p].astype("string") if p in entities.columns else pd.Series(pd.NA, index=entities.index,
+                                                                                    dtype="string")
+           for p in ("flat", "house_number", "street", "town")}
+    text = ("Flat " + col["flat"] + ", ").fillna("") + col["house_number"].fillna("") + " " + col["street"].fillna("")
+    text = text.str.strip() + (", " + col["town"]).fillna("")
+    return entities.assign(address=text.str.strip().replace("", pd.NA))
+
+
+def address_fields(register: pd.DataFrame, sources: dict[str, pd.DataFrame]) -> tuple[list[Field], str]:
+    """The fields addresses are matched on, by kind: the address text (`address`), the postcode and the
+    register's town (`locality`). The postcode is a `uk_postcode` (compared by its UK parts) only when
+    the values read as UK postcodes; otherwise a `postcode` of any country. Returns the fields and a
+    sentence saying which postcode kind was chosen and why."""
+    tables = {REGISTER: register, **sources}
+    address = Field(ADDRESS, "address", {t: "address" for t, df in tables.items() if "address" in df.columns})
+    fields = [address]
+    with_pc = {t: "postcode" for t, df in tables.items() if "postcode" in df.columns}
+    values = pd.concat([df["postcode"].dropna().astype("string").head(20_000) for t, df in tables.items()
+                        if t in with_pc], ignore_index=True) if with_pc else pd.Series([], dtype="string")
+    values = values[values.str.strip() != ""]
+    uk = float(normalise_postcodes(values).notna().mean()) if len(values) else 1.0
+    kind = "uk_postcode" if uk >= UK_SHARE else "postcode"
+    fields.append(Field("postcode", kind, with_pc))  # a table without the column: the one in its address text
+    towns = {t: "town" for t, df in tables.items() if "town" in df.columns}
+    fields.append(Field("town", "locality", towns))
+    said = (f"postcodes compared as {kind} ({uk:.0%} of {len(values):,} values read as UK postcodes)"
+            if len(values) else f"no postcode column: postcodes read from the address text, compared as {kind}")
+    return fields, said
+
+
+def _review_id(records: pd.DataFrame, fields: list[Field], key: PseudonymKey) -> pd.Series:
+    """A stable id for a cleaned address, so clerical decisions carry over between runs; keyed,
     so that nobody can find an address's id by hashing a guess."""
-    cols = parts[PARTS].astype("string").fillna("")
-    joined = cols[PARTS[0]].str.cat([cols[p] for p in PARTS[1:]], sep="|")
+    cols = records[[f.name for f in fields]].astype("string").fillna("")
+    joined = cols.iloc[:, 0].str.cat([cols[c] for c in cols.columns[1:]], sep="|")
     return keyed_ids(joined, key, "address", length=12)
 
 
@@ -108,8 +140,11 @@ def link(
     _say(progress, "attaching rows with a usable key")
     states, resolved = attach_keys(frames, entities["entity_id"])
 
-    _say(progress, "normalising addresses")
-    towns = entities["town"].dropna().unique() if "town" in entities.columns else []
+    _say(progress, "reading addresses")
+    register = _with_address_text(entities)
+    fields, postcode_note = address_fields(register, frames)
+    _say(progress, postcode_note)
+    learn_places(fields, {REGISTER: register, **frames})
     store = LinkStore.open(Path(spec.store), entities) if spec.store is not None else None
     todo = []
     for name, df in frames.items():
@@ -122,17 +157,31 @@ def link(
             parts = store.parts(fp)
             new = ~store.seen(fp)
             if new.any():
-                parts.loc[new, PARTS] = parse_addresses(sub.loc[new, "address"], sub.loc[new, "postcode"]
-                                                        if "postcode" in sub.columns else None, towns)[PARTS]
+                fresh = prepare_table(name, sub[new], fields)
+                parts = parts.reindex(columns=fresh.columns)
+                parts.loc[new, fresh.columns] = fresh
         else:
-            parts = parse_addresses(sub["address"], sub["postcode"] if "postcode" in sub.columns else None, towns)
+            parts = prepare_table(name, sub, fields)
         todo.append(parts.assign(source=name, row=sub.index.to_numpy(), fp=fp.to_numpy()))
-    records = pd.concat(todo, ignore_index=True) if todo else pd.DataFrame(columns=[*PARTS, "source", "row", "fp"])
-    all_rows = records[["fp", *PARTS]]
-    usable = records[PARTS].notna().any(axis=1) & (records["house_number"].notna() | records["street"].notna())
-    records = records[usable].reset_index(drop=True)
-    records["review_id"] = _review_id(records, key) if len(records) else pd.Series(dtype="string")
-    distinct = records.drop_duplicates("review_id")[["review_id", *PARTS]].reset_index(drop=True)
+    columns = list(prepare_table(REGISTER, register.head(0), fields).columns)
+    # loud failures: a field that does not read (a postcode of another shape, addresses without a number or
+    # street) warns, or past link.checks stops the run, naming the table and column
+    warnings, errors = [], []
+    checked = field_quality(REGISTER, register, prepare_table(REGISTER, register, fields), fields)
+    for t in todo:
+        name = t["source"].iloc[0]
+        checked += field_quality(name, frames[name].loc[t["row"].to_numpy()].reset_index(drop=True),
+                                 t.reset_index(drop=True), fields)
+    # a column a source leaves empty throughout is missing data, not values that failed to read
+    check_fields([q for q in checked if q["given"] > 0], spec.checks, warnings, errors, progress,
+                 prefix="link.checks.")
+    if errors:
+        raise RiskEngineError("linkage stopped: " + "; ".join(errors))
+    records = pd.concat(todo, ignore_index=True) if todo else pd.DataFrame(columns=[*columns, "source", "row", "fp"])
+    all_rows = records[["fp", *columns]]
+    records = records[records[ADDRESS].notna()].reset_index(drop=True)  # a number or a street to go on
+    records["review_id"] = _review_id(records, fields, key) if len(records) else pd.Series(dtype="string")
+    distinct = records.drop_duplicates("review_id")[["review_id", *columns]].reset_index(drop=True)
     distinct["record_id"] = distinct["review_id"]
 
     model = None
@@ -146,12 +195,16 @@ def link(
                        f"matching {len(to_match):,} with the stored model")
     if len(to_match):
         _say(progress, f"matching {len(to_match):,} distinct addresses ({len(records):,} rows) with splink")
-        ent_parts = entity_parts(entities)
+        ent_parts = prepare_table(REGISTER, register, fields).assign(uid=register["entity_id"].to_numpy())
         chart_dir = Path(out_dir) / "charts" if out_dir is not None else None
-        labelled = None if reuse else _labelled_addresses(frames, resolved, towns, seed)
-        candidates, model = match_records(ent_parts, to_match.reset_index(drop=True), labelled=labelled,
-                                          chart_dir=chart_dir, seed=seed, fixed=store.model if reuse else None,
-                                          spark=spark)
+        matched = match_prepared(ent_parts, to_match.drop(columns=["record_id"]).rename(columns={"review_id": "uid"})
+                                 .reset_index(drop=True), fields, method="one_to_one_em", seed=seed,
+                                 lower=spec.lower, upper=spec.upper, fixed=store.model if reuse else None,
+                                 spark=spark, chart_dir=chart_dir)
+        for note_ in matched.notes:
+            _say(progress, note_)
+        candidates = matched.best.rename(columns={"candidate_id": "entity_id"})
+        model = matched.model
         best = candidates[candidates["rank"] == 1]
         model.best_probabilities = best["match_probability"].tolist()
     if reuse:
@@ -181,8 +234,9 @@ def link(
         listed = pd.concat([stored.assign(rank=1)] + ([listed] if listed is not None and len(listed) else []),
                            ignore_index=True)
     if listed is not None and prov.eq("reviewed").any():
-        ent_parts = ent_parts if ent_parts is not None else entity_parts(entities)
-        review = _review_table(listed, records, prov, ent_parts)
+        if ent_parts is None:
+            ent_parts = prepare_table(REGISTER, register, fields).assign(uid=register["entity_id"].to_numpy())
+        review = _review_table(listed, records, prov, ent_parts, frames, register)
     else:
         review = _empty_review()
 
@@ -192,6 +246,19 @@ def link(
     proposals = _proposals(records, prov, cand, out_sources)
     metrics = link_metrics(out_sources, truth, records, prov, model, proposals)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
+    unkeyed = len(records)
+    share = float(prov.isin(["probabilistic", "reviewed"]).sum()) / unkeyed if unkeyed else 1.0
+    if unkeyed and share < spec.checks.linked_share_warn:  # the matcher found (almost) nothing to link or review
+        msg = f"only {share:.1%} of the {unkeyed:,} rows without a key linked or sent to review"
+        if spec.checks.linked_share_error > 0 and share < spec.checks.linked_share_error:
+            raise RiskEngineError(f"linkage stopped: {msg} - below link.checks.linked_share_error = "
+                                  f"{spec.checks.linked_share_error}")
+        warnings.append(msg)
+    for w in warnings:
+        _say(True, "[bold yellow]warning:[/] " + w)
+    metrics["warnings"] = warnings
+    metrics["field_quality"] = checked
+    metrics["address_fields"] = {f.name: f.kind for f in fields}
     metrics["pseudonymisation_key"] = key.origin
     metrics["pseudonymised_columns"] = sorted({c for df in sources.values() for c in person_columns(df, spec)}
                                               | set(person_columns(raw_entities, spec)))
@@ -204,50 +271,29 @@ def link(
     return result
 
 
-def _labelled_addresses(frames: dict[str, pd.DataFrame], resolved: dict[str, pd.Series], towns,
-                        seed: int, limit: int = MAX_LABELS) -> pd.DataFrame:
-    """Addresses of rows whose key resolved, with that entity: known matches for EM's start."""
-    counts = {name: int((resolved[name].notna() & df["address"].notna()).sum())
-              for name, df in frames.items() if "address" in df.columns}
-    total = sum(counts.values())
-    if not total:
-        return pd.DataFrame(columns=["record_id", *PARTS, "entity_id"])
-    rng = np.random.default_rng(seed)
-    keyed = []
-    for name, n in counts.items():
-        df = frames[name]
-        ok = np.flatnonzero((resolved[name].notna() & df["address"].notna()).to_numpy())
-        take = ok if total <= limit else rng.choice(ok, size=round(limit * n / total), replace=False)
-        keyed.append(pd.DataFrame({
-            "address": df["address"].to_numpy()[take],
-            "postcode": df["postcode"].to_numpy()[take] if "postcode" in df.columns else pd.NA,
-            "entity_id": resolved[name].to_numpy()[take],
-        }))
-    rows = pd.concat(keyed, ignore_index=True).drop_duplicates()
-    parts = parse_addresses(rows["address"], rows["postcode"], towns)
-    return parts.assign(entity_id=rows["entity_id"].astype("string").to_numpy(),
-                        record_id=[f"label{i}" for i in range(len(rows))]).reset_index(drop=True)
-
-
-def _review_table(candidates: pd.DataFrame, records: pd.DataFrame, prov: pd.Series,
-                  ent_parts: pd.DataFrame) -> pd.DataFrame:
-    """One line per address in the review band: the record's parts beside the candidate's, with weights."""
+def _review_table(candidates: pd.DataFrame, records: pd.DataFrame, prov: pd.Series, ent_parts: pd.DataFrame,
+                  frames: dict[str, pd.DataFrame], register: pd.DataFrame) -> pd.DataFrame:
+    """One line per address in the review band: the record's address as a source wrote it and its parts,
+    beside the candidate's, with weights (for the council's own staff; deleted once decided)."""
     in_band = records[prov.eq("reviewed")]
     if in_band.empty:
         return _empty_review()
     out, best = _review_head(in_band, candidates)
     if best.empty:
         return _empty_review()
-    rec = in_band.drop_duplicates("review_id").set_index("review_id")[PARTS]
-    ent = ent_parts.set_index("entity_id")
-    for p in PARTS:
-        out[f"record_{p}"] = rec[p]
+    rec = in_band.drop_duplicates("review_id").set_index("review_id")
+    ent_rows = ent_parts.drop_duplicates("uid").set_index("uid").reindex(best["entity_id"].to_numpy())
+    first = rec.reindex(out.index)
+    out["record_address"] = pd.array([frames[s_].at[r, "address"] if isinstance(s_, str) else pd.NA
+                                      for s_, r in zip(first["source"], first["row"])], dtype="string")
+    out["entity_address"] = pd.array(register.drop_duplicates("entity_id").set_index("entity_id")["address"]
+                                     .reindex(best["entity_id"].to_numpy()).to_numpy(), dtype="string")
+    for shown, col in SHOWN.items():
+        out[f"record_{shown}"] = rec[col].reindex(out.index) if col in rec.columns else pd.NA
     out["entity_id"] = best["entity_id"]
-    ent_rows = ent.reindex(best["entity_id"].to_numpy())
-    for p in PARTS:
-        out[f"entity_{p}"] = ent_rows[p].to_numpy()
-    for c in COMPARISONS:
-        if f"mw_{c}" in best.columns:
-            out[f"weight_{c}"] = best[f"mw_{c}"].round(2)
+    for shown, col in SHOWN.items():
+        out[f"entity_{shown}"] = ent_rows[col].to_numpy() if col in ent_rows.columns else pd.NA
+    for c in [c for c in best.columns if c.startswith("mw_")]:
+        out[f"weight_{c[3:]}"] = best[c].astype("float64").round(2)
     out["decision"] = ""  # for the clerk: 'match' or 'no match'
     return out.reset_index().sort_values(["rows", "match_probability"], ascending=[False, False]).reset_index(drop=True)

@@ -21,14 +21,15 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from riskengine.link._fields import BlockingRule, Field, blocking_rules, comparison
+from riskengine.link._fields import BlockingRule, Field, blocking_rules, comparison, held_comparisons
 from riskengine.link._pairs import comparison_vectors, one_to_one_em, score
-from riskengine.link._probabilistic import MatchModel, _level_table, _set_m
+from riskengine.link._probabilistic import MatchModel, _level_table, _set_m, save_charts, spark_api, spark_pairs
 
 REGISTER_TABLE, RECORDS_TABLE = "a_entities", "b_records"
 # candidate pairs compared in one go: more are taken in slices of the records (memory stays flat)
@@ -86,9 +87,15 @@ def match_prepared(
     max_pairs_per_rule: int = 0,
     fixed: dict | None = None,
     max_u_pairs: float = 1e6,
+    spark=None,
+    chart_dir: Path | None = None,
 ) -> Matched:
     """Score `records` (uid + prepared columns) against `register` (same columns), or among
-    themselves when `register` is None. `fixed` (levels, match_rate) skips training."""
+    themselves when `register` is None. `fixed` (levels, match_rate) skips training.
+
+    With `spark` (a SparkSession, register only) splink blocks, compares and samples u on Spark; the
+    pairs' levels come back here for the one-to-one EM and the scores, as on DuckDB. With `chart_dir`,
+    splink's match-weight and m/u charts are saved there."""
     from splink import Linker
     from splink.backends.duckdb import DuckDBAPI
 
@@ -98,18 +105,23 @@ def match_prepared(
         method = "splink_em" if dedupe else "one_to_one_em"
     if dedupe and method == "one_to_one_em":
         method = "splink_em"  # one-to-one needs a register to be one-to-one with
+    if spark is not None and (dedupe or method != "one_to_one_em"):
+        raise ValueError("match_prepared on Spark: linking to a register with the one-to-one EM only")
     con = duckdb.connect()
-    db = DuckDBAPI(con)
+    db = DuckDBAPI(con) if spark is None else spark_api(spark)
     # splink sees integer uids (register first, then records): cheaper to block, join and read back
     ids = np.concatenate([register["uid"].astype(str).to_numpy(dtype=object) if not dedupe else np.array([], object),
                           records["uid"].astype(str).to_numpy(dtype=object)])
     offset = 0 if dedupe else len(register)
     tables = []
-    if not dedupe:
-        tables.append(db.register(_cast(register.assign(uid=np.arange(offset, dtype=np.int64))),
-                                  table_name=REGISTER_TABLE))
-    tables.append(db.register(_cast(records.assign(uid=np.arange(len(records), dtype=np.int64) + offset)),
-                              table_name=RECORDS_TABLE))
+    frames = ([] if dedupe else [(register.assign(uid=np.arange(offset, dtype=np.int64)), REGISTER_TABLE)]) \
+        + [(records.assign(uid=np.arange(len(records), dtype=np.int64) + offset), RECORDS_TABLE)]
+    for frame, name in frames:
+        if spark is None:
+            tables.append(db.register(_cast(frame), table_name=name))
+        else:  # Spark compares; DuckDB still counts each blocking rule's pairs (a GROUP BY on the keys)
+            con.register(name, _cast(frame))
+            tables.append(db.register(frame.reset_index(drop=True), table_name=name))
     n_left = len(records) if dedupe else len(register)
     n_right = len(records)
     cap = max_pairs_per_rule or max(100_000, 20 * (n_left + n_right))
@@ -126,8 +138,16 @@ def match_prepared(
         used = [min(rules, key=lambda r: next(b["pairs"] for b in blocking if b["sql"] == r.sql))] if rules else []
     n_entities = max(n_left, 2)
     settings = splink_settings(fields, [r.sql for r in used], dedupe=dedupe, n_entities=n_entities,
-                               keep_columns=method != "one_to_one_em")
+                               keep_columns=method != "one_to_one_em" or spark is not None,
+                               dialect="duckdb" if spark is None else "spark")
     linker = Linker(tables, settings, log_level=None)
+    if not dedupe:  # an address's term frequency counted in the register, where each place is listed once
+        for f in fields:  # (counted in the records too, a place would count twice and weigh half)
+            if f.kind == "address":
+                share = register[f.name].dropna().value_counts(normalize=True)
+                tf = pd.DataFrame({f.name: share.index.astype(str), f"tf_{f.name}": share.to_numpy()})
+                linker.table_management.register_term_frequency_lookup(
+                    db.register(tf, table_name=f"tf_lookup_{f.name}"), f.name)
     if fixed is None:
         linker.training.estimate_u_using_random_sampling(max_pairs=min(max_u_pairs, max(1e5, 100.0 * n_entities)),
                                                          seed=seed)  # in chunks, as splink does
@@ -139,14 +159,19 @@ def match_prepared(
     if method == "one_to_one_em":
         # splink's comparison levels as arrays; the EM and the score in numpy (no predict table of every pair)
         estimated = sum(b["pairs"] for b in blocking if b["sql"] in {r.sql for r in used})
-        cand = comparison_vectors(linker, REGISTER_TABLE, chunks=max(1, math.ceil(estimated / CHUNK_PAIRS)),
-                                  tf_by_comparison=False)
+        if spark is None:
+            cand = comparison_vectors(linker, REGISTER_TABLE, chunks=max(1, math.ceil(estimated / CHUNK_PAIRS)),
+                                      tf_by_comparison=False)
+        else:
+            cand = spark_pairs(linker, names, REGISTER_TABLE)
+            cand.ent_ids, cand.rec_ids = cand.ent_ids.astype(np.int64), cand.rec_ids.astype(np.int64)
+            cand.tf = {"*": cand.tf_total}  # summed, as DuckDB's are read (tf_by_comparison=False)
         cand.ent_ids, cand.rec_ids = ids[cand.ent_ids], ids[cand.rec_ids]
         n_pairs = len(cand)
         covered = set(cand.rec_ids[np.bincount(cand.rec, minlength=len(cand.rec_ids)) > 0].tolist())
         if fixed is None:
             start = levels.copy()
-            levels, pi, iterations = one_to_one_em(cand, levels, n_entities, n_right)
+            levels, pi, iterations = one_to_one_em(cand, levels, n_entities, n_right, held=held_comparisons(fields))
             implausible = _implausible(levels, fields)
             if implausible:  # EM took another class (people of one suburb) for the matches: keep the prior m
                 notes.append("EM's estimates were implausible (true matches would disagree on "
@@ -160,7 +185,7 @@ def match_prepared(
         best = score(cand, levels, pi, n_entities).rename(columns={"entity_id": "candidate_id"})
         del cand
         agreement = _agreement_in_words(best, levels, names)
-        best = best.drop(columns=[f"gamma_{c}" for c in names])
+        best = best.drop(columns=[f"gamma_{c}" for c in names], errors="ignore")
     else:
         if fixed is None:
             _splink_em(linker, used, n_right, dedupe)
@@ -190,25 +215,28 @@ def match_prepared(
                        settings=linker.misc.save_model_to_json(), n_pairs=n_pairs, n_records=n_right,
                        n_entities=n_left, blocking_rules=[r.words for r in used])
     model.trained_levels = levels  # with cvv: what a later run needs to score without training
+    if chart_dir is not None:
+        model.chart_paths = save_charts(linker, Path(chart_dir))
     con.close()
     return Matched(best=best, model=model, blocking=blocking, no_candidate=no_candidate, agreement=agreement,
                    pairs=out_pairs, clusters=clusters, method=method, notes=notes)
 
 
 def splink_settings(fields: list[Field], rules: list[str], *, dedupe: bool, n_entities: int,
-                    keep_columns: bool = True):
+                    keep_columns: bool = True, dialect: str = "duckdb"):
     """splink's settings for these fields: the comparisons their kinds make, the blocking rules, the
     prior match rate. The one place they are built, whichever backend (DuckDB, Spark) runs them.
 
     `keep_columns`: splink's predict keeps the compared values and levels (gamma_*) per pair, which
-    reading its pairs needs; the one-to-one EM reads levels without predict and does not."""
+    reading its pairs needs; the one-to-one EM reads levels without predict and does not. `dialect`:
+    the engine the comparisons' own SQL is written for ("duckdb", or "spark" with splink's jar)."""
     from splink import SettingsCreator
 
     return SettingsCreator(
         link_type="dedupe_only" if dedupe else "link_only",
         unique_id_column_name="uid",
         probability_two_random_records_match=(1.0 / n_entities) if not dedupe else min(0.5, 1.0 / n_entities),
-        comparisons=[comparison(f, fields) for f in fields],
+        comparisons=[comparison(f, fields, dialect) for f in fields],
         blocking_rules_to_generate_predictions=list(rules),
         retain_intermediate_calculation_columns=keep_columns,
         retain_matching_columns=keep_columns,  # splink keeps the comparison levels (gamma_*) only with it
@@ -222,7 +250,7 @@ def _agreement_in_words(best: pd.DataFrame, levels: pd.DataFrame, names: list[st
     for c in names:
         lv = levels[levels["comparison"] == c]
         words = dict(zip(lv["cvv"].astype(int), lv["level"].astype(str)))
-        g = pd.Series(top[f"gamma_{c}"].to_numpy())
+        g = pd.Series(top[f"gamma_{c}"].to_numpy() if f"gamma_{c}" in top.columns else [], dtype="float64")  # no pairs: none
         out[c] = g.map(words).fillna("missing on one side").to_numpy()
     return out
 

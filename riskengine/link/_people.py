@@ -116,12 +116,12 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
         todo.append(prepare_table(name, sub, fields).assign(source=name, row=sub.index.to_numpy()))
     # loud failures: a field that does not parse (a date format nobody declared) warns, or stops the run
     warnings, errors = [], []
-    quality = field_quality(REGISTER, raw_register, prepare_table(REGISTER, raw_register, fields), fields)
+    checked = field_quality(REGISTER, raw_register, prepare_table(REGISTER, raw_register, fields), fields)
     for t in todo:
         name = t["source"].iloc[0]
-        quality += field_quality(name, frames[name].loc[t["row"].to_numpy()].reset_index(drop=True),
+        checked += field_quality(name, frames[name].loc[t["row"].to_numpy()].reset_index(drop=True),
                                  t.reset_index(drop=True), fields)
-    check_fields(quality, spec.checks, warnings, errors, progress, prefix="link.checks.")
+    check_fields(checked, spec.checks, warnings, errors, progress, prefix="link.checks.")
     if errors:
         raise RiskEngineError("linkage stopped: " + "; ".join(errors))
     names = [f.name for f in fields if f.kind in ("forename", "surname", "full_name")]
@@ -180,7 +180,7 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
         _say(True, "[bold yellow]warning:[/] " + w)
     metrics["match_on"] = "person"
     metrics["warnings"] = warnings
-    metrics["field_quality"] = quality
+    metrics["field_quality"] = checked  # the fields as read (the quality report of the sources is `quality`)
     metrics["person_fields"] = {f.name: f.kind for f in fields}
     metrics["date_formats"] = {f"{t}.{f.columns[t]}": fm for f in fields for t, fm in f.formats_used.items()}
     metrics["seconds"] = round(time.perf_counter() - started, 1)

@@ -17,7 +17,6 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from riskengine.link._probabilistic import BLOCKING_WORDS
 from riskengine.spec import LinkSpec
 from riskengine.charts import figure
 from riskengine.templating import environment
@@ -136,7 +135,7 @@ def link_figures(result, spec: LinkSpec) -> tuple[dict, dict]:
             "em_iterations": result.model.em_iterations if result.model else None,
             "candidate_pairs": result.model.n_pairs if result.model else 0,
             "levels": levels,
-            "blocking_rules": result.model.blocking_rules if result.model else BLOCKING_WORDS,
+            "blocking_rules": result.model.blocking_rules if result.model else [],
         },
         "best_candidate_probability_histogram": hist,
         "survivorship": {f: {**d, "meaning": _RULE_WORDS[d["rule"]]} for f, d in result.rules.items()},

@@ -4,7 +4,7 @@ Scoring used to re-link every source row on every run (most of its time). With
 `[link] store = "folder"` a full run keeps, beside its outputs:
 
 - rows.parquet: a fingerprint of each unkeyed row's address text (and postcode) -> its
-  parsed parts, so a row seen before is not parsed again;
+  prepared columns (the address field kinds' parts), so a row seen before is not parsed again;
 - best.parquet: per distinct parsed address (review id) its best candidate, probability,
   the runner-up's probability and the match weight (so a later run can list it for review again);
 - model.json: the trained match model (m and u per comparison level, the match rate) and a
@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskengine.link._normalise import PARTS
-
-VERSION = 2  # 2: review ids keyed with the pseudonymisation key; runner-up and weight kept
+VERSION = 3  # 2: review ids keyed with the pseudonymisation key; runner-up and weight kept; 3: field-kind parts
+PARTS = ["flat", "house_number", "street", "town", "postcode"]  # a register's address columns, where it has them
 BEST_NUMBERS = ["match_probability", "runner_up_probability", "match_weight"]  # per address, for the review
 
 
@@ -52,7 +51,7 @@ class LinkStore:
     def __init__(self, folder: Path, register: str):
         self.folder = Path(folder)
         self.register = register
-        self.rows = pd.DataFrame({"fp": pd.Series(dtype="int64"), **{p: pd.Series(dtype="string") for p in PARTS}})
+        self.rows = pd.DataFrame({"fp": pd.Series(dtype="int64")})
         self.best = pd.DataFrame({"record_id": pd.Series(dtype="string"), "entity_id": pd.Series(dtype="string"),
                                   **{c: pd.Series(dtype="float64") for c in BEST_NUMBERS}})
         self.model: dict | None = None
@@ -75,9 +74,9 @@ class LinkStore:
         return self.model is not None
 
     def parts(self, fp: pd.Series) -> pd.DataFrame:
-        """Stored parts for each fingerprint (all NA where the row is new)."""
+        """Stored prepared columns for each fingerprint (all NA where the row is new)."""
         stored = self.rows.drop_duplicates("fp").set_index("fp")
-        out = stored.reindex(fp.to_numpy())[PARTS]
+        out = stored.reindex(fp.to_numpy())
         out.index = fp.index
         return out.astype("string")
 
@@ -85,12 +84,13 @@ class LinkStore:
         return fp.isin(self.rows["fp"])
 
     def save(self, rows: pd.DataFrame, best: pd.DataFrame, levels: pd.DataFrame, match_rate: float) -> None:
-        """Keep `rows` (fp + PARTS) and `best` (record_id, entity_id, BEST_NUMBERS) with the model."""
+        """Keep `rows` (fp + prepared columns) and `best` (record_id, entity_id, BEST_NUMBERS) with the model."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.rows = pd.concat([self.rows, rows[["fp", *PARTS]]], ignore_index=True).drop_duplicates("fp")
+        self.rows = pd.concat([self.rows, rows], ignore_index=True).drop_duplicates("fp")
+        parts = [c for c in self.rows.columns if c != "fp"]
         best = best.reindex(columns=["record_id", "entity_id", *BEST_NUMBERS])  # older rows: no runner-up kept
         self.best = pd.concat([self.best, best], ignore_index=True).drop_duplicates("record_id", keep="last")
-        self.rows.astype({p: "string" for p in PARTS}).to_parquet(self.folder / "rows.parquet", index=False)
+        self.rows.astype({p: "string" for p in parts}).to_parquet(self.folder / "rows.parquet", index=False)
         self.best.astype({"record_id": "string", "entity_id": "string"}).to_parquet(self.folder / "best.parquet",
                                                                                   index=False)
         lv = levels[["comparison", "level", "cvv", "m", "u"]].copy()

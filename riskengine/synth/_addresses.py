@@ -1,7 +1,8 @@
 """Street names and address text: the canonical line and the spellings other systems use.
 
 Each source system writes addresses its own way ("Flat A, 12 Ashfield Road" in the gazetteer,
-"FLAT A 12 ASHFIELD RD" in council tax, "12a ashfield rd" typed by a call handler).
+"FLAT A 12 ASHFIELD RD" in council tax, "12a ashfield rd" typed by a call handler, "12 Ashfield
+Road, Flat A" with the flat after the street).
 `render` builds any of these spellings for many rows at once with Arrow string kernels; the
 choices for a row come from its key (see _keys), so duplicated rows render identically.
 """
@@ -73,6 +74,7 @@ class AddressStyle:
     abbreviate: float = 0.0  # "Road" -> "Rd"
     typo: float = 0.0  # a letter dropped or swapped in the street name
     flat_inline: float = 0.0  # "12a" for "Flat A, 12"; "Apartment 3" for "Flat 3"
+    flat_after: float = 0.0  # the flat written after the street: "12 Ashfield Road, Flat A" (parts swapped)
     no_commas: float = 0.0
     drop_town: float = 0.0
     drop_postcode_text: float = 0.0  # no postcode in the address text
@@ -179,7 +181,10 @@ class AddressBook:
         glued = pc.binary_join_element_wise(number, suffix_letter, "", null_handling="emit_null")
         premise = pc.if_else(pa.array((kind == 1) & inline), glued, premise)
 
+        after = (kind > 0) & ~((kind == 1) & inline) & flag("flat_after", 22)
+        premise = pc.if_else(pa.array(after), number, premise)
         line = pc.binary_join_element_wise(premise, street, " ", null_handling="skip")
+        line = pc.if_else(pa.array(after), pc.binary_join_element_wise(line, phrase, ", ", null_handling="skip"), line)
         town = self._towns.take(pa.array(self.town_id[rows]))
         town = _slips(town, flag("town_typo", 18), keys, 19, _mistype)
         town = pc.if_else(pa.array(flag("drop_town", 7)), pa.nulls(n, pa.string()), town)

@@ -199,3 +199,73 @@ def duplicates(n: int = 3000, seed: int = 0, date_style: str = "mixed") -> tuple
     t = pd.DataFrame({"source": "people", "row_id": df["rec_id"],
                       "true_id": np.array(truth, dtype=object)[order]})
     return df, t
+
+
+# How the second file writes an address (each independently), for `address_files`.
+ADDRESS_RATES = {"abbreviate": 0.4, "place_in_text": 0.3, "typo_street": 0.06, "missing_postcode": 0.1,
+                 "missing_suburb": 0.05, "unit_style": 1.0, "upper_case": 0.3, "number_typo": 0.01}
+ABBREVIATIONS = {"street": ["st", "st.", "str"], "road": ["rd", "rd."], "avenue": ["ave", "av"],
+                 "crescent": ["cres", "cr"], "place": ["pl"], "drive": ["dr", "drv"], "close": ["cl"],
+                 "parade": ["pde"], "way": ["wy"], "lane": ["ln", "la"]}
+UNIT_SHARE = 0.25  # addresses that are a unit (flat, apartment) of a numbered building
+
+
+def address_files(n: int = 4000, overlap: float = 0.8, seed: int = 0, rates: dict | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Addresses as registries outside the UK write them: a register A (address_1 with the unit written
+    "Unit 3, 12 Banksia Street", suburb, state, four-digit postcode) and a file B whose rows are in
+    part A's addresses typed again (the rest addresses A lacks), each with the slips of ADDRESS_RATES:
+    street types abbreviated (St, Rd, Ave, Pde ...), the unit written "3/12", "Apt 3 12" or "12 ... Unit 3",
+    the suburb, state and postcode written at the end of the address (their columns then empty), a
+    letter of the street mistyped, the postcode or suburb missing, two digits of the number swapped.
+    Returns A, B and the truth (b row id -> a row id or NA)."""
+    r = rates or ADDRESS_RATES
+    rng = np.random.default_rng(seed)
+    pool = people(int(n * (2 - overlap) * 1.3) + 20, seed)
+    unit = np.where(rng.random(len(pool)) < UNIT_SHARE, rng.integers(1, 30, len(pool)), 0)
+    pool = pool.assign(unit=unit).drop_duplicates(["address_1", "suburb", "unit"]).reset_index(drop=True)
+    pool = pool.iloc[: int(n * (2 - overlap))]
+    a_rows, others = pool.iloc[:n], pool.iloc[n:]
+
+    def canonical(p) -> str:
+        return f"Unit {p['unit']}, {p['address_1'].title()}" if p["unit"] else p["address_1"].title()
+
+    def typed(p) -> dict:
+        number, *street = p["address_1"].split()
+        if rng.random() < r["number_typo"] and len(number) > 1:
+            number = number[1] + number[0] + number[2:]
+        if rng.random() < r["typo_street"]:
+            street[0] = _typo(rng, street[0])
+        if rng.random() < r["abbreviate"] and street[-1] in ABBREVIATIONS:
+            street[-1] = str(rng.choice(ABBREVIATIONS[street[-1]]))
+        line = f"{number} {' '.join(street)}"
+        if p["unit"]:
+            style = int(rng.integers(4))
+            line = [f"{p['unit']}/{line}", f"Apt {p['unit']} {line}", f"{line} Unit {p['unit']}",
+                    f"Unit {p['unit']}, {line}"][style]
+        suburb, postcode, state = p["suburb"], p["postcode"], p["state"]
+        if rng.random() < r["place_in_text"]:
+            line, suburb, postcode, state = f"{line}, {suburb} {state.upper()} {postcode}", None, None, None
+        else:
+            if rng.random() < r["missing_postcode"]:
+                postcode = None
+            if rng.random() < r["missing_suburb"]:
+                suburb = None
+        if rng.random() < r["upper_case"]:
+            line = line.upper()
+        return {"address_1": line, "suburb": suburb, "state": state, "postcode": postcode}
+
+    a = pd.DataFrame({"rec_id": [f"a-{i}" for i in range(len(a_rows))],
+                      "address_1": [canonical(p) for _, p in a_rows.iterrows()],
+                      "suburb": a_rows["suburb"].to_numpy(), "state": a_rows["state"].to_numpy(),
+                      "postcode": a_rows["postcode"].to_numpy()})
+    n_match = int(round(len(a_rows) * overlap))
+    picks = rng.choice(len(a_rows), size=n_match, replace=False)
+    rows = [typed(a_rows.iloc[int(i)]) for i in picks] + [typed(p) for _, p in others.iterrows()]
+    truth = [f"a-{int(i)}" for i in picks] + [None] * len(others)
+    order = rng.permutation(len(rows))
+    b = pd.DataFrame(rows).iloc[order].reset_index(drop=True)
+    b.insert(0, "rec_id", [f"b-{i}" for i in range(len(b))])
+    t = pd.DataFrame({"source": "b", "row_id": b["rec_id"],
+                      "true_id": pd.array(np.array(truth, dtype=object)[order], dtype="string")})
+    return a, b, t

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from riskengine.synth._addresses import AddressBook, AddressStyle
 from riskengine.synth._events import FIRST_NAMES, SURNAMES, Rows, SourceSpec
-from riskengine.synth._keys import derive
+from riskengine.synth._keys import derive, uniform
 from riskengine.synth._mess import EventMess
 
 CHUNK_ROWS = 1_000_000
@@ -67,10 +67,23 @@ def format_values(value: np.ndarray, kind: str) -> pa.Array:
     return pc.if_else(pa.array(missing), pa.nulls(len(value), pa.string()), text)
 
 
+# How a council tax system writes its account holders' names, beside "Naomi Brown" (shares of rows):
+# surname first ("Brown, Naomi"), an initial for the forename ("N Brown"), the surname missing ("Naomi").
+HOLDER_MESS = {"surname_first": 0.08, "initial": 0.04, "no_surname": 0.02}
+
+
 def holder_names(keys: np.ndarray) -> pa.Array:
+    """Account holders' names, each spelt by its row's key: mostly "Forename Surname", in HOLDER_MESS's
+    shares the other ways systems write them (a duplicated row spells its name the same way)."""
     first = pa.array(FIRST_NAMES).take(pa.array((derive(keys, 101) % np.uint64(len(FIRST_NAMES))).astype(np.int64)))
     last = pa.array(SURNAMES).take(pa.array((derive(keys, 102) % np.uint64(len(SURNAMES))).astype(np.int64)))
-    return pc.binary_join_element_wise(first, last, " ")
+    u = uniform(keys, 103)
+    cut = np.cumsum(list(HOLDER_MESS.values()))
+    name = pc.binary_join_element_wise(first, last, " ")
+    name = pc.if_else(pa.array(u < cut[0]), pc.binary_join_element_wise(last, first, ", "), name)
+    initial = pc.binary_join_element_wise(pc.utf8_slice_codeunits(first, 0, 1), last, " ")
+    name = pc.if_else(pa.array((u >= cut[0]) & (u < cut[1])), initial, name)
+    return pc.if_else(pa.array((u >= cut[1]) & (u < cut[2])), first, name)
 
 
 def write_events(
