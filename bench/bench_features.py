@@ -9,6 +9,7 @@ figure is the median of --repeat runs, as a ratio to pandas' median in the same 
 memory is each run's VmHWM (reset before every run), inputs included.
 
     python bench/bench_features.py                                  # 1M entities, 10M events, 8 dates, 1 and 2 threads
+                                                                    # (then polars against both at 200k)
     python bench/bench_features.py --entities 200000 --repeat 3
 """
 
@@ -81,9 +82,9 @@ def pandas_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd
         age = (as_of - past["date"]).dt.days
         cols = {}
         for w in WINDOWS:
-            cols[f"count_{w}d"] = (age <= w).astype("int64")
+            cols[f"count_{w}d"] = (age <= w).astype("int32")
             cols[f"sum_{w}d"] = past["value"].where(age <= w)
-        cols["count_all"] = pd.Series(1, index=past.index)
+        cols["count_all"] = pd.Series(1, index=past.index, dtype="int32")
         cols["sum_all"] = past["value"]
         frame = pd.DataFrame(cols).join(past[key])
         grouped = frame.groupby(key, observed=True)
@@ -96,7 +97,7 @@ def pandas_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd
         wide = wide.reindex(entities["entity_id"])
         for c in wide.columns:
             if "__count_" in c:
-                wide[c] = wide[c].fillna(0).astype("int64")
+                wide[c] = wide[c].fillna(0).astype("int32")  # the engine's count type: 4 bytes
         keep = [c for c in wide.columns if not (("__sum_" in c or c.endswith("__last"))
                                                 and tuple(c.split("__")[:2]) not in valued.index)]
         wide = wide[keep].reset_index()
@@ -133,7 +134,7 @@ def polars_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd
         picked = value.filter(cond)
         return pl.when(picked.count() > 0).then(picked.sum()).otherwise(None)
 
-    aggs = [(age <= w).sum().cast(pl.Int64).alias(f"count_{w}d") for w in WINDOWS] + [pl.len().cast(pl.Int64).alias("count_all")]
+    aggs = [(age <= w).sum().cast(pl.Int32).alias(f"count_{w}d") for w in WINDOWS] + [pl.len().cast(pl.Int32).alias("count_all")]
     aggs += [vsum(age <= w).alias(f"sum_{w}d") for w in WINDOWS] + [vsum(value.is_not_null()).alias("sum_all")]
     has = value.is_not_null()
     aggs += [value.sort_by([has, "date", "value"]).last().alias("last"),  # the latest (date, value) that has one
@@ -159,10 +160,15 @@ def as_of_dates(n: int) -> list[pd.Timestamp]:
 
 
 def same(a: pd.DataFrame, b: pd.DataFrame, what: str) -> None:
-    """Equal tables: the same columns (any order), rows in the same order, counts exact, sums to 1e-9."""
+    """Equal tables: the same columns (any order) of the same types (counts int32, the rest float64;
+    ids compared as text), rows in the same order, counts exact, sums to 1e-9."""
     assert set(a.columns) == set(b.columns), f"{what}: columns differ: {sorted(set(a.columns) ^ set(b.columns))[:6]}"
     b = b[list(a.columns)]
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False,
+    features = [c for c in a.columns if c not in ("entity_id", "as_of")]
+    differ = {c: (a[c].dtype, b[c].dtype) for c in features if a[c].dtype != b[c].dtype}
+    assert not differ, f"{what}: column types differ: {dict(list(differ.items())[:4])}"
+    assert (a["as_of"].to_numpy() == b["as_of"].to_numpy()).all(), f"{what}: as_of differs"
+    pd.testing.assert_frame_equal(a[features].reset_index(drop=True), b[features].reset_index(drop=True),
                                   check_exact=False, rtol=1e-9, obj=what)
 
 
@@ -217,7 +223,7 @@ def digest(table) -> dict:
         if c in ("entity_id", "as_of"):
             continue
         v = frame[c].to_numpy(dtype=float, na_value=np.nan)
-        out[c] = (int(np.isnan(v).sum()), float(np.nansum(v)), len(v))
+        out[c] = (int(np.isnan(v).sum()), float(np.nansum(v)), len(v), str(frame[c].dtype))
     out["_ids"] = hash(tuple(frame["entity_id"].astype(str).iloc[:: max(1, len(frame) // 997)]))
     return out
 
@@ -229,6 +235,7 @@ def same_digest(a: dict, b: dict, what: str) -> None:
             assert a[c] == b[c], f"{what}: entity order differs"
             continue
         assert a[c][0] == b[c][0] and a[c][2] == b[c][2], f"{what}: {c}: missing values differ"
+        assert a[c][3] == b[c][3], f"{what}: {c}: types differ ({a[c][3]}, {b[c][3]})"
         assert np.isclose(a[c][1], b[c][1], rtol=1e-9, atol=0), f"{what}: {c}: totals {a[c][1]} != {b[c][1]}"
 
 
@@ -288,6 +295,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="threads for DuckDB and polars")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each implementation (median)")
     parser.add_argument("--impls", default="duckdb,polars,pandas", help="comma-separated; pandas is the baseline")
+    parser.add_argument("--polars-entities", type=int, default=200_000,
+                        help="polars races at this size, in a second round (crossing every event with every "
+                             "date, its best form here, needs about 30 GB at 1M entities); 0: with the others")
     parser.add_argument("--check-size", type=int, default=20_000, help="entities in the full equality check")
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -299,21 +309,29 @@ def main() -> None:
     if "polars" in impls and importlib.util.find_spec("polars") is None:
         impls.remove("polars")
         print("polars is not installed (pip install .[bench]): measured without it")
-    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; {args.entities:,} entities, "
-          f"{10 * args.entities:,} events, {args.dates} as-of dates; median of {args.repeat}, taking turns")
-    print(f"{'threads':>7} {'impl':>7} {'seconds':>8} {'cpu s':>7} {'peak MB':>8} {'x pandas':>9}")
-    for threads in args.threads:
-        r = measure(args.entities, args.dates, threads, args.repeat, impls, args.check_size)
-        base = r["impls"].get("pandas", {}).get("seconds")
-        for impl in impls:
-            m = r["impls"][impl]
-            ratio = f"{base / m['seconds']:.2f}" if base else ""
-            print(f"{threads:>7} {impl:>7} {m['seconds']:>8.2f} {m['cpu']:>7.2f} {m['peak_mb']:>8,.0f} {ratio:>9}", flush=True)
-    print(f"(inputs {r['inputs_mb']:,.0f} MB resident before the runs; output {r['rows']:,} rows x {r['columns']} "
-          "features.) Equal outputs: every table equal to pandas' on a check-size borough "
-          "(counts exact, sums to 1e-9), then per-column totals and missing counts at full size.\n"
-          "seconds: median wall clock; cpu s: median user + system time of all threads; "
-          "x pandas: pandas' median wall time over this one's. pandas runs on one thread whatever the setting.")
+    rounds = [(args.entities, impls)]
+    if "polars" in impls and args.polars_entities and args.polars_entities != args.entities:
+        rounds = [(args.entities, [i for i in impls if i != "polars"]), (args.polars_entities, impls)]
+    for n, race in rounds:
+        print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; {n:,} entities, "
+              f"{10 * n:,} events, {args.dates} as-of dates; {', '.join(race)}; median of {args.repeat}, taking turns")
+        print(f"{'threads':>7} {'impl':>7} {'seconds':>8} {'cpu s':>7} {'peak MB':>8} {'+ MB':>7} {'x pandas':>9} {'cpu x':>6}")
+        for threads in args.threads:
+            r = measure(n, args.dates, threads, args.repeat, race, args.check_size)
+            base = r["impls"].get("pandas", {})
+            for impl in race:
+                m = r["impls"][impl]
+                ratio = f"{base['seconds'] / m['seconds']:.2f}" if base else ""
+                cpu_ratio = f"{base['cpu'] / m['cpu']:.2f}" if base else ""
+                print(f"{threads:>7} {impl:>7} {m['seconds']:>8.2f} {m['cpu']:>7.2f} {m['peak_mb']:>8,.0f} "
+                      f"{m['peak_mb'] - r['inputs_mb']:>7,.0f} {ratio:>9} {cpu_ratio:>6}", flush=True)
+        print(f"(inputs {r['inputs_mb']:,.0f} MB resident before the runs; output {r['rows']:,} rows x {r['columns']} "
+              "features.)\n")
+    print("Equal outputs: every table equal to pandas' on a check-size borough (the same column types, counts "
+          "exact, sums to 1e-9), then per-column types, totals and missing counts at full size.\n"
+          "seconds: median wall clock; cpu s: median user + system time of all threads; peak MB: the process's "
+          "resident peak during the run, inputs included; + MB: above the inputs; x pandas: pandas' median wall "
+          "time over this one's; cpu x: the same for CPU time. pandas runs on one thread whatever the setting.")
 
 
 if __name__ == "__main__":

@@ -346,37 +346,59 @@ def _event_values(con, entities: pd.DataFrame, dates: list[pd.Timestamp], plan: 
     con.register("entities_raw", pa.table({"entity_id": _arrow_ids(entities["entity_id"]), "row": np.arange(n)}))
     con.register("dates_raw", pd.DataFrame({"k": np.arange(k), "as_of": np.asarray(dates, dtype="datetime64[ns]")}))
     con.register("pairs", pairs)
-    with_sums = bool(plan["stat"].isin(["sum", "last"]).any())
-    sql = event_query(n_rows=n, n_pairs=n_pairs, windows=windows, with_sums=with_sums,
-                      has_value_column=has_value_column)
+    valued = plan.loc[plan["stat"].isin(["sum", "last"]), "pair"].unique()
+    sql = event_query(n_rows=n, n_pairs=n_pairs, windows=windows, with_sums=len(valued) > 0,
+                      has_value_column=has_value_column, valued_pairs=valued)
+    slots = _slot_arrays(plan, n_pairs, n * k)
     # the groups stream out in batches, each spread into the columns before the next is read: the
     # statement's answer (about entities x dates x types rows) is never held whole beside the table
-    reader = con.sql(sql).fetch_record_batch(BATCH_ROWS)
-    columns = {f.name: np.zeros(n * k, np.int64) if f.stat == "count" else np.full(n * k, np.nan)
-               for f in plan.itertuples()}
-    for batch in reader:
-        _spread(batch, plan, n_pairs, columns)
-    return pd.DataFrame({name: columns[name] for name in plan["name"]}, copy=False)
+    for batch in con.sql(sql).fetch_record_batch(BATCH_ROWS):
+        _spread(batch, n_pairs, slots)
+    return pd.DataFrame({f.name: slots[f.slot][0][slots[f.slot][1][f.pair]] for f in plan.itertuples()}, copy=False)
 
 
 BATCH_ROWS = 1_000_000
+COUNT_DTYPE = np.int32  # a count is at most the number of events: 4 bytes hold it (and half the table's memory)
 
 
-def _spread(batch: pa.RecordBatch, plan: pd.DataFrame, n_pairs: int, columns: dict[str, np.ndarray]) -> None:
-    """One batch of the statement's groups into the feature columns. A batch's groups are taken
-    type by type (one stable sort by type), so each feature gathers and scatters only its type's
-    groups, once."""
+def _slot_arrays(plan: pd.DataFrame, n_pairs: int, size: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per SQL slot (c_90, s_all, last, ...): one array with a row per event type that has the
+    slot's feature (zero counts, missing statistics), and each type's row in it (-1: none). Each
+    feature column is then a contiguous row of its slot's array, filled without a copy."""
+    out, shared = {}, {}
+    for slot, rows in plan.groupby("slot", sort=False):
+        have = np.sort(rows["pair"].unique())
+        if tuple(have) not in shared:
+            shared[tuple(have)] = np.full(n_pairs, -1, np.int64)
+            shared[tuple(have)][have] = np.arange(len(have))
+        where = shared[tuple(have)]
+        array = (np.zeros((len(have), size), COUNT_DTYPE) if slot.startswith("c_")
+                 else np.full((len(have), size), np.nan))
+        out[slot] = (array, where)
+    return out
+
+
+def _spread(batch: pa.RecordBatch, n_pairs: int, slots: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """One batch of the statement's groups into the slot arrays. Only values that differ from the
+    arrays' defaults are written (a count above zero, a statistic that is not missing): most
+    groups have no event in the shorter windows, and the count-only types' groups carry no sums,
+    so most random writes into the table are skipped. Groups of a type without a slot's feature
+    are dropped."""
     pos, pair = np.divmod(batch.column("key").to_numpy(), n_pairs)  # pos = k * n + row: the table's row
-    order = np.argsort(pair.astype(np.int32, copy=False), kind="stable")
-    bounds = np.searchsorted(pair[order], np.arange(n_pairs + 1))
-    slots = {slot: batch.column(slot).to_numpy(zero_copy_only=False) for slot in plan["slot"].unique()}
-    for p, features in plan.groupby("pair", sort=False):
-        take = order[bounds[p]:bounds[p + 1]]
-        if len(take) == 0:
+    targets = {}  # per set of types (one `where` array): each group's position in the slot array, or -1
+    for slot, (array, where) in slots.items():
+        column = batch.column(slot)
+        if column.null_count == len(column):
             continue
-        rows = pos[take]
-        for f in features.itertuples():
-            columns[f.name][rows] = slots[f.slot][take]
+        values = column.to_numpy(zero_copy_only=False)
+        if id(where) not in targets:
+            at = where[pair]
+            targets[id(where)] = np.where(at >= 0, at * array.shape[1] + pos, -1)
+        target = targets[id(where)]
+        write = values != 0 if array.dtype.kind in "iu" else ~np.isnan(values)
+        if array.shape[0] < n_pairs:
+            write &= target >= 0
+        array.reshape(-1)[target[write]] = values[write]
 
 
 def _arrow_events(events: pd.DataFrame) -> pa.Table:
