@@ -3,8 +3,9 @@
 Only events dated strictly before the as-of date count; window w covers
 as_of - w days <= date < as_of. DuckDB aggregates every (entity, date, source, type)
 group in one query; the groups are then spread into columns with one numpy scatter per
-statistic (measured on a million entities: pivoting into ~60 columns in SQL took 10-15 s,
-the scatter about 2 s).
+SQL slot (measured on a million entities: pivoting into ~60 columns in SQL took 10-15 s).
+Counts are int32 (COUNT_DTYPE): at a million entities and eight dates the table is 2.9 GB
+instead of 4.2 GB with int64.
 """
 
 from __future__ import annotations
