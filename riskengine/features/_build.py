@@ -25,7 +25,7 @@ from riskengine.errors import DataError, RiskEngineError
 from riskengine.features._phrases import column_label, default_label
 from riskengine.features._nearby import nearby_part, split_area_events, wants_nearby
 from riskengine.features._ready import join_as_of
-from riskengine.features._sql import event_query, types_query
+from riskengine.features._sql import encoded_events_query, event_query, types_query
 from riskengine.progress import Steps
 from riskengine.spec import FeaturesSpec
 
@@ -348,17 +348,42 @@ def _event_values(con, entities: pd.DataFrame, dates: list[pd.Timestamp], plan: 
     con.register("dates_raw", pd.DataFrame({"k": np.arange(k), "as_of": np.asarray(dates, dtype="datetime64[ns]")}))
     con.register("pairs", pairs)
     valued = plan.loc[plan["stat"].isin(["sum", "last"]), "pair"].unique()
-    sql = event_query(n_rows=n, n_pairs=n_pairs, windows=windows, with_sums=len(valued) > 0,
-                      has_value_column=has_value_column, valued_pairs=valued)
+    # events encoded once as numbers; the statement then runs over slices of entity rows holding
+    # about SLICE_ROWS (event, later as-of date) rows each, so DuckDB holds one slice's groups at a
+    # time, and a slice's hash table stays near the cache (measured at 200k entities, 8 dates:
+    # all at once 0.9 GB beside the table; slices of 2M rows 0.25 GB and 0.8 of the CPU time)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE event_codes AS "
+                f"{encoded_events_query(n_pairs=n_pairs, has_value_column=has_value_column)}")
     slots = _slot_arrays(plan, n_pairs, n * k)
-    # the groups stream out in batches, each spread into the columns before the next is read: the
-    # statement's answer (about entities x dates x types rows) is never held whole beside the table
-    for batch in con.sql(sql).fetch_record_batch(BATCH_ROWS):
-        _spread(batch, n_pairs, slots)
+    for lo, hi in _slices(con, n, n_pairs, k):
+        sql = event_query(n_rows=n, n_pairs=n_pairs, windows=windows, with_sums=len(valued) > 0,
+                          has_value_column=has_value_column, valued_pairs=valued,
+                          events=f"SELECT * FROM event_codes WHERE rp >= {lo * n_pairs} AND rp < {hi * n_pairs}")
+        # the groups stream out in batches, each spread into the columns before the next is read
+        for batch in con.sql(sql).fetch_record_batch(BATCH_ROWS):
+            _spread(batch, n_pairs, slots)
+    con.execute("DROP TABLE event_codes")
     return pd.DataFrame({f.name: slots[f.slot][0][slots[f.slot][1][f.pair]] for f in plan.itertuples()}, copy=False)
 
 
 BATCH_ROWS = 1_000_000
+SLICE_ROWS = 2_000_000
+
+
+def _slices(con, n: int, n_pairs: int, k: int) -> list[tuple[int, int]]:
+    """Ranges [lo, hi) of entity rows, each with about SLICE_ROWS / k events (events are not
+    spread evenly over entities, so the cuts follow a histogram of the encoded events)."""
+    total = con.sql("SELECT count(*) FROM event_codes").fetchall()[0][0]
+    parts = max(1, -(-total * k // SLICE_ROWS))
+    if parts == 1:
+        return [(0, n)]
+    width = max(1, n // 4096)  # entity rows per histogram bucket
+    hist = con.sql(f"SELECT rp // {width * n_pairs} AS b, count(*) AS c FROM event_codes GROUP BY b").fetchnumpy()
+    counts = np.zeros(-(-n // width), np.int64)
+    counts[hist["b"]] = hist["c"]
+    cuts = np.searchsorted(np.cumsum(counts), total * np.arange(1, parts) / parts) + 1
+    edges = np.unique(np.concatenate([[0], np.minimum(cuts * width, n), [n]]))
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist()))
 COUNT_DTYPE = np.int32  # a count is at most the number of events: 4 bytes hold it (and half the table's memory)
 
 

@@ -16,8 +16,20 @@ from collections.abc import Sequence
 import sqlglot
 
 
+def encoded_events_query(*, n_pairs: int, has_value_column: bool) -> str:
+    """The DuckDB-dialect SELECT giving each event as numbers: `rp` (entity row * n_pairs + type
+    pair), `pair`, `d` (its date) and `v` (its value as a double, or NULL)."""
+    value = "CAST(e.value AS DOUBLE)" if has_value_column else "NULL::DOUBLE"
+    return f"""
+            SELECT ent.row * {n_pairs} + p.pair AS rp, p.pair AS pair, CAST(e.date AS DATE) AS d, {value} AS v
+            FROM events_raw e
+            JOIN entities_raw ent ON CAST(e.entity_id AS VARCHAR) = ent.entity_id
+            JOIN pairs p ON CAST(e.source AS VARCHAR) = p.source AND CAST(e.type AS VARCHAR) = p.type"""
+
+
 def event_query(*, n_rows: int, n_pairs: int, windows: Sequence[int], with_sums: bool,
-                has_value_column: bool, valued_pairs: Sequence[int] | None = None) -> str:
+                has_value_column: bool, valued_pairs: Sequence[int] | None = None,
+                events: str | None = None) -> str:
     """The DuckDB-dialect SELECT computing every event statistic for every as-of date.
 
     Each event meets each as-of date after it once (the join below), and the groups are the
@@ -32,6 +44,10 @@ def event_query(*, n_rows: int, n_pairs: int, windows: Sequence[int], with_sums:
     Same answer for the pairs listed; the count-only branch carries a third of the aggregate
     states, and the day's largest value is taken over the valued events only (measured: the
     statement in 0.63 of the single branch's CPU time on the bench's borough).
+
+    `events`, when given, is a SELECT with `encoded_events_query`'s columns to read instead of
+    encoding `events_raw` (the DuckDB build encodes the events once and runs the statement over
+    slices of entities, so that one slice's groups are held at a time).
     """
     # age = whole days from the event to the as-of date (>= 1); window w holds ages 1..w. Written
     # with date_diff rather than date arithmetic, whose result types differ between engines.
@@ -41,7 +57,6 @@ def event_query(*, n_rows: int, n_pairs: int, windows: Sequence[int], with_sums:
         sums = [f"sum(v) FILTER (WHERE age <= {w}) AS s_{w}" for w in windows] + ["sum(v) AS s_all",
                 # the value of the latest event that has one; on a tie of dates, the largest value
                 "arg_max(vd, d) FILTER (WHERE v IS NOT NULL) AS last"]
-    value = "CAST(e.value AS DOUBLE)" if has_value_column else "NULL::DOUBLE"
     rows = f"{n_rows * n_pairs}::BIGINT"
 
     def past(source: str) -> str:  # each event of `source` once per as-of date after it
@@ -50,11 +65,7 @@ def event_query(*, n_rows: int, n_pairs: int, windows: Sequence[int], with_sums:
 
     # key numbers a group (as-of date k, entity row, event type pair) densely: one integer to hash
     ev = f"""
-        WITH ev AS (
-            SELECT ent.row * {n_pairs} + p.pair AS rp, p.pair AS pair, CAST(e.date AS DATE) AS d, {value} AS v
-            FROM events_raw e
-            JOIN entities_raw ent ON CAST(e.entity_id AS VARCHAR) = ent.entity_id
-            JOIN pairs p ON CAST(e.source AS VARCHAR) = p.source AND CAST(e.type AS VARCHAR) = p.type
+        WITH ev AS ({events or encoded_events_query(n_pairs=n_pairs, has_value_column=has_value_column)}
         )"""
     split = with_sums and valued_pairs is not None and set(valued_pairs) != set(range(n_pairs))
     if not split:
