@@ -73,11 +73,21 @@ def make_data(n_entities: int, n_events: int, seed: int = 0) -> tuple[pd.DataFra
 
 
 def pandas_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd.Timestamp]) -> pd.DataFrame:
-    """The same features with plain pandas: one groupby per as-of date, then unstack."""
+    """The same features with plain pandas: one groupby per as-of date, then unstack; each date's
+    table is written into the result's columns as it is made."""
     key = ["entity_id", "source", "type"]
     valued = events.dropna(subset=["value"]).groupby(["source", "type"]).size()
-    out = []
-    for as_of in dates:
+    # the dates' tables are stacked into columns allocated once (a concat would hold them twice);
+    # a type without events before a date keeps zero counts and missing statistics there
+    out = {}
+    for s, t in events[["source", "type"]].drop_duplicates().itertuples(index=False):
+        names = [f"count_{w}d" for w in WINDOWS] + ["count_all"]
+        if (s, t) in valued.index:
+            names += [f"sum_{w}d" for w in WINDOWS] + ["sum_all", "last"]
+        for name in names + ["days_since"]:
+            out[f"{s}__{t}__{name}"] = (np.zeros(len(dates) * len(entities), np.int32) if name.startswith("count")
+                                        else np.full(len(dates) * len(entities), np.nan))
+    for i, as_of in enumerate(dates):
         past = events[events["date"] < as_of]
         age = (as_of - past["date"]).dt.days
         cols = {}
@@ -100,10 +110,14 @@ def pandas_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd
                 wide[c] = wide[c].fillna(0).astype("int32")  # the engine's count type: 4 bytes
         keep = [c for c in wide.columns if not (("__sum_" in c or c.endswith("__last"))
                                                 and tuple(c.split("__")[:2]) not in valued.index)]
-        wide = wide[keep].reset_index()
-        wide.insert(1, "as_of", as_of)
-        out.append(wide)
-    return pd.concat(out, ignore_index=True)
+        wide = wide[keep]
+        at = slice(i * len(wide), (i + 1) * len(wide))
+        for c in wide.columns:
+            out[c][at] = wide[c].to_numpy()
+        del wide
+    ids = entities["entity_id"].take(np.tile(np.arange(len(entities)), len(dates))).reset_index(drop=True)
+    return pd.DataFrame({"entity_id": ids, "as_of": np.repeat(np.asarray(dates, dtype="datetime64[ns]"), len(entities)),
+                         **out}, copy=False)
 
 
 def duckdb_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd.Timestamp],
