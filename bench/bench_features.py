@@ -9,6 +9,7 @@ figure is the median of --repeat runs, as a ratio to pandas' median in the same 
 memory is each run's VmHWM (reset before every run), inputs included.
 
     python bench/bench_features.py                                  # 1M entities, 10M events, 8 dates, 1 and 2 threads
+                                                                    # (then polars against both at 200k)
     python bench/bench_features.py --entities 200000 --repeat 3
 """
 
@@ -72,18 +73,28 @@ def make_data(n_entities: int, n_events: int, seed: int = 0) -> tuple[pd.DataFra
 
 
 def pandas_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd.Timestamp]) -> pd.DataFrame:
-    """The same features with plain pandas: one groupby per as-of date, then unstack."""
+    """The same features with plain pandas: one groupby per as-of date, then unstack; each date's
+    table is written into the result's columns as it is made."""
     key = ["entity_id", "source", "type"]
     valued = events.dropna(subset=["value"]).groupby(["source", "type"]).size()
-    out = []
-    for as_of in dates:
+    # the dates' tables are stacked into columns allocated once (a concat would hold them twice);
+    # a type without events before a date keeps zero counts and missing statistics there
+    out = {}
+    for s, t in events[["source", "type"]].drop_duplicates().itertuples(index=False):
+        names = [f"count_{w}d" for w in WINDOWS] + ["count_all"]
+        if (s, t) in valued.index:
+            names += [f"sum_{w}d" for w in WINDOWS] + ["sum_all", "last"]
+        for name in names + ["days_since"]:
+            out[f"{s}__{t}__{name}"] = (np.zeros(len(dates) * len(entities), np.int32) if name.startswith("count")
+                                        else np.full(len(dates) * len(entities), np.nan))
+    for i, as_of in enumerate(dates):
         past = events[events["date"] < as_of]
         age = (as_of - past["date"]).dt.days
         cols = {}
         for w in WINDOWS:
-            cols[f"count_{w}d"] = (age <= w).astype("int64")
+            cols[f"count_{w}d"] = (age <= w).astype("int32")
             cols[f"sum_{w}d"] = past["value"].where(age <= w)
-        cols["count_all"] = pd.Series(1, index=past.index)
+        cols["count_all"] = pd.Series(1, index=past.index, dtype="int32")
         cols["sum_all"] = past["value"]
         frame = pd.DataFrame(cols).join(past[key])
         grouped = frame.groupby(key, observed=True)
@@ -96,13 +107,17 @@ def pandas_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd
         wide = wide.reindex(entities["entity_id"])
         for c in wide.columns:
             if "__count_" in c:
-                wide[c] = wide[c].fillna(0).astype("int64")
+                wide[c] = wide[c].fillna(0).astype("int32")  # the engine's count type: 4 bytes
         keep = [c for c in wide.columns if not (("__sum_" in c or c.endswith("__last"))
                                                 and tuple(c.split("__")[:2]) not in valued.index)]
-        wide = wide[keep].reset_index()
-        wide.insert(1, "as_of", as_of)
-        out.append(wide)
-    return pd.concat(out, ignore_index=True)
+        wide = wide[keep]
+        at = slice(i * len(wide), (i + 1) * len(wide))
+        for c in wide.columns:
+            out[c][at] = wide[c].to_numpy()
+        del wide
+    ids = entities["entity_id"].take(np.tile(np.arange(len(entities)), len(dates))).reset_index(drop=True)
+    return pd.DataFrame({"entity_id": ids, "as_of": np.repeat(np.asarray(dates, dtype="datetime64[ns]"), len(entities)),
+                         **out}, copy=False)
 
 
 def duckdb_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd.Timestamp],
@@ -115,8 +130,12 @@ def duckdb_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd
 
 
 def polars_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd.Timestamp]):
-    """The same features in polars, its best form: one lazy query for every date (events crossed
-    with the dates, filtered to the past, grouped), then one pivot and a join onto the grid.
+    """The same features in polars, in the best form found: the events sorted once so that within
+    each group the latest (date, value) with a value comes last; per as-of date one lazy group-by
+    of plain aggregations (sums of precomputed window columns, `last`, `min`: polars' fast path;
+    filters or sorts inside an aggregation run group by group, about twice as slow here), the
+    dates' groups concatenated, then one pivot and a join onto the grid. (Crossing every event
+    with every date in one query took about as much CPU at 50k entities, and 5.4-6.1 GB at 200k.)
     Returns a polars DataFrame (the conversion to pandas is left out of its time)."""
     import polars as pl
 
@@ -126,24 +145,24 @@ def polars_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd
     ids = pl.from_pandas(entities[["entity_id"]]).with_row_index("row")
     grid = pl.DataFrame({"as_of": [d.to_pydatetime() for d in dates]}).with_columns(pl.col("as_of").cast(pl.Datetime("ns"))) \
         .with_row_index("k").join(ids, how="cross")
-    age = (pl.col("as_of") - pl.col("date")).dt.total_days()
+    # rows without a value first, then by date and value: a group's last value is its latest (date, value) that has one
+    ev = ev.sort(pl.col("value").is_not_null(), "date", "value", nulls_last=False)
     value = pl.col("value")
-
-    def vsum(cond):
-        picked = value.filter(cond)
-        return pl.when(picked.count() > 0).then(picked.sum()).otherwise(None)
-
-    aggs = [(age <= w).sum().cast(pl.Int64).alias(f"count_{w}d") for w in WINDOWS] + [pl.len().cast(pl.Int64).alias("count_all")]
-    aggs += [vsum(age <= w).alias(f"sum_{w}d") for w in WINDOWS] + [vsum(value.is_not_null()).alias("sum_all")]
-    has = value.is_not_null()
-    aggs += [value.sort_by([has, "date", "value"]).last().alias("last"),  # the latest (date, value) that has one
-             age.min().cast(pl.Float64).alias("days_since")]
-    long = (ev.lazy().join(pl.LazyFrame({"as_of": [d.to_pydatetime() for d in dates]})
-                           .with_columns(pl.col("as_of").cast(pl.Datetime("ns"))), how="cross")
-            .filter(pl.col("date") < pl.col("as_of"))
-            .group_by("as_of", "entity_id", "source", "type").agg(aggs)
-            .with_columns(name=pl.col("source") + "__" + pl.col("type"))
-            .drop("source", "type").collect())
+    parts = []
+    for d in dates:
+        age = (pl.lit(d).cast(pl.Datetime("ns")) - pl.col("date")).dt.total_days()
+        past = ev.lazy().filter(pl.col("date") < d).with_columns(age=age).with_columns(
+            *[(pl.col("age") <= w).cast(pl.Int32).alias(f"count_{w}d") for w in WINDOWS],
+            *[pl.when(pl.col("age") <= w).then(value).alias(f"v_{w}") for w in WINDOWS])
+        aggs = [pl.col(f"count_{w}d").sum() for w in WINDOWS] + [pl.len().cast(pl.Int32).alias("count_all")]
+        aggs += [pl.col(f"v_{w}").sum().alias(f"sum_{w}d") for w in WINDOWS] + [value.sum().alias("sum_all")]
+        aggs += [pl.col(f"v_{w}").count().alias(f"n_{w}") for w in WINDOWS] + [value.count().alias("n_all")]
+        aggs += [value.last().alias("last"), pl.col("age").min().cast(pl.Float64).alias("days_since")]
+        parts.append(past.group_by("entity_id", "source", "type").agg(aggs).with_columns(
+            *[pl.when(pl.col(f"n_{w}") > 0).then(pl.col(f"sum_{w}{unit}")).alias(f"sum_{w}{unit}")
+              for w, unit in [(w, "d") for w in WINDOWS] + [("all", "")]], as_of=pl.lit(d).cast(pl.Datetime("ns"))))
+    long = (pl.concat(parts).drop(*[f"n_{w}" for w in WINDOWS], "n_all")
+            .with_columns(name=pl.col("source") + "__" + pl.col("type")).drop("source", "type").collect())
     stats = [c for c in long.columns if c not in ("as_of", "entity_id", "name")]
     wide = long.pivot(on="name", index=["as_of", "entity_id"], values=stats, separator="|")
     wide = wide.rename({c: f"{c.split('|', 1)[1]}__{c.split('|', 1)[0]}" for c in wide.columns if "|" in c})
@@ -159,10 +178,15 @@ def as_of_dates(n: int) -> list[pd.Timestamp]:
 
 
 def same(a: pd.DataFrame, b: pd.DataFrame, what: str) -> None:
-    """Equal tables: the same columns (any order), rows in the same order, counts exact, sums to 1e-9."""
+    """Equal tables: the same columns (any order) of the same types (counts int32, the rest float64;
+    ids compared as text), rows in the same order, counts exact, sums to 1e-9."""
     assert set(a.columns) == set(b.columns), f"{what}: columns differ: {sorted(set(a.columns) ^ set(b.columns))[:6]}"
     b = b[list(a.columns)]
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False,
+    features = [c for c in a.columns if c not in ("entity_id", "as_of")]
+    differ = {c: (a[c].dtype, b[c].dtype) for c in features if a[c].dtype != b[c].dtype}
+    assert not differ, f"{what}: column types differ: {dict(list(differ.items())[:4])}"
+    assert (a["as_of"].to_numpy() == b["as_of"].to_numpy()).all(), f"{what}: as_of differs"
+    pd.testing.assert_frame_equal(a[features].reset_index(drop=True), b[features].reset_index(drop=True),
                                   check_exact=False, rtol=1e-9, obj=what)
 
 
@@ -217,7 +241,7 @@ def digest(table) -> dict:
         if c in ("entity_id", "as_of"):
             continue
         v = frame[c].to_numpy(dtype=float, na_value=np.nan)
-        out[c] = (int(np.isnan(v).sum()), float(np.nansum(v)), len(v))
+        out[c] = (int(np.isnan(v).sum()), float(np.nansum(v)), len(v), str(frame[c].dtype))
     out["_ids"] = hash(tuple(frame["entity_id"].astype(str).iloc[:: max(1, len(frame) // 997)]))
     return out
 
@@ -229,6 +253,7 @@ def same_digest(a: dict, b: dict, what: str) -> None:
             assert a[c] == b[c], f"{what}: entity order differs"
             continue
         assert a[c][0] == b[c][0] and a[c][2] == b[c][2], f"{what}: {c}: missing values differ"
+        assert a[c][3] == b[c][3], f"{what}: {c}: types differ ({a[c][3]}, {b[c][3]})"
         assert np.isclose(a[c][1], b[c][1], rtol=1e-9, atol=0), f"{what}: {c}: totals {a[c][1]} != {b[c][1]}"
 
 
@@ -242,6 +267,7 @@ def child(n: int, n_dates: int, threads: int, repeat: int, impls: list[str], che
     dates = as_of_dates(n_dates)
     small = make_data(min(n, check_size), 10 * min(n, check_size), seed=1)
     check_equal(*small, dates, impls)
+    print(f"  [{threads} thread(s)] outputs equal on {min(n, check_size):,} entities", file=sys.stderr, flush=True)
     del small
     entities, events = make_data(n, 10 * n)
     inputs = peak_mb()
@@ -259,6 +285,8 @@ def child(n: int, n_dates: int, threads: int, repeat: int, impls: list[str], che
             times[impl].append(time.perf_counter() - t)
             cpu[impl].append(cpu_seconds() - c)
             peak[impl] = max(peak[impl], peak_mb())
+            print(f"  [{threads} thread(s), round {r + 1}] {impl}: {times[impl][-1]:.1f} s, cpu {cpu[impl][-1]:.1f} s, "
+                  f"peak {peak_mb():,.0f} MB", file=sys.stderr, flush=True)
             if r == 0 or impl not in digests:
                 digests[impl] = digest(table)
             del table
@@ -275,9 +303,9 @@ def child(n: int, n_dates: int, threads: int, repeat: int, impls: list[str], che
 def measure(n: int, n_dates: int, threads: int, repeat: int, impls: list[str], check_size: int) -> dict:
     env = dict(os.environ, POLARS_MAX_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     out = subprocess.run([sys.executable, __file__, "--child", str(n), str(n_dates), str(threads), str(repeat),
-                          ",".join(impls), str(check_size)], capture_output=True, text=True, env=env)
-    if out.returncode:
-        raise SystemExit(out.stderr)
+                          ",".join(impls), str(check_size)], stdout=subprocess.PIPE, text=True, env=env)
+    if out.returncode:  # (its progress and any traceback went to stderr as they came)
+        raise SystemExit(f"the {threads}-thread run failed")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -288,6 +316,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="threads for DuckDB and polars")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each implementation (median)")
     parser.add_argument("--impls", default="duckdb,polars,pandas", help="comma-separated; pandas is the baseline")
+    parser.add_argument("--polars-entities", type=int, default=200_000,
+                        help="polars races at this size, in a second round (its best form here peaked at "
+                             "4.5 GB at 200k entities, so 1M would not fit the machine); 0: with the others")
     parser.add_argument("--check-size", type=int, default=20_000, help="entities in the full equality check")
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -299,21 +330,29 @@ def main() -> None:
     if "polars" in impls and importlib.util.find_spec("polars") is None:
         impls.remove("polars")
         print("polars is not installed (pip install .[bench]): measured without it")
-    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; {args.entities:,} entities, "
-          f"{10 * args.entities:,} events, {args.dates} as-of dates; median of {args.repeat}, taking turns")
-    print(f"{'threads':>7} {'impl':>7} {'seconds':>8} {'cpu s':>7} {'peak MB':>8} {'x pandas':>9}")
-    for threads in args.threads:
-        r = measure(args.entities, args.dates, threads, args.repeat, impls, args.check_size)
-        base = r["impls"].get("pandas", {}).get("seconds")
-        for impl in impls:
-            m = r["impls"][impl]
-            ratio = f"{base / m['seconds']:.2f}" if base else ""
-            print(f"{threads:>7} {impl:>7} {m['seconds']:>8.2f} {m['cpu']:>7.2f} {m['peak_mb']:>8,.0f} {ratio:>9}", flush=True)
-    print(f"(inputs {r['inputs_mb']:,.0f} MB resident before the runs; output {r['rows']:,} rows x {r['columns']} "
-          "features.) Equal outputs: every table equal to pandas' on a check-size borough "
-          "(counts exact, sums to 1e-9), then per-column totals and missing counts at full size.\n"
-          "seconds: median wall clock; cpu s: median user + system time of all threads; "
-          "x pandas: pandas' median wall time over this one's. pandas runs on one thread whatever the setting.")
+    rounds = [(args.entities, impls)]
+    if "polars" in impls and args.polars_entities and args.polars_entities != args.entities:
+        rounds = [(args.entities, [i for i in impls if i != "polars"]), (args.polars_entities, impls)]
+    for n, race in rounds:
+        print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; {n:,} entities, "
+              f"{10 * n:,} events, {args.dates} as-of dates; {', '.join(race)}; median of {args.repeat}, taking turns")
+        print(f"{'threads':>7} {'impl':>7} {'seconds':>8} {'cpu s':>7} {'peak MB':>8} {'+ MB':>7} {'x pandas':>9} {'cpu x':>6}")
+        for threads in args.threads:
+            r = measure(n, args.dates, threads, args.repeat, race, args.check_size)
+            base = r["impls"].get("pandas", {})
+            for impl in race:
+                m = r["impls"][impl]
+                ratio = f"{base['seconds'] / m['seconds']:.2f}" if base else ""
+                cpu_ratio = f"{base['cpu'] / m['cpu']:.2f}" if base else ""
+                print(f"{threads:>7} {impl:>7} {m['seconds']:>8.2f} {m['cpu']:>7.2f} {m['peak_mb']:>8,.0f} "
+                      f"{m['peak_mb'] - r['inputs_mb']:>7,.0f} {ratio:>9} {cpu_ratio:>6}", flush=True)
+        print(f"(inputs {r['inputs_mb']:,.0f} MB resident before the runs; output {r['rows']:,} rows x {r['columns']} "
+              "features.)\n")
+    print("Equal outputs: every table equal to pandas' on a check-size borough (the same column types, counts "
+          "exact, sums to 1e-9), then per-column types, totals and missing counts at full size.\n"
+          "seconds: median wall clock; cpu s: median user + system time of all threads; peak MB: the process's "
+          "resident peak during the run, inputs included; + MB: above the inputs; x pandas: pandas' median wall "
+          "time over this one's; cpu x: the same for CPU time. pandas runs on one thread whatever the setting.")
 
 
 if __name__ == "__main__":

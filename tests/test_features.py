@@ -77,7 +77,7 @@ def test_hand_computed_values(tiny):
     assert none[feature_columns(fs.info, ["sum", "last", "days_since"])].isna().all()
     assert list(fs.table["entity_id"]) == ["007", "7", "flat 2/b"]
     assert (fs.table["as_of"] == pd.Timestamp(AS_OF)).all()
-    assert fs.table[counts].dtypes.eq("int64").all()
+    assert fs.table[counts].dtypes.eq("int32").all()
 
 
 def test_columns_and_info(tiny):

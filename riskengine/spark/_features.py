@@ -72,14 +72,17 @@ class SparkFeatureSet:
 
 
 def typed_frame(frame: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
-    """Spark's pandas frame in the DuckDB build's types: as_of a timestamp, counts int64,
-    other statistics float64, categorical columns as categories (runs on executors too)."""
+    """Spark's pandas frame in the DuckDB build's types: as_of a timestamp, counts
+    `riskengine.features.COUNT_DTYPE` (int32), other statistics float64, categorical columns as
+    categories (runs on executors too)."""
+    from riskengine.features import COUNT_DTYPE
+
     frame = frame.drop(columns=[POS], errors="ignore").reset_index(drop=True)
     frame["entity_id"] = frame["entity_id"].astype(object)
     frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[ns]")
     for r in info.itertuples():
         if r.stat == "count":
-            frame[r.name] = frame[r.name].astype(np.int64)
+            frame[r.name] = frame[r.name].astype(COUNT_DTYPE)
         elif r.stat in ("sum", "last", "days_since"):
             frame[r.name] = frame[r.name].astype(np.float64)
         if r.categorical:
@@ -134,8 +137,9 @@ def build_features(spark, entities, events, as_of: Sequence[dt.date | str] | dt.
                               ).createOrReplaceTempView("dates_raw")
         spark.createDataFrame(plan[["pair", "source", "type"]].drop_duplicates().astype(
             {"pair": np.int64, "source": object, "type": object})).createOrReplaceTempView("pairs")
-        sql = event_query(n_rows=n, n_pairs=n_pairs, windows=windows,
-                          with_sums=bool(plan["stat"].isin(["sum", "last"]).any()), has_value_column=has_value)
+        valued = plan.loc[plan["stat"].isin(["sum", "last"]), "pair"].unique()  # as the DuckDB build: the same statement
+        sql = event_query(n_rows=n, n_pairs=n_pairs, windows=windows, with_sums=len(valued) > 0,
+                          has_value_column=has_value, valued_pairs=valued)
         groups = spark.sql(in_dialect(sql, "spark"))
         # one row per table row: each feature is its (pair, slot) cell of that row's groups
         pair = F.col("key") % F.lit(n_pairs)
