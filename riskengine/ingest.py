@@ -48,6 +48,7 @@ class Dataset:
     area_events: dict[str, pd.DataFrame] = field(default_factory=dict)  # per source: lat, lon, date, type
     ready_table: pd.DataFrame | None = None  # the spec's ready feature table once read (prepare.given_features)
     max_reject_share: float = 1.0  # the spec's data.max_reject_share, for tables read later
+    content_key: str | None = None  # what was validated: the spec, the date and every file's sha256 (load_data)
 
     @property
     def events(self) -> pd.DataFrame:
@@ -690,13 +691,59 @@ def validate_outcomes(
 # ---------------------------------------------------------------------------------------
 
 
+_VALIDATED: dict[str, Dataset] = {}  # this process's validated data, by content_key (load_data)
+
+
 def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
     """Read and validate entities, every event source and the outcomes named in `spec`.
 
     When a table loses more than `max_reject_share` of its rows the DataError carries every
     reject found so far as `.rejects`, so a caller can write them before it stops.
+
+    Within one process the same files (by sha256), spec and date are validated once: `riskengine
+    demo` validates, trains, backtests and scores the same borough, and validation took a sixth
+    of each. Every call gets its own copy of the tables.
     """
     today_ts = pd.Timestamp(today or dt.date.today())
+    key = _content_key(spec, today_ts)
+    if key is not None and key in _VALIDATED:
+        return _copy_dataset(_VALIDATED[key])
+    data = _load_data(spec, today_ts)
+    if key is not None:
+        data.content_key = key
+        _VALIDATED.clear()  # one data set kept: the tables are large
+        _VALIDATED[key] = _copy_dataset(data)
+    return data
+
+
+def _content_key(spec: DataSpec, today: pd.Timestamp) -> str | None:
+    """A digest of what load_data reads, or None when a source is not a file (a SQL query: not kept)."""
+    sources = [spec.entities, *spec.events.values(), *spec.area_events.values()]
+    sources += [spec.outcomes] if spec.outcomes is not None else []
+    files = []
+    for src in sources:
+        if src.path is None or not Path(src.path).is_file():
+            return None
+        files.append(_file_sha256(Path(src.path)))
+    text = json.dumps([repr(spec), str(today), files])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _copy_dataset(data: Dataset) -> Dataset:
+    """A Dataset whose tables can be changed without touching `data` (Arrow-backed columns share their buffers)."""
+    from dataclasses import replace
+
+    def copy(df):
+        return None if df is None else df.copy(deep=True)
+
+    return replace(data, entities=copy(data.entities), sources={k: copy(v) for k, v in data.sources.items()},
+                   outcomes=copy(data.outcomes), rejects=copy(data.rejects),
+                   fingerprints=[dict(f) for f in data.fingerprints],
+                   area_events={k: copy(v) for k, v in data.area_events.items()},
+                   ready_table=copy(data.ready_table))
+
+
+def _load_data(spec: DataSpec, today_ts: pd.Timestamp) -> Dataset:
     earliest = pd.Timestamp(spec.earliest_date)
     fingerprints, all_rejects = [], []
 
