@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -103,3 +104,19 @@ def test_a_changed_key_decision_date_or_setting_is_linked_again(borough, tmp_pat
     assert len({key, *others}) == 6
     monkeypatch.delenv("RISKENGINE_PSEUDONYM_KEY")
     assert prepare._linked_key(data, spec) is None  # no key: nothing kept, link() says what is missing
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_calibration_folds_are_scikit_learns_fold_for_fold(seed):
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from riskengine.training._calibration import stratified_group_folds
+
+    rng = np.random.default_rng(seed)
+    for n_groups, rate, k, classes in [(1500, 0.1, 5, 2), (400, 0.4, 3, 2), (200, 0.3, 4, 3)]:
+        groups = rng.integers(0, n_groups, size=n_groups * 3)  # uneven group sizes, many tied counts
+        y = (rng.random(len(groups)) < rate).astype(int) + (rng.random(len(groups)) < rate) * (classes - 2)
+        want = np.full(len(y), -1)
+        for f, (_, test) in enumerate(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(y, y, groups)):
+            want[test] = f
+        np.testing.assert_array_equal(stratified_group_folds(y, groups, k, seed), want)
