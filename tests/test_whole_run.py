@@ -120,3 +120,29 @@ def test_calibration_folds_are_scikit_learns_fold_for_fold(seed):
         for f, (_, test) in enumerate(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(y, y, groups)):
             want[test] = f
         np.testing.assert_array_equal(stratified_group_folds(y, groups, k, seed), want)
+
+
+def test_a_command_reads_the_kept_validated_copy_and_never_a_stale_one(tmp_path, monkeypatch):
+    (tmp_path / "entities.csv").write_text("entity_id,ward\n100000000001,North\n100000000002,South\nbad id,South\n")
+    spec = DataSpec(entities=Source(tmp_path / "entities.csv"), max_reject_share=1.0)
+    keep = tmp_path / "cache"
+    calls = []
+    real = ingest._load_data
+    monkeypatch.setattr(ingest, "_load_data", lambda *a, **k: calls.append(1) or real(*a, **k))
+    ingest._VALIDATED.clear()
+    first = load_data(spec, today=TODAY, keep=keep)
+    assert (keep / ingest.KEPT_FILE).is_file() and (keep / ingest.KEPT_FILE).stat().st_mode & 0o077 == 0
+    ingest._VALIDATED.clear()  # the next command: a new process
+    again = load_data(spec, today=TODAY, keep=keep)
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(again.entities, first.entities)
+    pd.testing.assert_frame_equal(again.rejects, first.rejects)
+    assert again.fingerprints == first.fingerprints
+    (tmp_path / "entities.csv").write_text("entity_id,ward\n100000000001,North\n")
+    ingest._VALIDATED.clear()
+    assert len(load_data(spec, today=TODAY, keep=keep).entities) == 1 and len(calls) == 2
+    (keep / ingest.KEPT_FILE).write_bytes(b"not a pickle")
+    ingest._VALIDATED.clear()
+    assert len(load_data(spec, today=TODAY, keep=keep).entities) == 1 and len(calls) == 3
+    monkeypatch.setenv("RISKENGINE_CACHE", "0")
+    assert ingest.validated_copy_folder() is None
