@@ -122,7 +122,8 @@ def link(
     SparkSession) splink's blocking and comparisons run on Spark (riskengine.spark), same model.
     `sources_only` (what scoring, the backtest and simulation need: they read only the linked
     sources) skips the review table, golden records, quality report and metrics; the link
-    store is still updated, so rows and their links are exactly those of a full run.
+    store is still updated and link.checks still warn or stop, so rows and their links are exactly
+    those of a full run.
     """
     spec = spec or LinkSpec()
     if spec.match_on == "person":  # people: matched on raw names first, pseudonymised before anything leaves
@@ -232,6 +233,16 @@ def link(
 
     _say(progress, "assembling linked sources")
     out_sources = {name: _assemble(df, name, resolved[name], records, prov, prob, linked_id) for name, df in frames.items()}
+    unkeyed = len(records)
+    share = float(prov.isin(["probabilistic", "reviewed"]).sum()) / unkeyed if unkeyed else 1.0
+    if unkeyed and share < spec.checks.linked_share_warn:  # the matcher found (almost) nothing to link or review
+        msg = f"only {share:.1%} of the {unkeyed:,} rows without a key linked or sent to review"
+        if spec.checks.linked_share_error > 0 and share < spec.checks.linked_share_error:
+            raise RiskEngineError(f"linkage stopped: {msg} - below link.checks.linked_share_error = "
+                                  f"{spec.checks.linked_share_error}")
+        warnings.append(msg)
+    for w in warnings:
+        _say(True, "[bold yellow]warning:[/] " + w)
     if sources_only:
         if out_dir is not None:
             raise ValueError("link(sources_only=True) writes no outputs; pass out_dir=None")
@@ -256,16 +267,6 @@ def link(
     proposals = _proposals(records, prov, cand, out_sources)
     metrics = link_metrics(out_sources, truth, records, prov, model, proposals)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
-    unkeyed = len(records)
-    share = float(prov.isin(["probabilistic", "reviewed"]).sum()) / unkeyed if unkeyed else 1.0
-    if unkeyed and share < spec.checks.linked_share_warn:  # the matcher found (almost) nothing to link or review
-        msg = f"only {share:.1%} of the {unkeyed:,} rows without a key linked or sent to review"
-        if spec.checks.linked_share_error > 0 and share < spec.checks.linked_share_error:
-            raise RiskEngineError(f"linkage stopped: {msg} - below link.checks.linked_share_error = "
-                                  f"{spec.checks.linked_share_error}")
-        warnings.append(msg)
-    for w in warnings:
-        _say(True, "[bold yellow]warning:[/] " + w)
     metrics["warnings"] = warnings
     metrics["field_quality"] = checked
     metrics["address_fields"] = {f.name: f.kind for f in fields}
