@@ -7,7 +7,9 @@ metres) dated in each window before the as-of date. The BallTree side builds one
 (type, window) over the events in that window and asks it for counts (`count_only=True`)
 for every radius. The first run of each is checked equal before anything else is printed;
 then the two run in turn (interleaved, order alternating) until each has run `--repeats`
-times, and the medians and their ratio are printed.
+times, and the medians and their ratio are printed; all of it at 1 and at 2 DuckDB threads
+(`--threads`; scikit-learn's BallTree counts on one thread either way, so at 2 threads the
+ratio says what the second core buys DuckDB against the same baseline).
 
     python bench/bench_nearby.py                               # 100k entities, 2M area events
     python bench/bench_nearby.py --entities 20000 --events 400000 --repeats 3
@@ -23,6 +25,9 @@ import numpy as np
 import pandas as pd
 from sklearn.neighbors import BallTree
 
+import duckdb
+
+import riskengine.features._nearby as nearby_module
 from riskengine.features._nearby import EARTH_RADIUS_M, TOLERANCE_M, nearby_info, nearby_values
 from riskengine.spec import NearbySpec
 
@@ -75,6 +80,19 @@ def balltree_counts(entities, area, spec: NearbySpec) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+class _DuckDBThreads:
+    """The duckdb module, but every connection opened with `threads` threads (the bench's knob)."""
+
+    def __init__(self, threads: int):
+        self.threads = threads
+
+    def __getattr__(self, name):
+        return getattr(duckdb, name)
+
+    def connect(self, *args, config=None, **kwargs):
+        return duckdb.connect(*args, config={**(config or {}), "threads": self.threads}, **kwargs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entities", type=int, default=100_000)
@@ -82,36 +100,40 @@ def main() -> None:
     parser.add_argument("--radii", type=float, nargs="+", default=[250.0, 500.0])
     parser.add_argument("--windows", type=int, nargs="+", default=[90, 365])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="DuckDB threads, one race each")
     args = parser.parse_args()
     spec = NearbySpec(radii_m=args.radii, windows=args.windows, bandwidth_m=[])
     entities, area = make_city(args.entities, args.events)
     print(f"{len(entities):,} entities, {len(area):,} area events of {len(TYPES)} types, as of {AS_OF.date()}; "
           f"radii {args.radii} m, windows {args.windows} days: {len(TYPES) * len(args.radii) * len(args.windows)} counts each")
 
-    times = {"duckdb": [], "balltree": []}
+    for threads in args.threads:
+        nearby_module.duckdb = _DuckDBThreads(threads)
+        print(f"DuckDB at {threads} thread(s):", flush=True)
+        times = {"duckdb": [], "balltree": []}
 
-    def timed(name, fn):
-        t0 = time.perf_counter()
-        result = fn(entities, area, spec)
-        times[name].append(time.perf_counter() - t0)
-        print(f"  run {len(times[name])} {name:8s} {times[name][-1]:7.2f} s", flush=True)
-        return result
+        def timed(name, fn):
+            t0 = time.perf_counter()
+            result = fn(entities, area, spec)
+            times[name].append(time.perf_counter() - t0)
+            print(f"  run {len(times[name])} {name:8s} {times[name][-1]:7.2f} s", flush=True)
+            return result
 
-    ours, theirs = timed("duckdb", duckdb_counts), timed("balltree", balltree_counts)  # run 1: checked, and timed
-    theirs = theirs[list(ours.columns)]
-    mismatched = int((ours.to_numpy() != theirs.to_numpy()).sum())
-    print(f"equal outputs: {mismatched == 0} ({mismatched} of {ours.size:,} counts differ); "
-          f"mean count per entity {ours.to_numpy().mean():.1f}")
-    if mismatched:
-        raise SystemExit("the two implementations disagree; timings would mean nothing")
+        ours, theirs = timed("duckdb", duckdb_counts), timed("balltree", balltree_counts)  # run 1: checked, and timed
+        theirs = theirs[list(ours.columns)]
+        mismatched = int((ours.to_numpy() != theirs.to_numpy()).sum())
+        print(f"equal outputs: {mismatched == 0} ({mismatched} of {ours.size:,} counts differ); "
+              f"mean count per entity {ours.to_numpy().mean():.1f}")
+        if mismatched:
+            raise SystemExit("the two implementations disagree; timings would mean nothing")
 
-    for i in range(1, args.repeats):  # interleaved, the order alternating
-        for name, fn in (("balltree", balltree_counts), ("duckdb", duckdb_counts)) if i % 2 else \
-                (("duckdb", duckdb_counts), ("balltree", balltree_counts)):
-            timed(name, fn)
-    duck, ball = statistics.median(times["duckdb"]), statistics.median(times["balltree"])
-    print(f"median of {args.repeats}: DuckDB {duck:.2f} s, BallTree {ball:.2f} s; "
-          f"DuckDB is {ball / duck:.2f}x the speed of the BallTree")
+        for i in range(1, args.repeats):  # interleaved, the order alternating
+            for name, fn in (("balltree", balltree_counts), ("duckdb", duckdb_counts)) if i % 2 else \
+                    (("duckdb", duckdb_counts), ("balltree", balltree_counts)):
+                timed(name, fn)
+        duck, ball = statistics.median(times["duckdb"]), statistics.median(times["balltree"])
+        print(f"median of {args.repeats}: DuckDB {duck:.2f} s, BallTree {ball:.2f} s; "
+              f"DuckDB ({threads} thread(s)) is {ball / duck:.2f}x the speed of the BallTree")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ class Dataset:
     area_events: dict[str, pd.DataFrame] = field(default_factory=dict)  # per source: lat, lon, date, type
     ready_table: pd.DataFrame | None = None  # the spec's ready feature table once read (prepare.given_features)
     max_reject_share: float = 1.0  # the spec's data.max_reject_share, for tables read later
+    content_key: str | None = None  # what was validated: the spec, the date and every file's sha256 (load_data)
 
     @property
     def events(self) -> pd.DataFrame:
@@ -690,13 +691,118 @@ def validate_outcomes(
 # ---------------------------------------------------------------------------------------
 
 
-def load_data(spec: DataSpec, today: dt.date | None = None) -> Dataset:
+_VALIDATED: dict[str, Dataset] = {}  # this process's validated data, by content_key (load_data)
+
+
+def load_data(spec: DataSpec, today: dt.date | None = None, keep: Path | None = None) -> Dataset:
     """Read and validate entities, every event source and the outcomes named in `spec`.
 
     When a table loses more than `max_reject_share` of its rows the DataError carries every
     reject found so far as `.rejects`, so a caller can write them before it stops.
+
+    Within one process the same files (by sha256), spec and date are validated once: `riskengine
+    demo` validates, trains, backtests and scores the same borough, and validation took a sixth
+    of each. Every call gets its own copy of the tables. With `keep` (a folder: the commands pass
+    `validated_copy_folder()`) the last data set validated is also kept there, so the next
+    command on unchanged files reads it instead of validating again.
     """
     today_ts = pd.Timestamp(today or dt.date.today())
+    key = _content_key(spec, today_ts)
+    if key is not None and key in _VALIDATED:
+        return _copy_dataset(_VALIDATED[key])
+    data = _read_kept(Path(keep), key) if keep is not None and key is not None else None
+    if data is None:
+        data = _load_data(spec, today_ts)
+        if key is not None:
+            data.content_key = key
+            if keep is not None:
+                _write_kept(Path(keep), key, data)
+    if key is not None:
+        _VALIDATED.clear()  # one data set kept: the tables are large
+        _VALIDATED[key] = _copy_dataset(data)
+    return data
+
+
+KEPT_FILE = "validated.pkl"
+
+
+def validated_copy_folder() -> Path | None:
+    """Where the commands keep the last validated data: .riskengine/cache under the folder they run
+    in (git-ignored, beside the demo's key), or nowhere when RISKENGINE_CACHE=0.
+
+    It is a copy of the inputs as validated, personal identifiers included (linkage hashes them
+    later), readable by its owner only; one data set is kept, and deleting it is always safe.
+    """
+    import os
+
+    if os.environ.get("RISKENGINE_CACHE", "1").strip() == "0":
+        return None
+    return Path(".riskengine") / "cache"
+
+
+def _read_kept(folder: Path, key: str) -> Dataset | None:
+    import pickle
+
+    path = folder / KEPT_FILE
+    if not path.is_file():
+        return None
+    try:
+        with path.open("rb") as fh:
+            if pickle.load(fh) != key:  # the key comes first: another data set is never unpickled
+                return None
+            data = pickle.load(fh)
+    except Exception:  # unreadable or from another version: validate as if it were not there
+        return None
+    return data if isinstance(data, Dataset) and data.content_key == key else None
+
+
+def _write_kept(folder: Path, key: str, data: Dataset) -> None:
+    import os
+    import pickle
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+        tmp = folder / f".{KEPT_FILE}.{os.getpid()}"
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+            pickle.dump(key, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, folder / KEPT_FILE)
+    except OSError:
+        pass  # a read-only folder: the next run validates again
+
+
+def _content_key(spec: DataSpec, today: pd.Timestamp) -> str | None:
+    """A digest of what load_data reads and the code that validates it, or None when a source is
+    not a file (a SQL query: not kept)."""
+    sources = [spec.entities, *spec.events.values(), *spec.area_events.values()]
+    sources += [spec.outcomes] if spec.outcomes is not None else []
+    files = []
+    for src in sources:
+        if src.path is None or not Path(src.path).is_file():
+            return None
+        files.append(_file_sha256(Path(src.path)))
+    here = Path(__file__).parent
+    code = hashlib.sha256(b"".join((here / f).read_bytes() for f in ("ingest.py", "_pandera.py", "io.py", "spec.py")))
+    text = json.dumps([repr(spec), str(today), files, code.hexdigest(), pd.__version__, np.__version__])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _copy_dataset(data: Dataset) -> Dataset:
+    """A Dataset whose tables can be changed without touching `data` (Arrow-backed columns share their buffers)."""
+    from dataclasses import replace
+
+    def copy(df):
+        return None if df is None else df.copy(deep=True)
+
+    return replace(data, entities=copy(data.entities), sources={k: copy(v) for k, v in data.sources.items()},
+                   outcomes=copy(data.outcomes), rejects=copy(data.rejects),
+                   fingerprints=[dict(f) for f in data.fingerprints],
+                   area_events={k: copy(v) for k, v in data.area_events.items()},
+                   ready_table=copy(data.ready_table))
+
+
+def _load_data(spec: DataSpec, today_ts: pd.Timestamp) -> Dataset:
     earliest = pd.Timestamp(spec.earliest_date)
     fingerprints, all_rejects = [], []
 
@@ -759,7 +865,7 @@ def load_data_or_write_rejects(spec: DataSpec, name: str, today: dt.date | None 
     They go to `data.rejects_dir`, else to out/<name>/rejects/, replaced whole by each stopped run.
     """
     try:
-        return load_data(spec, today=today)
+        return load_data(spec, today=today, keep=validated_copy_folder())
     except DataError as exc:
         rejects = getattr(exc, "rejects", None)
         if rejects is None:
@@ -793,7 +899,7 @@ def validate_into(spec: DataSpec, name: str, out: str | Path | None = None, toda
     stopped = None
     with run_folder(target) as work:
         try:
-            data = load_data(spec, today=today)
+            data = load_data(spec, today=today, keep=validated_copy_folder())
             rejects = data.rejects
         except DataError as exc:
             if getattr(exc, "rejects", None) is None:

@@ -20,16 +20,104 @@ def link_sources(data: Dataset, spec: LinkSpec, out_dir: Path | None = None, pro
 
     Replaces `data.sources` with the linked frames (entity_id filled where matched). With
     `spark` (a SparkSession: the Spark backend) splink compares the candidate pairs there.
+    Without `out_dir` (scoring, the backtest, simulation) only the linked sources are made:
+    golden records, the quality report and the metrics are training's, and cost more than
+    linking the rows the link store has not seen; the metrics returned are then empty.
     """
     if not spec.enabled or not data.unlinked:
         return {}
     from riskengine.link import link
 
-    truth = read_file(spec.truth, "link truth") if spec.truth is not None and Path(spec.truth).exists() else None
+    sources_only = out_dir is None
+    key = _linked_key(data, spec) if spark is None else None
+    if sources_only and key is not None:
+        kept = _linked_read(key, spec)
+        if kept is not None:  # these very rows were linked before (by training): link once
+            data.sources = kept
+            return {}
+    truth = (read_file(spec.truth, "link truth") if not sources_only and spec.truth is not None
+             and Path(spec.truth).exists() else None)
     result = link(data.entities, data.sources, spec, out_dir=out_dir, progress=progress, truth=truth,
-                  **({"spark": spark} if spark is not None else {}))
+                  sources_only=sources_only, **({"spark": spark} if spark is not None else {}))
     data.sources = result.sources
-    return result.metrics
+    if key is not None:
+        _linked_keep(key, spec, result.sources)
+    return {} if sources_only else result.metrics
+
+
+# Linked sources kept by what they were made from: the validated files (Dataset.content_key), the
+# [link] settings, the hashing key, the clerks' decisions and the code that links. In this process
+# (the demo trains, backtests and scores the same data) and, with [link] store, beside the link
+# store, so that `score` after `train` on the same files links nothing. Any change to one of those
+# inputs changes the key; a run with another key links as before and replaces what is kept.
+_LINKED: dict[str, dict[str, pd.DataFrame]] = {}
+LINKED_FILE = "linked_sources.pkl"
+
+
+def _linked_key(data: Dataset, spec: LinkSpec) -> str | None:
+    import hashlib
+    import json
+
+    from riskengine.errors import RiskEngineError
+    from riskengine.link import load_key
+
+    if data.content_key is None:
+        return None
+    try:
+        secret = load_key(spec)
+    except RiskEngineError:
+        return None  # link() says why
+    if secret.ephemeral:
+        return None
+    h = hashlib.sha256()
+    h.update(json.dumps([data.content_key, repr(spec), {k: len(v) for k, v in data.sources.items()}]).encode())
+    h.update(hashlib.sha256(b"riskengine linked sources\0" + secret.secret).digest())
+    decisions = Path(spec.review_decisions) if spec.review_decisions is not None else None
+    h.update(decisions.read_bytes() if decisions is not None and decisions.is_file() else b"\0")
+    here = Path(__file__).parent
+    for code in sorted([*(here / "link").glob("*.py"), here / "prepare.py", here / "ingest.py"]):
+        h.update(code.name.encode() + code.read_bytes())
+    return h.hexdigest()
+
+
+def _copy_sources(sources: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return {k: v.copy(deep=True) for k, v in sources.items()}
+
+
+def _linked_read(key: str, spec: LinkSpec) -> dict[str, pd.DataFrame] | None:
+    import pickle
+
+    if key in _LINKED:
+        return _copy_sources(_LINKED[key])
+    path = Path(spec.store) / LINKED_FILE if spec.store is not None else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        with path.open("rb") as fh:
+            kept = pickle.load(fh)
+    except Exception:  # unreadable or from another version: link as if it were not there
+        return None
+    if not isinstance(kept, dict) or kept.get("key") != key:
+        return None
+    _LINKED.clear()
+    _LINKED[key] = kept["sources"]
+    return _copy_sources(kept["sources"])
+
+
+def _linked_keep(key: str, spec: LinkSpec, sources: dict[str, pd.DataFrame]) -> None:
+    import os
+    import pickle
+
+    _LINKED.clear()
+    _LINKED[key] = _copy_sources(sources)
+    if spec.store is None:
+        return
+    folder = Path(spec.store)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{LINKED_FILE}.{os.getpid()}"
+    with tmp.open("wb") as fh:
+        pickle.dump({"key": key, "sources": _LINKED[key]}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, folder / LINKED_FILE)
 
 
 def add_stored_outcomes(data: Dataset, spec: DataSpec) -> int:

@@ -19,7 +19,6 @@ from riskengine.errors import RiskEngineError
 from riskengine.link._decide import (LinkResult, _apply_decisions, _assemble, _empty_review, _proposals,
                                      _read_decisions, _review_head, _say, _unique_register, decide)
 from riskengine.link._exact import attach_keys
-from riskengine.link._people import link_people
 from riskengine.link._metrics import PROVENANCE, link_metrics
 from riskengine.link._fields import Field, learn_places
 from riskengine.link._job import check_fields, field_quality, prepare_table
@@ -111,6 +110,7 @@ def link(
     allow_ephemeral_key: bool = False,
     seed: int = 0,
     spark=None,
+    sources_only: bool = False,
 ) -> LinkResult:
     """Resolve every source row to an entity of the register, or say why not.
 
@@ -120,9 +120,15 @@ def link(
     `truth` (source, line, true_entity_id) adds precision and recall to the metrics. With `out_dir`, the linked sources, review file, golden table,
     splink charts and the link and quality reports are written there. With `spark` (a
     SparkSession) splink's blocking and comparisons run on Spark (riskengine.spark), same model.
+    `sources_only` (what scoring, the backtest and simulation need: they read only the linked
+    sources) skips the review table, golden records, quality report and metrics; the link
+    store is still updated and link.checks still warn or stop, so rows and their links are exactly
+    those of a full run.
     """
     spec = spec or LinkSpec()
     if spec.match_on == "person":  # people: matched on raw names first, pseudonymised before anything leaves
+        from riskengine.link._people import link_people  # imported here: its reports pull in matplotlib
+
         return link_people(entities, sources, spec, out_dir, progress, truth=truth,
                            allow_ephemeral_key=allow_ephemeral_key, seed=seed)
     started = time.perf_counter()
@@ -227,6 +233,21 @@ def link(
 
     _say(progress, "assembling linked sources")
     out_sources = {name: _assemble(df, name, resolved[name], records, prov, prob, linked_id) for name, df in frames.items()}
+    unkeyed = len(records)
+    share = float(prov.isin(["probabilistic", "reviewed"]).sum()) / unkeyed if unkeyed else 1.0
+    if unkeyed and share < spec.checks.linked_share_warn:  # the matcher found (almost) nothing to link or review
+        msg = f"only {share:.1%} of the {unkeyed:,} rows without a key linked or sent to review"
+        if spec.checks.linked_share_error > 0 and share < spec.checks.linked_share_error:
+            raise RiskEngineError(f"linkage stopped: {msg} - below link.checks.linked_share_error = "
+                                  f"{spec.checks.linked_share_error}")
+        warnings.append(msg)
+    for w in warnings:
+        _say(True, "[bold yellow]warning:[/] " + w)
+    if sources_only:
+        if out_dir is not None:
+            raise ValueError("link(sources_only=True) writes no outputs; pass out_dir=None")
+        return LinkResult(out_sources, _empty_review(), pd.DataFrame(), {}, {"sources_only": True}, {}, model,
+                          key.origin)
 
     # the review lists every address in the band, those matched on an earlier run (the store) too
     listed = candidates[candidates["rank"] == 1] if candidates is not None else None
@@ -246,16 +267,6 @@ def link(
     proposals = _proposals(records, prov, cand, out_sources)
     metrics = link_metrics(out_sources, truth, records, prov, model, proposals)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
-    unkeyed = len(records)
-    share = float(prov.isin(["probabilistic", "reviewed"]).sum()) / unkeyed if unkeyed else 1.0
-    if unkeyed and share < spec.checks.linked_share_warn:  # the matcher found (almost) nothing to link or review
-        msg = f"only {share:.1%} of the {unkeyed:,} rows without a key linked or sent to review"
-        if spec.checks.linked_share_error > 0 and share < spec.checks.linked_share_error:
-            raise RiskEngineError(f"linkage stopped: {msg} - below link.checks.linked_share_error = "
-                                  f"{spec.checks.linked_share_error}")
-        warnings.append(msg)
-    for w in warnings:
-        _say(True, "[bold yellow]warning:[/] " + w)
     metrics["warnings"] = warnings
     metrics["field_quality"] = checked
     metrics["address_fields"] = {f.name: f.kind for f in fields}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -66,9 +67,13 @@ def load_model_uri(uri: str) -> LoadedModel:
         raise RiskEngineError(f"'{uri}' is not an MLflow model URI; expected e.g. models:/hmo@champion or runs:/RUN_ID/model")
     where = f"{uri} (version {version})" if version else uri
     try:
-        pyfunc = mlflow.pyfunc.load_model(uri)
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+        # MLflow's own requirements check maps every installed distribution's files to its
+        # modules (3 s a load); the same check for the model's pinned requirements is below
+        pyfunc = mlflow.pyfunc.load_model(local, suppress_warnings=True)
     except (MlflowException, OSError) as exc:
         raise RiskEngineError(f"the model {where} could not be loaded: {_first_line(exc)}") from None
+    _warn_mismatches(Path(local), getattr(pyfunc.metadata, "flavors", {}), where)
     wrapper = pyfunc.unwrap_python_model()
     if not isinstance(wrapper, RiskModelPyfunc):
         raise RiskEngineError(f"{uri} is not a riskengine model (it holds a {type(wrapper).__name__})")
@@ -80,6 +85,47 @@ def load_model_uri(uri: str) -> LoadedModel:
     if run_id is None:
         run_id = getattr(pyfunc.metadata, "run_id", None)
     return LoadedModel(wrapper.model, wrapper.info, uri, version, run_id, names)
+
+
+def _warn_mismatches(local: Path, flavors: dict, where: str) -> None:
+    """Warn, as MLflow would, when installed packages or Python differ from what the model was logged with.
+
+    Reads the model's requirements.txt (name==version lines, as training writes them) and asks
+    importlib.metadata for each installed version: milliseconds, where MLflow's check first maps
+    every installed distribution's files to modules.
+    """
+    import logging
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    problems = []
+    req_file = local / "requirements.txt"
+    for line in (req_file.read_text().splitlines() if req_file.is_file() else []):
+        line = line.strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue  # a path or URL: not checked (MLflow skips these too)
+        if req.marker and not req.marker.evaluate():
+            continue
+        try:
+            have = version(req.name)
+        except PackageNotFoundError:
+            have = None
+        if have is None or (req.specifier and not req.specifier.contains(have, prereleases=True)):
+            problems.append(f" - {req.name} (current: {have or 'uninstalled'}, required: {line})")
+    logged_py = ((flavors or {}).get("python_function") or {}).get("python_version")
+    here = "{}.{}".format(*sys.version_info[:2])
+    if logged_py and ".".join(str(logged_py).split(".")[:2]) != here:
+        problems.append(f" - Python (current: {sys.version.split()[0]}, logged with: {logged_py})")
+    if problems:
+        logging.getLogger("mlflow.pyfunc").warning(
+            "The model %s was logged in another environment; it may not load or score the same here:\n%s",
+            where, "\n".join(problems))
 
 
 def _first_line(exc: Exception) -> str:

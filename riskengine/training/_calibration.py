@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import StratifiedGroupKFold
 
 from riskengine.model import RiskModel, apply_calibrator, fit_calibrator
 
@@ -55,10 +54,65 @@ def fold_of(y: np.ndarray, groups: np.ndarray, n_folds: int, seed: int) -> np.nd
     folds = np.full(len(y), -1, dtype=int)
     if k < 2:
         return folds
-    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    for f, (_, test) in enumerate(splitter.split(np.zeros(len(y)), y, groups)):
-        folds[test] = f
-    return folds
+    return stratified_group_folds(y, groups, k, seed)
+
+
+def stratified_group_folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """The folds of scikit-learn's `StratifiedGroupKFold(k, shuffle=True, random_state=seed)`, fold for fold.
+
+    Its greedy search costs about 30 NumPy calls per group and candidate fold (seconds for the
+    demo's tens of thousands of entities, twice a training run); here the same search runs on
+    Python floats in the same order of operations (sums from the first fold up, then divided;
+    the same tie rule with `numpy.isclose`'s tolerances), so every comparison, and so every
+    fold, is the same. tests/test_training_units.py checks it against scikit-learn.
+    """
+    import math
+
+    rng = np.random.RandomState(seed)
+    _, y_inv, y_cnt = np.unique(np.asarray(y), return_inverse=True, return_counts=True)
+    n_classes = len(y_cnt)
+    _, groups_inv, groups_cnt = np.unique(groups, return_inverse=True, return_counts=True)
+    per_group = np.zeros((len(groups_cnt), n_classes))
+    np.add.at(per_group, (groups_inv, y_inv), 1)
+    perm = np.arange(len(groups_cnt))
+    rng.shuffle(perm)
+    per_group = per_group[perm]
+    inv_perm = np.empty_like(perm)
+    inv_perm[perm] = np.arange(perm.size)
+    groups_inv = inv_perm[groups_inv]
+    order = np.argsort(-np.std(per_group, axis=1), kind="stable")
+
+    totals = [float(c) for c in y_cnt]
+    counts = [[0.0] * n_classes for _ in range(k)]  # per fold, per class
+    fold_of_group = np.empty(len(groups_cnt), dtype=int)
+    rows = per_group.tolist()
+    for g in order.tolist():
+        add = rows[g]
+        best, min_eval, min_samples = None, math.inf, math.inf
+        for i in range(k):
+            total = 0.0
+            for c in range(n_classes):  # std over folds of (count / class total), fold i with the group added
+                col = [(counts[f][c] + add[c] if f == i else counts[f][c]) / totals[c] for f in range(k)]
+                s = 0.0
+                for v in col:
+                    s += v
+                mean = s / k
+                ss = 0.0
+                for v in col:
+                    ss += (v - mean) * (v - mean)
+                total += math.sqrt(ss / k)
+            fold_eval = total / n_classes
+            samples = 0.0
+            for v in counts[i]:
+                samples += v
+            close = fold_eval == min_eval or (math.isfinite(min_eval)
+                                              and abs(fold_eval - min_eval) <= 1e-8 + 1e-5 * abs(min_eval))
+            if fold_eval < min_eval or (close and samples < min_samples):
+                best, min_eval, min_samples = i, fold_eval, samples
+        for c in range(n_classes):
+            counts[best][c] += add[c]
+        fold_of_group[g] = best
+    return fold_of_group[groups_inv]
 
 
 def cross_fitted_probabilities(method: str, raw_score: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
