@@ -29,4 +29,4 @@ bench: $(STAMP)
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf out mlruns .pytest_cache
+	rm -rf out mlruns .pytest_cache .riskengine/cache

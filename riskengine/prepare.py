@@ -89,19 +89,30 @@ def _linked_read(key: str, spec: LinkSpec) -> dict[str, pd.DataFrame] | None:
 
     if key in _LINKED:
         return _copy_sources(_LINKED[key])
-    path = Path(spec.store) / LINKED_FILE if spec.store is not None else None
+    path = _linked_path(spec)
     if path is None or not path.is_file():
         return None
     try:
         with path.open("rb") as fh:
-            kept = pickle.load(fh)
+            if pickle.load(fh) != key:  # the key comes first: other sources are never unpickled
+                return None
+            sources = pickle.load(fh)
     except Exception:  # unreadable or from another version: link as if it were not there
         return None
-    if not isinstance(kept, dict) or kept.get("key") != key:
+    if not isinstance(sources, dict):
         return None
     _LINKED.clear()
-    _LINKED[key] = kept["sources"]
-    return _copy_sources(kept["sources"])
+    _LINKED[key] = sources
+    return _copy_sources(sources)
+
+
+def _linked_path(spec: LinkSpec) -> Path | None:
+    """Where the linked sources are kept on disk: beside the link store, unless RISKENGINE_CACHE=0."""
+    import os
+
+    if spec.store is None or os.environ.get("RISKENGINE_CACHE", "1").strip() == "0":
+        return None
+    return Path(spec.store) / LINKED_FILE
 
 
 def _linked_keep(key: str, spec: LinkSpec, sources: dict[str, pd.DataFrame]) -> None:
@@ -110,14 +121,15 @@ def _linked_keep(key: str, spec: LinkSpec, sources: dict[str, pd.DataFrame]) -> 
 
     _LINKED.clear()
     _LINKED[key] = _copy_sources(sources)
-    if spec.store is None:
+    path = _linked_path(spec)
+    if path is None:
         return
-    folder = Path(spec.store)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{LINKED_FILE}.{os.getpid()}"
-    with tmp.open("wb") as fh:
-        pickle.dump({"key": key, "sources": _LINKED[key]}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, folder / LINKED_FILE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{LINKED_FILE}.{os.getpid()}"
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:  # owner only: source records
+        pickle.dump(key, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(_LINKED[key], fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
 
 
 def add_stored_outcomes(data: Dataset, spec: DataSpec) -> int:

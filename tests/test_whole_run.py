@@ -75,7 +75,7 @@ def test_scoring_after_training_links_nothing_and_gets_trainings_rows(borough, t
     spec = LinkSpec(store=tmp_path / "store")
     trained = load_data(_spec(borough), today=TODAY)
     prepare.link_sources(trained, spec, out_dir=tmp_path / "train_link")  # training: the full link, kept
-    assert (tmp_path / "store" / prepare.LINKED_FILE).is_file()
+    assert (tmp_path / "store" / prepare.LINKED_FILE).stat().st_mode & 0o077 == 0  # the owner's alone
     prepare._LINKED.clear()  # a new process: only the file beside the store remains
     scored = load_data(_spec(borough), today=TODAY)
     prepare.link_sources(scored, spec)
@@ -146,3 +146,14 @@ def test_a_command_reads_the_kept_validated_copy_and_never_a_stale_one(tmp_path,
     assert len(load_data(spec, today=TODAY, keep=keep).entities) == 1 and len(calls) == 3
     monkeypatch.setenv("RISKENGINE_CACHE", "0")
     assert ingest.validated_copy_folder() is None
+
+
+def test_with_the_cache_off_no_copy_of_the_records_is_left_on_disk(borough, tmp_path, monkeypatch):
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", KEY)
+    monkeypatch.setenv("RISKENGINE_CACHE", "0")
+    monkeypatch.chdir(tmp_path)
+    ingest._VALIDATED.clear()
+    data = load_data(_spec(borough), today=TODAY, keep=ingest.validated_copy_folder())
+    prepare.link_sources(data, LinkSpec(store=tmp_path / "store"), out_dir=tmp_path / "link")
+    assert not (tmp_path / "store" / prepare.LINKED_FILE).exists()
+    assert not (tmp_path / ".riskengine").exists()

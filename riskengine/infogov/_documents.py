@@ -226,6 +226,10 @@ def _risk_register(spec: Any, measured: Measured, findings: list[ColumnFinding])
     rows.append(["Addresses and raw records in outputs for data stewards (rejects, linkage review)",
                  "held under out/; no names (hashed or blanked); removed by the retention clean-up",
                  QUESTION, QUESTION])
+    rows.append(["Working copies of the input records (validated tables in .riskengine/cache, linked sources "
+                 "beside the link store), kept so a later command does not validate or link again",
+                 "identifiers included, readable by the owner only, replaced by each new data set; "
+                 "RISKENGINE_CACHE=0 keeps none", QUESTION, QUESTION])
     rows.append(["The pseudonymisation key is lost or disclosed",
                  "the key is read from an environment variable or a key file and never written to outputs",
                  QUESTION, QUESTION])
