@@ -11,6 +11,7 @@ at its default threshold, splink at its best threshold).
 
     python bench/bench_link.py --people 100000 --repeats 3
     python bench/bench_link.py --people 20000 --dedup
+    python bench/bench_link.py --people 1000000 --repeats 1 --data out/people1m --only engine   # then --only splink
 
 A synthetic borough of PROPERTIES homes is generated (not timed), its event sources are
 sampled down to ROWS rows in total, and `riskengine.link.link` is timed on them, truth
@@ -209,42 +210,58 @@ def _child_rusage(code: str, *args: str) -> tuple[dict, float]:
     return out, usage.ru_maxrss / 1024 ** 2
 
 
-def bench_people(n: int, repeats: int, dedup: bool, seed: int, baseline: str = "same") -> None:
-    """The engine's link job against splink run directly, interleaved, each in its own process."""
+def bench_people(n: int, repeats: int, dedup: bool, seed: int, baseline: str = "same", data: str | None = None,
+                 only: str | None = None) -> None:
+    """The engine's link job against splink run directly, interleaved, each in its own process.
+
+    `data`: a folder to keep the generated people in (made if empty, reused otherwise), so the
+    two sides can be measured by separate invocations (`only`) when one machine cannot hold
+    both runs' memory in one session; splink then blocks with the rules in the engine's last
+    report there."""
+    import contextlib
     import json
     import statistics
 
-    from riskengine.link._fields import blocking_rules
-    from riskengine.link._job import build_fields
-    from riskengine.spec import LinkField, LinkTable
-
     fields = json.dumps(PEOPLE_FIELDS)
-    with tempfile.TemporaryDirectory(prefix="bench_people_") as tmp:
-        subprocess.run([sys.executable, "-c", PEOPLE_PREPARE, tmp, str(n), str(seed), "1" if dedup else "0"], check=True)
-        # splink gets the blocking rules the engine used (read from the engine's first report)
+    with (contextlib.nullcontext(data) if data else tempfile.TemporaryDirectory(prefix="bench_people_")) as tmp:
+        Path(tmp).mkdir(parents=True, exist_ok=True)
+        if not (Path(tmp) / "truth.parquet").is_file():
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", PEOPLE_PREPARE, tmp, str(n), str(seed), "1" if dedup else "0"],
+                           check=True)
+            print(f"  people generated in {time.perf_counter() - started:.0f} s (not timed)", flush=True)
+        # splink gets the blocking rules the engine used (read from the engine's report)
         runs = {"engine": [], "splink": []}
+        sides = [s for s in ("engine", "splink") if only in (None, s)]
         for i in range(repeats):
-            res, peak = _child_rusage(ENGINE_RUN, tmp, "1" if dedup else "0", fields)
-            runs["engine"].append((res, peak))
-            if i == 0:
-                report = json.loads((Path(tmp) / "engine_out" / "link_report.json").read_text())
-                used = json.dumps([b["sql"] for b in report["model"]["blocking"] if b["used"]])
-            res, peak = _child_rusage(SPLINK_RUN, tmp, "1" if dedup else "0", fields, used, baseline)
-            runs["splink"].append((res, peak))
-            e = runs["engine"][-1]
-            print(f"  round {i + 1}: engine {e[0]['seconds']:.1f} s wall {e[0]['cpu']:.1f} s CPU {e[1]:.2f} GB,"
-                  f" splink {res['seconds']:.1f} s wall {res['cpu']:.1f} s CPU {peak:.2f} GB", flush=True)
+            line = []
+            for side in sides:
+                if side == "engine":
+                    res, peak = _child_rusage(ENGINE_RUN, tmp, "1" if dedup else "0", fields)
+                else:
+                    report = json.loads((Path(tmp) / "engine_out" / "link_report.json").read_text())
+                    used = json.dumps([b["sql"] for b in report["model"]["blocking"] if b["used"]])
+                    try:
+                        res, peak = _child_rusage(SPLINK_RUN, tmp, "1" if dedup else "0", fields, used, baseline)
+                    except SystemExit as exc:  # out of memory, most likely: say so, keep the engine's figures
+                        print(f"  round {i + 1}: splink failed: {exc}", flush=True)
+                        continue
+                runs[side].append((res, peak))
+                line.append(f"{side} {res['seconds']:.1f} s wall {res['cpu']:.1f} s CPU {peak:.2f} GB F1 {res['f1']:.4f}")
+                print(f"  round {i + 1}: {line[-1]}", flush=True)
+    what = f"deduplicating {n:,} people" if dedup else f"two files of {n:,} people"
+    runs = {k: v for k, v in runs.items() if v}
     med = {k: (statistics.median(r[0]["seconds"] for r in v), statistics.median(r[1] for r in v),
                statistics.median(r[0]["cpu"] for r in v)) for k, v in runs.items()}
-    what = f"deduplicating {n:,} people" if dedup else f"two files of {n:,} people"
     print(f"link job vs splink directly, {what} (median of {repeats}, interleaved, own process each):")
-    for k in ("engine", "splink"):
+    for k in runs:
         r = runs[k][0][0]
         pairs = f"  candidate pairs {r['pairs']:,}" if r["pairs"] >= 0 else "  (same blocking rules)"
         print(f"  {k:7s} {med[k][0]:8.1f} s wall  {med[k][2]:8.1f} s CPU  peak {med[k][1]:.2f} GB  F1 {r['f1']:.4f}{pairs}")
-    ratios = [e[0]["cpu"] / s[0]["cpu"] for e, s in zip(runs["engine"], runs["splink"])]
-    print(f"  ratio engine/splink: CPU time {med['engine'][2] / med['splink'][2]:.2f} (per round {', '.join(f'{x:.2f}' for x in ratios)})"
-          f"  wall time {med['engine'][0] / med['splink'][0]:.2f}  memory {med['engine'][1] / med['splink'][1]:.2f}")
+    if len(runs) == 2:
+        ratios = [e[0]["cpu"] / s[0]["cpu"] for e, s in zip(runs["engine"], runs["splink"])]
+        print(f"  ratio engine/splink: CPU time {med['engine'][2] / med['splink'][2]:.2f} (per round {', '.join(f'{x:.2f}' for x in ratios)})"
+              f"  wall time {med['engine'][0] / med['splink'][0]:.2f}  memory {med['engine'][1] / med['splink'][1]:.2f}")
     print("  (engine F1 at its default threshold 0.95; splink's at its best threshold of 0.5-0.99; the engine's time"
           " includes cleaning, reports and links.csv, splink's includes the same cleaning)")
 
@@ -259,9 +276,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline", choices=["same", "library"], default="same",
                         help="splink with the engine's comparisons (same) or with its library comparisons")
+    parser.add_argument("--data", help="with --people: keep the generated people in this folder (reused if there)")
+    parser.add_argument("--only", choices=["engine", "splink"], help="with --people: run one side only (see --data)")
     args = parser.parse_args()
     if args.people:
-        bench_people(args.people, args.repeats, args.dedup, args.seed, args.baseline)
+        bench_people(args.people, args.repeats, args.dedup, args.seed, args.baseline, args.data, args.only)
         return
 
     with tempfile.TemporaryDirectory(prefix="bench_link_") as tmp:

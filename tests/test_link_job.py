@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -292,3 +293,59 @@ def test_splink_em_can_be_chosen_with_a_register():
     result = run_job(_job(a, b, FIELDS, model="splink_em"), {"register": a, "b": b}, truth=truth)
     assert result.metrics["method"] == "splink_em"
     assert result.metrics["accuracy"]["f1"] >= 0.9, result.metrics["accuracy"]
+
+
+def test_deduplication_scores_each_pair_as_splinks_predict_does_without_its_table():
+    """The dedup path reads levels in slices and scores pairs in numpy: the probability of every
+    pair it keeps equals splink's predict on the same trained model, and no pair above the floor is lost."""
+    import duckdb
+    from splink import Linker
+    from splink.backends.duckdb import DuckDBAPI
+
+    from riskengine.link._fields import blocking_rules
+    from riskengine.link._job import build_fields, prepare_table
+    from riskengine.link._match import _level_table, _splink_em, splink_settings
+    from riskengine.link._pairs import comparison_vectors, pairwise, weight_at_least
+
+    df, _ = duplicates(400, seed=7)
+    fl = build_fields({"people": LinkTable(id="rec_id", fields={c: LinkField(k) for c, k in FIELDS.items()})})
+    prepared = prepare_table("people", df, fl).assign(uid=np.arange(len(df), dtype=np.int64))
+    rules = blocking_rules(fl)
+    db = DuckDBAPI(duckdb.connect())
+    linker = Linker([db.register(prepared, table_name="people")],
+                    splink_settings(fl, [r.sql for r in rules], dedupe=True, n_entities=len(df), keep_columns=True),
+                    log_level=None)
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e5, seed=0)
+    _splink_em(linker, rules, len(df), True, patterns=True, fields=fl)
+    theirs = linker.inference.predict().as_pandas_dataframe()[["uid_l", "uid_r", "match_probability"]]
+    levels = _level_table(linker)
+    pi = float(linker._settings_obj._probability_two_random_records_match)
+    seen = np.zeros(len(df), dtype=bool)
+    pairs = comparison_vectors(linker, None, chunks=3, tf_by_comparison=False,
+                               keep=weight_at_least(levels, pi, 1e-3, seen))
+    left, right, prob, best = pairwise(pairs, levels, pi, floor=1e-3)
+    assert pairs.compared == len(theirs) and len(pairs) < len(theirs)  # every pair compared, few kept
+    assert seen.sum() == len(np.union1d(theirs["uid_l"], theirs["uid_r"]))
+    ours = pd.DataFrame({"uid_l": left, "uid_r": right, "ours": prob})
+    both = theirs[theirs["match_probability"] >= 1e-3].merge(ours, on=["uid_l", "uid_r"], how="outer")
+    assert both["ours"].notna().all() and both["match_probability"].notna().all()
+    assert np.allclose(both["ours"], both["match_probability"], atol=1e-5)
+    # each record's best candidate, either way round, is its most likely pair
+    top = best[best["rank"] == 1].set_index("record_id")["match_probability"]
+    either = pd.concat([ours.rename(columns={"uid_l": "r"})[["r", "ours"]], ours.rename(columns={"uid_r": "r"})[["r", "ours"]]])
+    assert np.allclose(top.sort_index(), either.groupby("r")["ours"].max().sort_index())
+
+
+def test_swapped_names_count_once_in_deduplication():
+    """A swap is seen by both name comparisons; counted twice it outweighed a different date of birth."""
+    from riskengine.link._fields import Field
+    from riskengine.link._match import SWAPPED, _swap_counted_once
+
+    levels = pd.DataFrame({"comparison": ["first", "first", "last", "last"], "level": ["same forename", SWAPPED] * 2,
+                           "cvv": [2, 1, 2, 1], "m": [0.8, 0.05, 0.8, 0.05], "u": [0.02, 1e-5, 0.01, 1e-5]})
+    fields = [Field("first", "forename", {}), Field("last", "surname", {})]
+    out = _swap_counted_once(levels, fields)
+    weight = (out["m"] / out["u"]).map(lambda x: round(float(np.log2(x)), 6))
+    assert weight.tolist()[1] == 0.0 and weight.tolist()[3] > 12  # once, on the surname
+    assert out.loc[[0, 2, 3], "m"].tolist() == [0.8, 0.8, 0.05]
+    assert _swap_counted_once(levels, fields[:1])["m"].tolist() == levels["m"].tolist()  # no surname, no swap level to share

@@ -3,12 +3,15 @@
 Two ways to train, chosen per run:
 
 - `one_to_one_em` (with a register): splink blocks, compares, samples u and adjusts for term
-  frequencies; m and the match rate come from the one-to-one EM of `_probabilistic` (a
-  record names at most one register entry), whose probability also weighs a candidate
-  against its rivals. All of it runs as SQL in DuckDB over splink's pairs table.
-- `splink_em`: splink's own EM (two training rounds on blocking rules that leave the other
-  fields free) and splink's pairwise match probability; the only choice without a register,
-  where records are clustered into entities (splink's connected components).
+  frequencies; m and the match rate come from the one-to-one EM of `_pairs` (a record names
+  at most one register entry), whose probability also weighs a candidate against its rivals.
+  splink's SQL computes each pair's levels in slices; the EM and the score run in numpy.
+- `splink_em`: splink's own EM (two training rounds, each blocking on the fields a rule is
+  made from, so the others are free to be learnt) and splink's pairwise match probability;
+  the only choice without a register. Deduplicating, the rounds run over agreement-pattern
+  counts, the levels are read in slices as for the one-to-one EM, each pair is scored in
+  numpy and only pairs above a small floor are kept; records are clustered into entities
+  (splink's connected components) at the upper threshold.
 
 Blocking rules come from the field kinds (`_fields.blocking_rules`); any rule that would
 make more candidate pairs than `max_pairs_per_rule` is dropped before splink sees it (the
@@ -28,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.link._fields import BlockingRule, Field, blocking_rules, comparison, held_comparisons
-from riskengine.link._pairs import comparison_vectors, one_to_one_em, score
+from riskengine.link._pairs import comparison_vectors, one_to_one_em, pairwise, score, weight_at_least
 from riskengine.link._probabilistic import MatchModel, _level_table, _set_m, save_charts, spark_api, spark_pairs
 
 REGISTER_TABLE, RECORDS_TABLE = "a_entities", "b_records"
@@ -138,7 +141,7 @@ def match_prepared(
         used = [min(rules, key=lambda r: next(b["pairs"] for b in blocking if b["sql"] == r.sql))] if rules else []
     n_entities = max(n_left, 2)
     settings = splink_settings(fields, [r.sql for r in used], dedupe=dedupe, n_entities=n_entities,
-                               keep_columns=method != "one_to_one_em" or spark is not None,
+                               keep_columns=(method != "one_to_one_em" and not dedupe) or spark is not None,
                                dialect="duckdb" if spark is None else "spark")
     linker = Linker(tables, settings, log_level=None)
     if not dedupe:  # an address's term frequency counted in the register, where each place is listed once
@@ -186,9 +189,33 @@ def match_prepared(
         del cand
         agreement = _agreement_in_words(best, levels, names)
         best = best.drop(columns=[f"gamma_{c}" for c in names], errors="ignore")
+    elif dedupe:
+        # splink's EM over agreement-pattern counts; its comparison levels in slices as arrays; each
+        # pair's probability in numpy (no predict table of every pair with its values); clustering
+        if fixed is None:
+            _splink_em(linker, used, n_right, dedupe, patterns=True, fields=fields)
+        levels = _swap_counted_once(_level_table(linker), fields)
+        levels["match_weight"] = np.log2(levels["m"].clip(lower=1e-5) / levels["u"])
+        pi = float(linker._settings_obj._probability_two_random_records_match)
+        iterations = 0
+        estimated = sum(b["pairs"] for b in blocking if b["sql"] in {r.sql for r in used})
+        floor = min(lower, 1e-3)  # pairs less likely than this are counted, scored and dropped slice by slice
+        seen = np.zeros(len(ids), dtype=bool)
+        cand = comparison_vectors(linker, None, chunks=max(1, math.ceil(estimated / CHUNK_PAIRS)),
+                                  tf_by_comparison=False, keep=weight_at_least(levels, pi, floor, seen))
+        n_pairs = cand.compared
+        covered = set(ids[seen].tolist())
+        id_l, id_r, prob, best = pairwise(cand, levels, pi, floor=floor)
+        del cand
+        keep = prob >= lower
+        out_pairs = pd.DataFrame({"id_l": ids[id_l[keep]], "id_r": ids[id_r[keep]], "match_probability": prob[keep]})
+        best = best.assign(record_id=ids[best["record_id"].to_numpy(np.int64)],
+                           candidate_id=ids[best["candidate_id"].to_numpy(np.int64)])
+        agreement = _agreement_in_words(best, levels, names)
+        best = best.drop(columns=[f"gamma_{c}" for c in names], errors="ignore")
     else:
         if fixed is None:
-            _splink_em(linker, used, n_right, dedupe)
+            _splink_em(linker, used, n_right, dedupe, fields=fields)
         pairs = linker.inference.predict(warning_mode="auto")
         n_pairs = _dedupe_pairs(con, pairs.physical_name, names, oriented=not dedupe)
         covered = set(ids[r[0]] for r in con.execute(
@@ -255,16 +282,52 @@ def _agreement_in_words(best: pd.DataFrame, levels: pd.DataFrame, names: list[st
     return out
 
 
-def _splink_em(linker, used: list[BlockingRule], n_records: int, dedupe: bool) -> None:
-    """splink's EM: two rounds, each on a blocking rule that leaves other fields free to be learnt."""
+def _splink_em(linker, used: list[BlockingRule], n_records: int, dedupe: bool, patterns: bool = False,
+               fields: list[Field] | None = None) -> None:
+    """splink's EM: two rounds, each on a blocking rule that leaves other fields free to be learnt.
+
+    A round blocks on the compared columns themselves (a rule on a derived key, such as a date's
+    day-and-month key or a name's Soundex, is trained as equality of the fields it is made from):
+    splink leaves out of a round only the comparisons whose columns the rule names, and a rule on
+    a key it cannot see through would have it learn that agreeing on the date marks a match among
+    pairs that all share one. With `patterns`, each round's iterations run over the counts of
+    agreement patterns (splink's `estimate_without_term_frequencies`): one pass over the round's
+    pairs, not one per iteration."""
     proportion = float(min(1.0, 200_000 / max(n_records, 1)))
     rounds = sorted(used, key=lambda r: len(r.left))[:2] if len(used) > 1 else used
     for r in rounds:
+        sql = _training_sql(r, fields) if fields is not None else r.sql
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
-                r.sql, record_sample_proportion=proportion)
+                sql, record_sample_proportion=proportion, estimate_without_term_frequencies=patterns)
         except Exception as exc:  # a round whose rule fixes every comparison learns nothing: say so, go on
             logging.getLogger("riskengine.link").warning("splink EM round on %s skipped: %s", r.words, exc)
+
+
+SWAPPED = "forename and surname swapped"
+
+
+def _swap_counted_once(levels: pd.DataFrame, fields: list[Field]) -> pd.DataFrame:
+    """Swapped names are one piece of evidence seen by two comparisons (the forename's and the
+    surname's): the surname's level keeps its weight, the forename's weighs nothing (m = u).
+    Counted twice, two people of one name written both ways round, of another date and address,
+    were put in one cluster."""
+    out = levels.copy()
+    fore = {f.name for f in fields if f.kind == "forename"}
+    if any(f.kind == "surname" for f in fields):
+        mine = out["comparison"].isin(fore) & (out["level"] == SWAPPED)
+        out.loc[mine, "m"] = out.loc[mine, "u"]
+    return out
+
+
+def _training_sql(rule: BlockingRule, fields: list[Field]) -> str:
+    """A blocking rule as a training rule on the fields its keys come from (`name__key` -> `name`);
+    the rule as it is when it pairs different columns (swapped names) or names no field."""
+    names = {f.name for f in fields}
+    base = list(dict.fromkeys(c.split("__")[0] for c in rule.left))
+    if rule.left != rule.right or not set(base) <= names:
+        return rule.sql
+    return " AND ".join(f"l.{b} = r.{b}" for b in base)
 
 
 def _dedupe_pairs(con, table: str, comparisons: list[str], oriented: bool = False) -> int:

@@ -20,6 +20,7 @@ constraint matters on addresses).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,7 @@ class Pairs:
     gamma: dict[str, np.ndarray]  # comparison -> int8 level per pair (-1: missing on a side)
     tf: dict[str, np.ndarray]  # comparison -> float32 log2 term-frequency adjustment per pair (0 where none)
     _pattern_cache: tuple | None = field(default=None, repr=False)  # (comparisons, pattern codes, levels): _patterns
+    compared: int | None = None  # pairs compared, when `keep` held fewer (None: all are here)
 
     def __len__(self) -> int:
         return len(self.ent)
@@ -61,19 +63,24 @@ class Pairs:
                    {c: frame[f"tf_{c}"].to_numpy(np.float32) for c in comparisons if f"tf_{c}" in frame.columns})
 
 
-def comparison_vectors(linker, register_table: str, chunks: int = 1, tf_by_comparison: bool = True) -> Pairs:
+def comparison_vectors(linker, register_table: str | None, chunks: int = 1, tf_by_comparison: bool = True,
+                       keep: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None) -> Pairs:
     """splink's candidate pairs (its blocking rules) with each comparison's level and tf adjustment.
 
     The SQL is splink's own (blocking, term-frequency lookups, comparison levels, and each
     level's tf adjustment from its u), run without the matching columns and weights that
-    `predict` would also write; the table is read into arrays and dropped. With `chunks` > 1
+    `predict` would also write; the table is read into arrays and dropped. With `register_table`
+    None (deduplication) a pair's entity_id is its left uid and record_id its right. With `chunks` > 1
     (integer uids only) the records are taken in that many slices, as splink's `predict_chunk`
     does, so the database never holds more than a slice of the pairs with their values. Without
     `tf_by_comparison` the term-frequency adjustments come back summed, as one array (`tf["*"]`).
+    `keep` (given a slice's arrays: g_<comparison>, t_<comparison>, entity_id, record_id; returns
+    a boolean mask) drops pairs slice by slice, so only the kept ones are ever held together;
+    `Pairs.compared` counts them all.
     """
     con = linker._db_api._con
     names = [comp.output_column_name for comp in linker._settings_obj.comparisons]
-    parts, text_ids = [], None
+    parts, text_ids, compared = [], None, 0
     for k in range(1, chunks + 1):
         table = _vectors_table(linker, register_table, (k, chunks) if chunks > 1 else None)
         kinds = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table.physical_name})").fetchall())
@@ -82,15 +89,24 @@ def comparison_vectors(linker, register_table: str, chunks: int = 1, tf_by_compa
             t_cols = [f"CAST({' + '.join(t_cols)} AS FLOAT) AS \"t_*\""]
         numeric = all(kinds[c] in ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT") for c in ("entity_id", "record_id"))
         if numeric:
-            parts.append(_fetch(con, f"SELECT entity_id::BIGINT AS entity_id, record_id::BIGINT AS record_id, "
-                                     f"{', '.join([f'g_{n}' for n in names] + t_cols)} FROM {table.physical_name} "
-                                     "ORDER BY record_id, entity_id"))  # the same order every run: same sums, same bytes
+            top = con.execute(f"SELECT max(entity_id), max(record_id), min(entity_id), min(record_id) "
+                              f"FROM {table.physical_name}").fetchall()[0]
+            small = all(v is None or 0 <= v < 2 ** 31 for v in top)  # uids as 4 bytes, not 8, when they fit
+            cast = "INTEGER" if small else "BIGINT"
+            arrays = _fetch(con, f"SELECT entity_id::{cast} AS entity_id, record_id::{cast} AS record_id, "
+                                 f"{', '.join([f'g_{n}' for n in names] + t_cols)} FROM {table.physical_name} "
+                                 "ORDER BY record_id, entity_id")  # the same order every run: same sums, same bytes
         else:  # text uids: coded in the database, only the distinct ids come back as text
             if chunks > 1:
                 raise ValueError("comparison_vectors: chunks need integer uids")
             text_ids, arrays = _coded(con, table.physical_name, [f"g_{n}" for n in names] + t_cols)
-            parts.append(arrays)
         table.drop_table_from_database_and_remove_from_cache()
+        n = len(next(iter(arrays.values()))) if arrays else 0
+        compared += n
+        if keep is not None and n:
+            mask = keep(arrays)
+            arrays = {c: a[mask] for c, a in arrays.items()}
+        parts.append(arrays)
     arrays = parts[0] if len(parts) == 1 else {}
     for c in list(parts[0]) if len(parts) > 1 else []:  # column by column: each slice's copy goes once joined
         arrays[c] = np.concatenate([p.pop(c) for p in parts])
@@ -100,16 +116,18 @@ def comparison_vectors(linker, register_table: str, chunks: int = 1, tf_by_compa
         e0, r0 = (int(ent.min()), int(rec.min())) if len(ent) else (0, 0)
         ent_ids = np.arange(e0, int(ent.max()) + 1 if len(ent) else 0)
         rec_ids = np.arange(r0, int(rec.max()) + 1 if len(rec) else 0)
-        ent = ent - e0
-        rec = rec - r0
+        ent = ent.astype(np.int32, copy=ent.dtype != np.int32 or not ent.flags.writeable)
+        rec = rec.astype(np.int32, copy=rec.dtype != np.int32 or not rec.flags.writeable)
+        ent -= e0  # in place: no second copy of every pair's ids
+        rec -= r0
     else:
         (ent_ids, rec_ids), ent, rec = text_ids, arrays.pop("ent"), arrays.pop("rec")
     gamma = {n: arrays.pop(f"g_{n}") for n in names}
     tf = {n: arrays.pop(f"t_{n}") for n in [*names, "*"] if f"t_{n}" in arrays}
-    return Pairs(ent.astype(np.int32), rec.astype(np.int32), ent_ids, rec_ids, gamma, tf)
+    return Pairs(ent.astype(np.int32), rec.astype(np.int32), ent_ids, rec_ids, gamma, tf, compared=compared)
 
 
-def _vectors_table(linker, register_table: str, right_chunk: tuple[int, int] | None):
+def _vectors_table(linker, register_table: str | None, right_chunk: tuple[int, int] | None):
     """One slice of the pairs as a table: entity_id, record_id, g_<comparison>, t_<comparison>."""
     from splink.internals.comparison_vector_values import compute_comparison_vector_values_from_id_pairs_sqls
     from splink.internals.pipeline import CTEPipeline
@@ -142,10 +160,13 @@ def _vectors_table(linker, register_table: str, right_chunk: tuple[int, int] | N
             cases = "\n".join(lv._tf_adjustment_sql(comp._gamma_column_name, comp.comparison_levels)
                               for lv in comp.comparison_levels)
             selects.append(f"CAST(coalesce(CASE {cases} END, 0) AS FLOAT) AS t_{name}")
+    if register_table is None:  # deduplication: a pair is its two records, left and right
+        ent, rec = "uid_l", "uid_r"
+    else:
+        ent = f"CASE WHEN source_dataset_l = '{register_table}' THEN uid_l ELSE uid_r END"
+        rec = f"CASE WHEN source_dataset_l = '{register_table}' THEN uid_r ELSE uid_l END"
     pipeline.enqueue_sql(f"""
-        SELECT
-            CASE WHEN source_dataset_l = '{register_table}' THEN uid_l ELSE uid_r END AS entity_id,
-            CASE WHEN source_dataset_l = '{register_table}' THEN uid_r ELSE uid_l END AS record_id,
+        SELECT {ent} AS entity_id, {rec} AS record_id,
             {', '.join(selects)}
         FROM __splink__df_comparison_vectors
     """, "__riskengine_pairs")
@@ -264,7 +285,8 @@ def one_to_one_em(pairs: Pairs, levels: pd.DataFrame, n_entities: int, n_records
     comparisons = list(levels["comparison"].unique())
     pattern, pattern_levels = _patterns(pairs, comparisons)
     n_patterns = len(next(iter(pattern_levels.values()))) if pattern_levels else 1
-    tf = pairs.tf_total - np.float32(math.log2(n_entities))
+    tf = pairs.tf_total
+    tf -= np.float32(math.log2(n_entities))  # in place: one array of every pair, not two
     n_codes = len(pairs.rec_ids)
     iteration = 0
     for iteration in range(1, max_iterations + 1):
@@ -308,7 +330,9 @@ def score(pairs: Pairs, levels: pd.DataFrame, pi: float, n_entities: int) -> pd.
         per_pattern += table[np.clip(pattern_levels[comparison] + 1, 0, len(table) - 1)]
     lw = per_pattern.astype(np.float32)[pattern]
     del pattern
-    lw += pairs.tf_total - np.float32(math.log2(n_entities))
+    for v in pairs.tf.values():  # added in place: no temporary of every pair
+        lw += v
+    lw -= np.float32(math.log2(n_entities))
     total = np.zeros(len(pairs.rec_ids))
     for a in range(0, len(lw), SLICE):  # each record's sum of Bayes factors, for the rival-aware probability
         total += np.bincount(pairs.rec[a:a + SLICE], weights=np.exp2(np.minimum(lw[a:a + SLICE].astype(np.float64),
@@ -317,7 +341,9 @@ def score(pairs: Pairs, levels: pd.DataFrame, pi: float, n_entities: int) -> pd.
     denominator = (1 - pi) + pi * total
     ent_rank = np.empty(len(pairs.ent_ids), dtype=np.int32)  # ties broken by entity id, as before
     ent_rank[np.argsort(pairs.ent_ids.astype(str), kind="stable")] = np.arange(len(pairs.ent_ids))
-    order = np.lexsort((ent_rank[pairs.ent], -lw, pairs.rec))
+    np.negative(lw, out=lw)  # best first, sorted without a negated copy of every pair's weight
+    order = np.lexsort((ent_rank[pairs.ent], lw, pairs.rec))
+    np.negative(lw, out=lw)
     rec_sorted = pairs.rec[order]
     firsts = np.flatnonzero(np.r_[True, rec_sorted[1:] != rec_sorted[:-1]])
     has_second = np.r_[firsts[1:], len(order)] - firsts > 1
@@ -343,3 +369,86 @@ def score(pairs: Pairs, levels: pd.DataFrame, pi: float, n_entities: int) -> pd.
         out[f"mw_{comparison}"] = mw
         out[f"gamma_{comparison}"] = g  # the level, for the agreement in words
     return out
+
+
+def weight_at_least(levels: pd.DataFrame, pi: float, floor: float,
+                    seen: np.ndarray | None = None) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+    """A `keep` for comparison_vectors: pairs whose pairwise match probability (prior odds times
+    the Bayes factors of its levels and tf adjustments) is at least `floor`. With `seen`, a boolean
+    per uid, it also marks every uid that was in any pair (kept or not)."""
+    tables = _weight_tables(levels)
+    prior = math.log2(pi / (1 - pi))
+    cut = math.log2(floor / (1 - floor))
+
+    def keep(a: dict[str, np.ndarray]) -> np.ndarray:
+        if seen is not None:
+            seen[a["entity_id"]] = True
+            seen[a["record_id"]] = True
+        mw = np.full(len(a["entity_id"]), prior)
+        for comparison, table in tables.items():
+            mw += table[np.clip(a[f"g_{comparison}"] + 1, 0, len(table) - 1)]
+        for name, t in a.items():
+            if name.startswith("t_"):
+                mw += t
+        return mw >= cut
+
+    return keep
+
+
+def pairwise(pairs: Pairs, levels: pd.DataFrame, pi: float, floor: float = 1e-3
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    """Deduplication's scores: each pair's own match probability (splink's: prior odds times the
+    Bayes factors of its levels and term frequencies), with no one-to-one constraint.
+
+    Returns the pairs at or above `floor` as (left id, right id, probability), sorted by
+    probability (highest first), and each record's best two candidates in either direction:
+    record_id, candidate_id, rank, match_probability, match_weight, runner_up_probability,
+    mw_<comparison> and gamma_<comparison>. Pairs below `floor` are only counted: for most blocked
+    pairs (different people sharing a date or a surname) no copy is made past their slice."""
+    comparisons = list(levels["comparison"].unique())
+    pattern, pattern_levels = _patterns(pairs, comparisons)
+    n_patterns = len(pattern_levels[comparisons[0]]) if comparisons else 1
+    tables = _weight_tables(levels)
+    per_pattern = np.full(n_patterns, math.log2(pi / (1 - pi)))
+    for comparison, table in tables.items():
+        per_pattern += table[np.clip(pattern_levels[comparison] + 1, 0, len(table) - 1)]
+    cut = math.log2(floor / (1 - floor))
+    kept, weights = [], []
+    for a in range(0, len(pattern), SLICE):
+        mw = per_pattern[pattern[a:a + SLICE]]
+        for t in pairs.tf.values():
+            mw = mw + t[a:a + SLICE]
+        idx = np.flatnonzero(mw >= cut)
+        kept.append(idx + a)
+        weights.append(mw[idx])
+    idx = np.concatenate(kept) if kept else np.zeros(0, np.int64)
+    mw = np.concatenate(weights) if weights else np.zeros(0)
+    p = 1.0 / (1.0 + np.exp2(-np.clip(mw, -_MAX_LOG2, _MAX_LOG2)))
+    left, right = pairs.ent_ids[pairs.ent[idx]], pairs.rec_ids[pairs.rec[idx]]
+    by_p = np.argsort(-p, kind="stable")
+    edges = (left[by_p], right[by_p], p[by_p])
+
+    # best two per record, either way round: a record's candidates are the other side of its pairs
+    nodes, codes = np.unique(np.concatenate([left, right]), return_inverse=True)
+    node = codes.reshape(-1)
+    k = len(idx)
+    other = np.r_[node[k:], node[:k]]
+    mw2, p2, pos = np.r_[mw, mw], np.r_[p, p], np.r_[idx, idx]
+    order = np.lexsort((other, -mw2, node))
+    node_sorted = node[order]
+    firsts = np.flatnonzero(np.r_[True, node_sorted[1:] != node_sorted[:-1]]) if len(order) else np.zeros(0, np.int64)
+    has_second = np.r_[firsts[1:], len(order)] - firsts > 1
+    top = np.sort(np.r_[firsts, firsts[has_second] + 1]).astype(np.int64)
+    rank = np.where(np.isin(top, firsts), 1, 2)
+    top = order[top]
+    runner = np.zeros(len(top))
+    second = np.flatnonzero(rank == 2)
+    runner[second - 1] = p2[top[second]]
+    best = pd.DataFrame({"record_id": nodes[node[top]], "candidate_id": nodes[other[top]], "rank": rank.astype(np.int64),
+                         "match_probability": p2[top], "match_weight": mw2[top], "runner_up_probability": runner})
+    at = pos[top]
+    for comparison, table in tables.items():
+        g = pairs.gamma[comparison][at]
+        best[f"mw_{comparison}"] = table[np.clip(g + 1, 0, len(table) - 1)]
+        best[f"gamma_{comparison}"] = g
+    return *edges, best
