@@ -285,3 +285,112 @@ def test_linkage_trained_on_spark_gives_duckdbs_links(spark, tmp_path, monkeypat
     assert apart <= rows / 10_000
     for acc in (duck.metrics["accuracy"]["overall"], on_spark.metrics["accuracy"]["overall"]):
         assert acc["precision"] >= 0.99 and acc["recall"] >= 0.99
+
+
+# --- reading and validating [data] in Spark (the command line's path with --backend spark) ---
+
+
+def _messy_folder(root: Path) -> Path:
+    """A small data set breaking each of ingest's rules once or twice, as CSV and Parquet files."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "entities.csv").write_text(
+        "entity_id,address,lat,lon,ward\n"
+        "E1,1 High St,51.5,-0.1,north\n E2 ,2 High St,51.6,-0.2,south\nE3,3 High St,abc,-0.1,north\n"
+        "E4,4 High St,\"51,5\",inf,south\nE5,5 High St,95,-0.1,north\n,6 High St,51.5,-0.1,south\n"
+        "E1,1 High St again,51.5,-0.1,north\nE7,7 High St,,,south\n12,12 High St,51.5,-0.1,north\n")
+    (root / "complaints.csv").write_text(
+        "entity_id,date,type,value,address\n"
+        "E1,2023-01-05,noise,1,\nE2,2023/01/05,noise,2,\nE2,2023-02-30,noise,,\nE7,2999-01-01,noise,,\n"
+        "E7,1900-06-01,noise,,\nE1,2023-03-01T10:30:00+05:00,,1e400,\nE1,2023-03-02,noise,\"51,5\",\n"
+        "E9,2023-03-03,noise,,\n,2023-03-04,noise,,\n,2023-03-05,noise,,9 Low Rd\n"
+        "E1,2023-01-05,noise,1,\nE1 ,2023-01-05,noise,1,\nE2,2023-04-01,odour,abc,\nE2,,noise,,\n"
+        "E2,2023-04-02 08:00,odour,2.5,\nE7,2023-04-03,noise,-1,\n")
+    pd.DataFrame({"entity_id": [12.0, 2.5, np.nan, 7.0], "date": pd.to_datetime(["2023-05-01", "2023-05-02", "2023-05-03",
+                                                                                 "2023-05-04"]).astype("datetime64[us]"),
+                  "type": ["claim", "claim", "claim", " "], "value": [3.0, np.nan, 1.0, 2.0],
+                  "address": [None, None, "8 Low Rd", None]}).to_parquet(root / "benefits.parquet", index=False)
+    (root / "outcomes.csv").write_text("entity_id,date,outcome\nE1,2023-06-01,1\nE2,2023-06-01,2\nE9,2023-06-01,0\n"
+                                       "E7,2023-06-01,x\nE7,2023-06-02,0\n")
+    return root
+
+
+def _messy_spec(root: Path, uri: bool):
+    from riskengine.spec import DataSpec, Source
+
+    where = (lambda name: Source.from_string((root / name).as_uri())) if uri else \
+        (lambda name: Source.from_string(str(root / name)))
+    return DataSpec(entities=where("entities.csv"), events={"complaints": where("complaints.csv"),
+                                                            "benefits": where("benefits.parquet")},
+                    outcomes=where("outcomes.csv"), max_reject_share=1.0)
+
+
+def test_spark_reads_and_validates_data_by_ingests_rules(spark, tmp_path):
+    """file:// URIs in the spec, read by Spark: the same good rows and the same rejects, reason for reason."""
+    from riskengine.ingest import load_data
+    from riskengine.spark import load_data as load_on_spark
+
+    root = _messy_folder(tmp_path / "data")
+    today = "2024-01-01"
+    duck = load_data(_messy_spec(root, uri=False), today=pd.Timestamp(today).date())
+    got = load_on_spark(spark, _messy_spec(root, uri=True), today=pd.Timestamp(today).date())
+    assert got.driver_rows == "all" and len(duck.rejects) >= 20
+    key = ["row", "line", "column", "reason", "record"]
+    for file in duck.rejects["file"].unique():  # named by the spec: the path, or the URI as written
+        a = duck.rejects[duck.rejects["file"] == file][key].reset_index(drop=True)
+        b = got.data.rejects[got.data.rejects["file"].str.endswith(Path(file).name)][key].reset_index(drop=True)
+        pd.testing.assert_frame_equal(b.astype(str), a.astype(str), obj=file)
+    pd.testing.assert_frame_equal(got.data.entities, duck.entities, check_dtype=False)
+    for name, frame in duck.sources.items():
+        pd.testing.assert_frame_equal(got.data.sources[name][frame.columns], frame, check_dtype=False, obj=name)
+    pd.testing.assert_frame_equal(got.data.outcomes, duck.outcomes, check_dtype=False)
+    events = got.events.toPandas()  # the keyed rows the features read, held in Spark
+    assert len(events) == len(duck.events) == 4
+    assert sorted(events["entity_id"] + events["date"].astype(str)) == \
+        sorted(duck.events["entity_id"] + duck.events["date"].dt.strftime("%Y-%m-%d"))
+    # a folder of Parquet parts (as Spark writes them) reads as its one file does
+    assert "12" in set(got.data.sources["benefits"]["entity_id"])  # a whole number read from Parquet is the id "12"
+    # a folder of Parquet parts (as Spark writes them) is one source, its rows numbered
+    from riskengine.spark._ingest import read_source
+    from riskengine.spec import Source
+
+    spark.read.parquet(str(root / "benefits.parquet")).repartition(2).write.parquet(str(root / "benefits_parts"))
+    parts, fingerprint, columns = read_source(spark, Source.from_string((root / "benefits_parts").as_uri()),
+                                              ["entity_id", "date", "type"])
+    assert sorted(r["_row"] for r in parts.select("_row").collect()) == [1, 2, 3, 4]
+    assert fingerprint["sha256"].startswith("spark-xxhash64-sum:") and columns == list(pd.read_parquet(
+        root / "benefits.parquet").columns)
+
+
+def test_spark_data_errors_name_the_file_and_column(spark, tmp_path):
+    from riskengine.errors import DataError
+    from riskengine.spark import load_data as load_on_spark
+    from riskengine.spec import Source
+
+    root = _messy_folder(tmp_path / "data")
+    (root / "bad.csv").write_text("entity_id,when,type\nE1,2023-01-01,noise\n")
+    spec = _messy_spec(root, uri=True)
+    spec.events["complaints"] = Source.from_string((root / "bad.csv").as_uri())
+    with pytest.raises(DataError, match=r"bad\.csv: missing column 'date'; found 'entity_id', 'when', 'type'"):
+        load_on_spark(spark, spec)
+    spec = _messy_spec(root, uri=True)
+    spec.max_reject_share = 0.05
+    with pytest.raises(DataError, match=r"entities\.csv: 5 of 9 rows \(55\.6%\) break the data contract") as err:
+        load_on_spark(spark, spec, today=pd.Timestamp("2024-01-01").date())
+    assert len(err.value.rejects) == 5
+
+
+def test_uris_in_specs_are_kept_and_duckdb_says_which_it_reads(tmp_path):
+    from riskengine.errors import DataError
+    from riskengine.ingest import read_table
+    from riskengine.spec import DataSpec, Source, from_mapping
+
+    spec = from_mapping(DataSpec, {"entities": "s3a://council/entities.parquet",
+                                   "events": {"c": {"path": "hdfs:///warehouse/events/", "date_format": "%d/%m/%Y"}}},
+                        file="x.toml")
+    assert str(spec.entities.path) == "s3a://council/entities.parquet"  # not folded to s3a:/council
+    assert str(spec.events["c"].path) == "hdfs:///warehouse/events/"
+    with pytest.raises(DataError, match=r"s3a://council/entities\.parquet: a s3a:// URI is read by the Spark backend"):
+        read_table(spec.entities)
+    (tmp_path / "e.csv").write_text("entity_id\nE1\n")
+    frame, _ = read_table(Source.from_string((tmp_path / "e.csv").as_uri()))
+    assert list(frame["entity_id"]) == ["E1"]

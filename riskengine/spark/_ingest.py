@@ -125,7 +125,7 @@ def _fingerprint(df, source: Source, columns: list[str]) -> dict:
     if path is not None and path.is_file():
         from riskengine.ingest import _file_sha256
 
-        return {"name": source.describe(), "sha256": _file_sha256(path), "rows": df.count()}
+        return {"name": source.describe(), "sha256": _file_sha256(path), "rows": None}  # rows: set once counted
     got = df.agg(F.count(F.lit(1)).alias("n"),
                  F.sum(F.xxhash64(*[F.col(f"`{c}`").cast("string") for c in columns]).cast("decimal(38,0)")).alias("h")
                  ).first()
@@ -310,7 +310,8 @@ def _reject_rows(bad: pd.DataFrame, file: str, columns: list[str]) -> pd.DataFra
         cols.append(", ".join(dict.fromkeys(c for c, _ in pairs)))
         why.append("; ".join(dict.fromkeys(r if c == "*" else f"{c}: {r}" for c, r in pairs)))
         records.append(json.dumps({k: (None if _isna(v) else str(v)) for k, v in raw.items()}))
-    return pd.DataFrame({"file": file, "row": bad[ROW].to_numpy(), "line": bad[LINE].to_numpy(), "column": cols,
+    return pd.DataFrame({"file": file, "row": bad[ROW].to_numpy(dtype=np.int64),
+                         "line": bad[LINE].astype("Int64").to_numpy(dtype=object, na_value=pd.NA), "column": cols,
                          "reason": why, "record": records})
 
 
@@ -321,69 +322,76 @@ def _isna(v) -> bool:
         return False
 
 
+def _cleaned(good, columns: list[str], cleaned: dict[str, str], extra: tuple = ()):
+    """The good rows with every data column, those in `cleaned` replaced by their cleaned helper column."""
+    from pyspark.sql import functions as F
+
+    keep = [F.col(cleaned[c]).alias(c) if c in cleaned else F.col(f"`{c}`") for c in columns]
+    keep += [F.col(cleaned[c]).alias(c) for c in cleaned if c not in columns]
+    return good.select(*keep, *extra)
+
+
 def validate_entities(df, file: str, columns: list[str]):
     """ingest.validate_entities in Spark: (good rows with entity_id text, lat/lon doubles; rejects; rows read)."""
     from pyspark.sql import functions as F
 
-    ident = as_id(df, "entity_id")
-    df = df.withColumn("_id", ident)
-    failures, casts = [], {}
+    helpers, number_fails, cleaned = {"_id": as_id(df, "entity_id")}, [], {"entity_id": "_id"}
+    for c in ("lat", "lon"):
+        if c in columns:
+            helpers[f"_c_{c}"], fail = as_number(df, c)
+            number_fails.append(fail)
+            cleaned[c] = f"_c_{c}"
+    df = df.withColumns(helpers)
+    failures = [*number_fails, _when(F.col("_id").isNull(), "entity_id", "missing")]
     for c, lim in (("lat", 90), ("lon", 180)):
         if c in columns:
-            value, fail = as_number(df, c)
-            failures.append(fail)
-            casts[c] = value
-    failures.append(_when(F.col("_id").isNull(), "entity_id", "missing"))
-    for c, lim in (("lat", 90), ("lon", 180)):
-        if c in casts:
-            failures.append(_when(F.abs(casts[c]) > lim, c, f"outside -{lim}..{lim}"))
+            failures.append(_when(F.abs(F.col(f"_c_{c}")) > lim, c, f"outside -{lim}..{lim}"))
     failures.append(F.when(F.col("_id").isNotNull(), _duplicates(df, [F.col("_id")], "entity_id", "entity_id")))
     good, rejects, n = _split(df, failures, file, columns)
-    good = good.withColumn("entity_id", F.col("_id"))
-    for c in casts:
-        good = good.withColumn(c, as_number(good, c)[0])
-    return good.drop("_id"), rejects, n
+    return _cleaned(good, columns, cleaned, (ROW, LINE)), rejects, n
 
 
 def validate_events(df, file: str, columns: list[str], known, today, earliest, date_format: str | None):
     """ingest.validate_events in Spark; `known` is the entities' ids (a one-column Spark DataFrame `_known`)."""
     from pyspark.sql import functions as F
 
-    df = df.join(known, F.col("_known") == as_id(df, "entity_id"), "left")
     date, date_fail = as_date(df, "date", date_format, today, earliest, file)
-    failures = [date_fail, _when(_text(df, "type").isNull(), "type", "missing")]
+    helpers = {"_id": as_id(df, "entity_id"), "_date": date, "_date_fail": date_fail, "_type": _text(df, "type"),
+               "_address": _text(df, "address") if "address" in columns else F.lit(None).cast("string")}
     if "value" in columns:
-        failures.append(as_number(df, "value")[1])
-    ident = as_id(df, "entity_id")
-    failures.append(_when(ident.isNotNull() & F.col("_known").isNull(), "entity_id", "not in the entities table"))
-    address = _text(df, "address").isNotNull() if "address" in columns else F.lit(False)
-    failures.append(_when(ident.isNull() & ~address, "entity_id", "missing, and no address to link by"))
-    failures.append(_duplicates(df, _comparable(df, columns), "*", "row"))
+        helpers["_value"], helpers["_value_fail"] = as_number(df, "value")
+    else:
+        helpers["_value"] = F.lit(None).cast("double")
+    dup = _duplicates(df, _comparable(df, columns), "*", "row")
+    df = df.withColumns(helpers).withColumn("_dup", dup).join(known, F.col("_known") == F.col("_id"), "left")
+    ident = F.col("_id")
+    failures = [F.col("_date_fail"), _when(F.col("_type").isNull(), "type", "missing"),
+                *([F.col("_value_fail")] if "value" in columns else []),
+                _when(ident.isNotNull() & F.col("_known").isNull(), "entity_id", "not in the entities table"),
+                _when(ident.isNull() & F.col("_address").isNull(), "entity_id", "missing, and no address to link by"),
+                F.col("_dup")]
     good, rejects, n = _split(df, failures, file, columns)
-    value = as_number(good, "value")[0] if "value" in columns else F.lit(None).cast("double")
-    good = (good.withColumn("entity_id", as_id(good, "entity_id")).withColumn("date", as_date(
-        good, "date", date_format, today, earliest, file)[0]).withColumn("type", _text(good, "type"))
-        .withColumn("value", value).drop("_known", LINE).withColumnRenamed(ROW, "line"))
-    return good, rejects, n
+    cleaned = {"entity_id": "_id", "date": "_date", "type": "_type", "value": "_value"}
+    return _cleaned(good, columns, cleaned, (F.col(ROW).alias("line"),)), rejects, n
 
 
 def validate_outcomes(df, file: str, columns: list[str], known, today, earliest, kind: str, date_format: str | None):
     """ingest.validate_outcomes in Spark: (entity_id, date, outcome of the good rows; rejects; rows read)."""
     from pyspark.sql import functions as F
 
-    ident = as_id(df, "entity_id")
-    df = df.join(known, F.col("_known") == ident, "left")
     date, date_fail = as_date(df, "date", date_format, today, earliest, file)
-    outcome, _ = as_number(df, "outcome")
-    failures = [date_fail, _when(ident.isNull(), "entity_id", "missing"),
+    df = df.withColumns({"_id": as_id(df, "entity_id"), "_date": date, "_date_fail": date_fail,
+                         "_outcome": as_number(df, "outcome")[0]})
+    df = df.join(known, F.col("_known") == F.col("_id"), "left")
+    ident, outcome = F.col("_id"), F.col("_outcome")
+    failures = [F.col("_date_fail"), _when(ident.isNull(), "entity_id", "missing"),
                 _when(ident.isNotNull() & F.col("_known").isNull(), "entity_id", "not in the entities table"),
                 _when(outcome.isNull(), "outcome", "missing or not a number")]
     if kind == "binary":
         failures.append(_when(outcome.isNotNull() & ~outcome.isin(0.0, 1.0), "outcome", "outcome must be 0 or 1"))
     good, rejects, n = _split(df, failures, file, columns)
-    good = good.select(as_id(good, "entity_id").alias("entity_id"),
-                       as_date(good, "date", date_format, today, earliest, file)[0].alias("date"),
-                       as_number(good, "outcome")[0].alias("outcome"), ROW)
+    good = good.select(F.col("_id").alias("entity_id"), F.col("_date").alias("date"),
+                       F.col("_outcome").alias("outcome"), ROW)
     return good, rejects, n
 
 
@@ -423,7 +431,7 @@ def load_data(spark, spec: DataSpec, today: dt.date | None = None,
     raw, fp, columns = read_source(spark, spec.entities, ENTITY_REQUIRED)
     good, rej, n = validate_entities(raw, fp["name"], columns)
     _check_share(fp["name"], n, rej, spec.max_reject_share, all_rejects)
-    fingerprints.append({**fp, "table": "entities"})
+    fingerprints.append({**fp, "rows": n, "table": "entities"})
     all_rejects.append(rej)
     good = good.persist()
     entities = _entities_frame(good.orderBy(ROW).drop(LINE).toPandas(), columns)
@@ -436,15 +444,14 @@ def load_data(spark, spec: DataSpec, today: dt.date | None = None,
         _check_share(fp["name"], n, rej, spec.max_reject_share, all_rejects)
         all_rejects.append(rej)
         rows = rows.persist()
-        dates = rows.agg(F.min("date").alias("a"), F.max("date").alias("b")).first()
-        fingerprints.append({**fp, "table": f"events.{source}",
-                             "first_date": None if dates["a"] is None else str(dates["a"]),
-                             "last_date": None if dates["b"] is None else str(dates["b"])})
         keyed.append(rows.where(F.col("entity_id").isNotNull()).select(
             F.lit(source).alias("source"), "entity_id", "date", "type", "value"))
         here = rows if driver_rows is None else _selected(
             rows, driver_rows(source), link_addresses and "address" in columns)
         sources[source] = _events_frame(here.orderBy("line").toPandas(), columns)
+        from riskengine.ingest import _date_range  # every type's first and last dated row is here
+
+        fingerprints.append({**fp, "rows": n, "table": f"events.{source}", **_date_range(sources[source])})
 
     outcomes = None
     if spec.outcomes is not None:
@@ -457,7 +464,7 @@ def load_data(spark, spec: DataSpec, today: dt.date | None = None,
         outcomes = pd.DataFrame({"entity_id": outcomes["entity_id"].astype("string"),
                                  "date": pd.to_datetime(outcomes["date"]).astype("datetime64[ns]"),
                                  "outcome": outcomes["outcome"].astype("float64")})
-        fingerprints.append({**fp, "table": "outcomes",
+        fingerprints.append({**fp, "rows": n, "table": "outcomes",
                              "first_date": str(outcomes["date"].min().date()) if len(outcomes) else None,
                              "last_date": str(outcomes["date"].max().date()) if len(outcomes) else None})
 
