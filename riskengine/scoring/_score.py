@@ -101,6 +101,9 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
     loaded = model or load_model(spec.pipeline, spec.model_alias)
 
     session = on_spark = None
+    if engine.backend == "spark" and spec.queue is not None:  # before any work
+        raise RiskEngineError("a scoring spec with a [queue] is scored on the DuckDB backend only "
+                              "(each row as of its own date); drop --backend spark / [engine] backend")
     if engine.backend == "spark":  # Spark reads and validates the data; linkage of new rows runs on it too
         from riskengine.spark import spark_session
         from riskengine.spark import load_data_or_write_rejects as load_on_spark
@@ -214,6 +217,7 @@ def _score_on_spark(spec: ScoringSpec, tspec: TrainingSpec, data, events: pd.Dat
     `on_spark` (riskengine.spark's SparkData) holds the events in Spark, with the rows linkage
     matched; `events` (on the driver) are then only what the exclusions read. Its rejects are
     written beside the list as rejects.parquet."""
+    from riskengine.prepare import given_features
     from riskengine.scoring._reasons import reasons_for_all
     from riskengine.spark import build_features as spark_features
     from riskengine.spark import score_features, spark_session
@@ -222,7 +226,7 @@ def _score_on_spark(spec: ScoringSpec, tspec: TrainingSpec, data, events: pd.Dat
     master = session.sparkContext.master
     step(f"building features as of {when.date()} for {len(data.entities):,} entities on Spark ({master})", "features")
     sfs = spark_features(session, data.entities, events if on_spark is None else on_spark.events, [when],
-                         tspec.features, reference=loaded.info)
+                         tspec.features, reference=loaded.info, given=given_features(tspec.features, data))
     # the registered version itself, so an alias moved meanwhile cannot mix two models
     uri = f"models:/{spec.pipeline}/{loaded.version}" if loaded.version else loaded.uri
     step(f"scoring {len(data.entities):,} entities on Spark with {uri} (mlflow.pyfunc.spark_udf)", "scoring")

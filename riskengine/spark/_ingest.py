@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.errors import DataError, RiskEngineError
-from riskengine.ingest import (AREA_EVENT_REQUIRED, ENTITY_REQUIRED, EVENT_REQUIRED, ISO_DATE, ISO_DATE_TIME,
+from riskengine.ingest import (ENTITY_REQUIRED, EVENT_REQUIRED, ISO_DATE, ISO_DATE_TIME,
                                OUTCOME_REQUIRED, REJECT_COLUMNS, RESERVED_COLUMNS, Dataset)
 from riskengine.spec import EARLIEST_DATE, DataSpec, Source, Uri
 

@@ -67,7 +67,7 @@ def build_training_table(spec: TrainingSpec, data, events: pd.DataFrame, dates: 
         from riskengine.spark import features_for_rows
 
         fs = features_for_rows(entities, events, dates, spec.features, rows[["entity_id", "as_of"]],
-                               spec.engine.spark_master)
+                               spec.engine.spark_master, given=given_features(spec.features, data))
     else:
         fs = build_features(entities, events, dates, spec.features, given=given_features(spec.features, data))
     table = rows.merge(fs.table, on=["entity_id", "as_of"], how="left", validate="one_to_one")
