@@ -404,7 +404,9 @@ class Purpose:
 class Source:
     """Where a table comes from: a CSV or Parquet file, or a SQL query over a SQLAlchemy URL.
 
-    In TOML a plain string is a file path; a table `{ sql = "...", url = "..." }` is a query;
+    In TOML a plain string is a file path (or a URI such as `s3a://bucket/x.parquet`, kept as written:
+    the Spark backend reads any URI Spark reads, the DuckDB backend `file://` ones); a table
+    `{ sql = "...", url = "..." }` is a query;
     `{ path = "...", date_format = "%d/%m/%Y" }` reads dates written another way.
     """
 
