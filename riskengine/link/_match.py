@@ -154,6 +154,7 @@ def match_prepared(
             tables.append(db.register(_cast(frame), table_name=name))
         else:  # Spark compares; DuckDB still counts each blocking rule's pairs (a GROUP BY on the keys)
             con.register(name, _cast(frame))
+            spark.catalog.dropTempView(name)  # a session's earlier linkage left its views: splink refuses the name
             tables.append(db.register(frame.reset_index(drop=True), table_name=name))
     n_left = len(records) if dedupe else len(register)
     n_right = len(records)
@@ -179,6 +180,8 @@ def match_prepared(
             if f.kind == "address":
                 share = register[f.name].dropna().value_counts(normalize=True)
                 tf = pd.DataFrame({f.name: share.index.astype(str), f"tf_{f.name}": share.to_numpy()})
+                if spark is not None:
+                    spark.catalog.dropTempView(f"tf_lookup_{f.name}")
                 linker.table_management.register_term_frequency_lookup(
                     db.register(tf, table_name=f"tf_lookup_{f.name}"), f.name)
     if fixed is None:
