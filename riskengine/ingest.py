@@ -101,7 +101,7 @@ def read_table(source: Source, required: list[str] | None = None,
     name = source.describe()
     problems = None
     if source.path is not None:
-        path = Path(source.path)
+        path = local_path(source.path, name)
         if kind_of(path) != "csv" or not path.is_file():
             df = read_file(path, text=True)  # Parquet; or the one reader's message for a missing or unknown file
         else:
@@ -141,6 +141,21 @@ def read_table(source: Source, required: list[str] | None = None,
 
 
 RESERVED_COLUMNS = {"line", "_row", "_line", "_problem"}
+
+
+def local_path(path, name: str) -> Path:
+    """The local file a source names: a path, or a `file://` URI. Other URIs (s3a://, hdfs://, abfss://
+    ...) are read by the Spark backend only: a DataError saying so."""
+    from riskengine.spec import Uri
+
+    if not isinstance(path, Uri):
+        return Path(path)
+    local = path.local_path()
+    if local is None:
+        raise DataError(f"{name}: a {path.scheme}:// URI is read by the Spark backend only "
+                        "([engine] backend = \"spark\" or --backend spark); this backend reads local files, "
+                        "file:// URIs and SQL sources")
+    return local
 
 
 def _one_line(exc: Exception) -> str:

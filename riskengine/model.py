@@ -282,6 +282,31 @@ def _column(values: pd.Series, categories: list | None) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def categories_from_text(X: pd.DataFrame, categories: dict[str, list]) -> pd.DataFrame:
+    """X with text values of categorical columns mapped back onto the model's own categories.
+
+    The registered signature carries every category as text (what `mlflow.pyfunc.spark_udf`
+    sends), so a model whose categories are numbers (bedrooms 1, 2, 3) would see "3" as an
+    unknown category; "3" (and "3.0" for 3.0, "true" for True) is read as the category it spells."""
+    out = X
+    for col, cats in categories.items():
+        if col not in X.columns or all(isinstance(c, str) for c in cats):
+            continue
+        values = X[col]
+        if isinstance(values.dtype, pd.CategoricalDtype) or not (values.dtype == object
+                                                                  or pd.api.types.is_string_dtype(values.dtype)):
+            continue
+        lookup = {}
+        for c in cats:
+            for text in (str(c), str(c).lower()):
+                lookup.setdefault(text, c)
+        if out is X:
+            out = X.copy()
+        out[col] = pd.Series([lookup.get(v, v) if isinstance(v, str) else v for v in values], index=values.index,
+                             dtype=object)
+    return out
+
+
 class RiskModelPyfunc(mlflow.pyfunc.PythonModel):
     """MLflow pyfunc wrapper: DataFrame of features in, probability and raw score out."""
 
@@ -290,7 +315,7 @@ class RiskModelPyfunc(mlflow.pyfunc.PythonModel):
         self.info = info  # feature metadata, so scoring can phrase reasons
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
-        raw = self.model.raw_score(model_input)
+        raw = self.model.raw_score(categories_from_text(model_input, self.model.categories_))
         return pd.DataFrame({"probability": self.model.probability_from_raw(raw), "raw_score": raw})
 
 

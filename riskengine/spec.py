@@ -23,6 +23,32 @@ from riskengine.errors import SpecError
 # The generic loader
 # ---------------------------------------------------------------------------------------
 
+class Uri(str):
+    """A data location written as a URI (`s3a://`, `abfss://`, `gs://`, `hdfs://`, `file://` ...), kept
+    exactly as written (a Path would fold its `//`). The Spark backend reads any URI Spark's readers
+    take; the DuckDB backend reads `file://` ones (riskengine.ingest)."""
+
+    SCHEME = r"^[A-Za-z][A-Za-z0-9+.-]*://"
+
+    @classmethod
+    def match(cls, value: str) -> bool:
+        import re
+
+        return bool(re.match(cls.SCHEME, value))
+
+    @property
+    def scheme(self) -> str:
+        return self.split("://", 1)[0].lower()
+
+    def local_path(self) -> Path | None:
+        """The local file a `file://` URI names, else None."""
+        if self.scheme != "file":
+            return None
+        from urllib.parse import unquote, urlparse
+
+        return Path(unquote(urlparse(str(self)).path))
+
+
 _TYPE_WORDS = {
     str: "a string",
     int: "an integer",
@@ -30,6 +56,7 @@ _TYPE_WORDS = {
     bool: "true or false",
     dt.date: "a date (YYYY-MM-DD)",
     Path: "a file path (string)",
+    Uri: "a URI (scheme://...)",
 }
 
 
@@ -116,6 +143,10 @@ def _convert(value: Any, tp: Any, *, file: str, key: str) -> Any:
     if tp is str:
         if isinstance(value, str):
             return value
+        raise fail()
+    if tp is Uri:
+        if isinstance(value, str) and Uri.match(value):
+            return Uri(value)
         raise fail()
     if tp is Path:
         if isinstance(value, str):
@@ -373,11 +404,13 @@ class Purpose:
 class Source:
     """Where a table comes from: a CSV or Parquet file, or a SQL query over a SQLAlchemy URL.
 
-    In TOML a plain string is a file path; a table `{ sql = "...", url = "..." }` is a query;
+    In TOML a plain string is a file path (or a URI such as `s3a://bucket/x.parquet`, kept as written:
+    the Spark backend reads any URI Spark reads, the DuckDB backend `file://` ones); a table
+    `{ sql = "...", url = "..." }` is a query;
     `{ path = "...", date_format = "%d/%m/%Y" }` reads dates written another way.
     """
 
-    path: Path | None = None
+    path: Uri | Path | None = None  # a URI (s3a://, file:// ...) stays text: riskengine.spark reads it
     sql: str | None = None
     url: str | None = None
     date_format: str | None = None  # strftime format of its dates, e.g. "%m/%d/%Y"; default YYYY-MM-DD
@@ -405,7 +438,7 @@ class Source:
 
     @classmethod
     def from_string(cls, value: str) -> "Source":
-        return cls(path=Path(value))
+        return cls(path=Uri(value) if Uri.match(value) else Path(value))
 
     def describe(self) -> str:
         """A name for messages and fingerprints: the path, or the URL and the query."""

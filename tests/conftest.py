@@ -41,6 +41,10 @@ def spark():
         if os.environ.get("RISKENGINE_REQUIRE_SPARK"):
             pytest.fail(f"RISKENGINE_REQUIRE_SPARK is set but Spark cannot start: {problem}")
         pytest.skip(f"Spark backend tests need Spark: {problem}")
-    session = spark_session("local[2]", app_name="riskengine-tests", shuffle_partitions=4)
+    # a JVM that lives minutes, not hours: its quick compiler only and one GC thread cost about half
+    # the CPU of Spark's defaults here (the full JIT pays off only on long runs, e.g. bench_spark.py)
+    quick = "-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    session = spark_session("local[2]", app_name="riskengine-tests", shuffle_partitions=2,
+                            config={"spark.driver.extraJavaOptions": quick})
     yield session
     session.stop()

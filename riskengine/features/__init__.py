@@ -13,7 +13,8 @@ before the as-of date count, so a row never sees its own future.
 """
 
 from riskengine.features._build import (COUNT_DTYPE, EVENT_STATS, INFO_COLUMNS, FeatureSet, as_of_dates, assemble,
-                                        build_features, check_event_types, check_reference, event_plan, feature_columns, static_info)
+                                        build_features, check_event_types, check_reference, event_plan, feature_columns,
+                                        ready_values, static_info)
 from riskengine.features._sql import event_query, in_dialect, types_query
 from riskengine.features._cases import build_case_features
 from riskengine.features._phrases import column_label, default_label, describe, period
@@ -22,4 +23,4 @@ from riskengine.features._ready import join_as_of, load_ready_table, match_known
 __all__ = ["COUNT_DTYPE", "EVENT_STATS", "INFO_COLUMNS", "FeatureSet", "as_of_dates", "assemble", "build_case_features",
            "build_features", "check_event_types", "check_reference", "column_label", "default_label", "describe", "event_plan",
            "event_query", "feature_columns", "in_dialect", "join_as_of", "load_ready_table", "match_known_ids",
-           "period", "static_info", "types_query"]
+           "period", "ready_values", "static_info", "types_query"]

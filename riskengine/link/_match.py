@@ -78,6 +78,36 @@ def _cast(frame: pd.DataFrame):
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
+def _duckdb_u(frames: list, fields: list[Field], rules: list[str], dedupe: bool, n_entities: int,
+              u_pairs: float, seed: int):
+    """A DuckDB linker over the same tables and settings as the DuckDB backend's, u sampled as that
+    backend samples it. The Spark backend takes its u from here: splink's sampler draws rows with each
+    engine's own random sample, so Spark's u, then the weights and now and then a link, would differ.
+    The sample is small (at most `u_pairs` pairs of rows already in this process)."""
+    from splink import Linker
+    from splink.backends.duckdb import DuckDBAPI
+
+    db = DuckDBAPI(duckdb.connect())
+    tables = [db.register(_cast(frame), table_name=name) for frame, name in frames]
+    settings = splink_settings(fields, rules, dedupe=dedupe, n_entities=n_entities, keep_columns=False,
+                               dialect="duckdb")
+    sampler = Linker(tables, settings, log_level=None)
+    sampler.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed)
+    return sampler
+
+
+def _copy_u(source, target) -> None:
+    """Each level's u (by comparison and comparison-vector value) from one linker's model into another's."""
+    u = {(c.output_column_name, lv.comparison_vector_value): lv for c in source._settings_obj.comparisons
+         for lv in c.comparison_levels if not lv.is_null_level}
+    for comparison_ in target._settings_obj.comparisons:
+        for level in comparison_.comparison_levels:
+            if not level.is_null_level:
+                got = u[(comparison_.output_column_name, level.comparison_vector_value)]
+                level._u_probability = got._u_probability  # as the sampler set it ("not observed" too)
+                level._trained_u_probabilities = list(got._trained_u_probabilities)  # for splink's charts
+
+
 def match_prepared(
     register: pd.DataFrame | None,
     records: pd.DataFrame,
@@ -124,6 +154,7 @@ def match_prepared(
             tables.append(db.register(_cast(frame), table_name=name))
         else:  # Spark compares; DuckDB still counts each blocking rule's pairs (a GROUP BY on the keys)
             con.register(name, _cast(frame))
+            spark.catalog.dropTempView(name)  # a session's earlier linkage left its views: splink refuses the name
             tables.append(db.register(frame.reset_index(drop=True), table_name=name))
     n_left = len(records) if dedupe else len(register)
     n_right = len(records)
@@ -149,11 +180,16 @@ def match_prepared(
             if f.kind == "address":
                 share = register[f.name].dropna().value_counts(normalize=True)
                 tf = pd.DataFrame({f.name: share.index.astype(str), f"tf_{f.name}": share.to_numpy()})
+                if spark is not None:
+                    spark.catalog.dropTempView(f"tf_lookup_{f.name}")
                 linker.table_management.register_term_frequency_lookup(
                     db.register(tf, table_name=f"tf_lookup_{f.name}"), f.name)
     if fixed is None:
-        linker.training.estimate_u_using_random_sampling(max_pairs=min(max_u_pairs, max(1e5, 100.0 * n_entities)),
-                                                         seed=seed)  # in chunks, as splink does
+        u_pairs = min(max_u_pairs, max(1e5, 100.0 * n_entities))
+        if spark is None:
+            linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed)  # in chunks, as splink does
+        else:  # the DuckDB backend's sample (each engine's sampler draws other rows): the same u, the same links
+            _copy_u(_duckdb_u(frames, fields, [r.sql for r in used], dedupe, n_entities, u_pairs, seed), linker)
     else:
         _set_mu(linker, fixed["levels"])
     names = [f.name for f in fields]

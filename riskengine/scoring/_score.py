@@ -100,16 +100,28 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
     tspec = training_spec_for(spec, spec_path)
     loaded = model or load_model(spec.pipeline, spec.model_alias)
 
-    step("reading and validating the data", "data")
-    data = load_data_or_write_rejects(tspec.data, spec.pipeline, today=today, redact=tspec.link.person_columns)
-    add_stored_outcomes(data, tspec.data)  # new results take entities off the list (exclusions)
-    check_against_data(spec, data, training=tspec)
-    session = None
-    if engine.backend == "spark":  # started here: linkage of new rows runs on it too
+    session = on_spark = None
+    if engine.backend == "spark" and spec.queue is not None:  # before any work
+        raise RiskEngineError("a scoring spec with a [queue] is scored on the DuckDB backend only "
+                              "(each row as of its own date); drop --backend spark / [engine] backend")
+    if engine.backend == "spark":  # Spark reads and validates the data; linkage of new rows runs on it too
         from riskengine.spark import spark_session
+        from riskengine.spark import load_data_or_write_rejects as load_on_spark
 
         session = spark_session(engine.spark_master)
+        step(f"reading and validating the data on Spark ({session.sparkContext.master})", "data")
+        on_spark = load_on_spark(session, tspec.data, spec.pipeline, today=today, redact=tspec.link.person_columns,
+                                 driver_rows=exclusion_types(spec), link_addresses=tspec.link.enabled)
+        data = on_spark.data
+    else:
+        step("reading and validating the data", "data")
+        data = load_data_or_write_rejects(tspec.data, spec.pipeline, today=today, redact=tspec.link.person_columns)
+    add_stored_outcomes(data, tspec.data)  # new results take entities off the list (exclusions)
+    check_against_data(spec, data, training=tspec)
+    awaiting = {name: frame["line"] for name, frame in data.unlinked.items()}
     link_sources(data, tspec.link, spark=session)
+    if on_spark is not None:  # the rows linkage gave an entity, and past outcomes, join the events Spark holds
+        on_spark.complete_events(data, awaiting, tspec.features)
     queue = queue_rejects = None
     if spec.queue is not None:  # rank exactly the work due, each row as of its own date
         from riskengine.scoring._queue import read_queue
@@ -122,7 +134,7 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
     target = Path(out) if out else root / str(when.date())
     with run_folder(target) as work:
         result = _score_in(spec, tspec, data, loaded, when, work, previous, log_mlflow, step, queue, queue_rejects,
-                           engine)
+                           engine, on_spark)
         result.paths = {k: final_path(v) for k, v in result.paths.items()}
     result.out_dir = target
     return result
@@ -165,7 +177,7 @@ def check_as_of(when: pd.Timestamp, data, today: dt.date | None = None) -> None:
 
 def _score_in(spec: ScoringSpec, tspec: TrainingSpec, data, loaded: LoadedModel, when: pd.Timestamp,
               out_dir: Path, previous, log_mlflow: bool, step: Steps, queue: pd.DataFrame | None = None,
-              queue_rejects: pd.DataFrame | None = None, engine=None) -> ScoringResult:
+              queue_rejects: pd.DataFrame | None = None, engine=None, on_spark=None) -> ScoringResult:
     from riskengine.features import build_features
     from riskengine.prepare import feature_events, given_features
 
@@ -176,7 +188,7 @@ def _score_in(spec: ScoringSpec, tspec: TrainingSpec, data, loaded: LoadedModel,
         if queue is not None:
             raise RiskEngineError("a scoring spec with a [queue] is scored on the DuckDB backend only "
                                   "(each row as of its own date); drop --backend spark / [engine] backend")
-        result = _score_on_spark(spec, tspec, data, events, loaded, when, out_dir, previous, step, engine)
+        result = _score_on_spark(spec, tspec, data, events, loaded, when, out_dir, previous, step, engine, on_spark)
         return _finish(result, spec, tspec, data, out_dir, log_mlflow, None)
     # With the model's own feature metadata as the reference, the table has exactly the columns
     # and categories it was trained on, even when an event type has no rows this time.
@@ -199,8 +211,13 @@ def _score_in(spec: ScoringSpec, tspec: TrainingSpec, data, loaded: LoadedModel,
 
 
 def _score_on_spark(spec: ScoringSpec, tspec: TrainingSpec, data, events: pd.DataFrame, loaded: LoadedModel,
-                    when: pd.Timestamp, out_dir: Path, previous, step: Steps, engine) -> ScoringResult:
-    """Features and every entity's score in Spark; the list, reasons and files from here, as on DuckDB."""
+                    when: pd.Timestamp, out_dir: Path, previous, step: Steps, engine, on_spark=None) -> ScoringResult:
+    """Features and every entity's score in Spark; the list, reasons and files from here, as on DuckDB.
+
+    `on_spark` (riskengine.spark's SparkData) holds the events in Spark, with the rows linkage
+    matched; `events` (on the driver) are then only what the exclusions read. Its rejects are
+    written beside the list as rejects.parquet."""
+    from riskengine.prepare import given_features
     from riskengine.scoring._reasons import reasons_for_all
     from riskengine.spark import build_features as spark_features
     from riskengine.spark import score_features, spark_session
@@ -208,7 +225,8 @@ def _score_on_spark(spec: ScoringSpec, tspec: TrainingSpec, data, events: pd.Dat
     session = spark_session(engine.spark_master)
     master = session.sparkContext.master
     step(f"building features as of {when.date()} for {len(data.entities):,} entities on Spark ({master})", "features")
-    sfs = spark_features(session, data.entities, events, [when], tspec.features, reference=loaded.info)
+    sfs = spark_features(session, data.entities, events if on_spark is None else on_spark.events, [when],
+                         tspec.features, reference=loaded.info, given=given_features(tspec.features, data))
     # the registered version itself, so an alias moved meanwhile cannot mix two models
     uri = f"models:/{spec.pipeline}/{loaded.version}" if loaded.version else loaded.uri
     step(f"scoring {len(data.entities):,} entities on Spark with {uri} (mlflow.pyfunc.spark_udf)", "scoring")
@@ -217,7 +235,21 @@ def _score_on_spark(spec: ScoringSpec, tspec: TrainingSpec, data, events: pd.Dat
                           previous=previous, purpose=asdict(spec.purpose or tspec.purpose),
                           fingerprint=fingerprint_of(data.fingerprints), info=sfs.info, step=step, scored=scored)
     result.backend = f"spark ({master})"
+    if on_spark is not None and len(data.rejects):
+        from riskengine.spark import write_rejects_parquet
+
+        result.paths["rejects"] = write_rejects_parquet(data.rejects, out_dir, tspec.link.person_columns)
     return result
+
+
+def exclusion_types(spec: ScoringSpec):
+    """For a source, the event types the exclusions read ("" for all of them): the rows the driver needs."""
+    ex = spec.exclusions
+    names = [*([ex.licence_event] if ex.already_licensed else []), *ex.events]
+
+    def types(source: str) -> list[str]:
+        return [name.partition(".")[2] for name in names if name.partition(".")[0] == source]
+    return types
 
 
 def _finish(result: ScoringResult, spec: ScoringSpec, tspec: TrainingSpec, data, out_dir: Path, log_mlflow: bool,

@@ -24,6 +24,8 @@ _WHERE = {
     "spark_session": "_session", "why_no_spark": "_session", "java_version": "_session",
     "build_features": "_features", "SparkFeatureSet": "_features", "features_for_rows": "_features",
     "read_table": "_tables",
+    "load_data": "_ingest", "load_data_or_write_rejects": "_ingest", "SparkData": "_ingest",
+    "write_rejects_parquet": "_ingest",
     "score_features": "_score", "SparkScores": "_score",
 }
 __all__ = list(_WHERE)

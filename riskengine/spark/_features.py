@@ -91,13 +91,17 @@ def typed_frame(frame: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_features(spark, entities, events, as_of: Sequence[dt.date | str] | dt.date | str, spec: FeaturesSpec,
-                   reference: pd.DataFrame | None = None, progress: bool = False) -> SparkFeatureSet:
+                   reference: pd.DataFrame | None = None, progress: bool = False,
+                   given: pd.DataFrame | None = None) -> SparkFeatureSet:
     """Features for every entity as of every date, from events strictly before it, in Spark.
 
     entities / events: pandas or Spark DataFrames (or paths any Spark reader takes, see
     `read_table`), with the columns `riskengine.features.build_features` reads. A Spark
     entities table without a `row` column is numbered in its own order. `reference` is a
-    model's feature info: the columns are then exactly its own.
+    model's feature info: the columns are then exactly its own. `given` is the spec's ready
+    feature table (validated, as `riskengine.prepare.given_features` reads it): joined in Spark
+    as of each date, by the DuckDB build's rule (the row of that day, else the latest earlier
+    one up to `max_age_days` old).
     """
     from pyspark.sql import functions as F
 
@@ -152,6 +156,10 @@ def build_features(spark, entities, events, as_of: Sequence[dt.date | str] | dt.
     from riskengine.features import INFO_COLUMNS, assemble
 
     infos = [info_static, *([events_info[INFO_COLUMNS]] if len(events_info) else [])]
+    if given is not None or spec.table is not None or (ref is not None and (ref["stat"] == "given").any()):
+        grid, info_given = _join_ready_table(spark, grid, given, spec, ref)
+        infos.append(info_given)
+        log("ready feature table joined")
     names = [name for part in infos for name in part["name"]]
     info = assemble([pd.DataFrame(columns=["entity_id", "as_of", *names])], infos, ref).info
     columns = []
@@ -175,14 +183,46 @@ def _static_columns(spec: FeaturesSpec, ref: pd.DataFrame | None) -> list[str]:
 
 
 def _refuse_unsupported(spec: FeaturesSpec, ref: pd.DataFrame | None) -> None:
-    """Nearby (area) features and a ready feature table are built by the DuckDB backend only."""
+    """Nearby (area) features are built by the DuckDB backend only."""
     stats = set() if ref is None else set(ref["stat"])
     if (spec.nearby is not None and ref is None) or any(str(s).startswith("nearby") for s in stats):
         raise RiskEngineError("the Spark backend does not build [features.nearby] (area event) features yet; "
                               "use engine.backend = \"duckdb\" for this pipeline")
-    if (spec.table is not None and ref is None) or "given" in stats:
-        raise RiskEngineError("the Spark backend does not join a ready feature table ([features] table) yet; "
-                              "use engine.backend = \"duckdb\" for this pipeline")
+
+
+def _join_ready_table(spark, grid, given: pd.DataFrame | None, spec: FeaturesSpec, ref: pd.DataFrame | None):
+    """(the grid with the ready table's columns joined as of each row's date, their info rows).
+
+    The info (and the checks: key columns, one row per entity and date, the model's columns)
+    is the DuckDB build's own, `riskengine.features.ready_values` on a key no row matches; the as-of join
+    runs in Spark: per grid row, the table's latest row dated on or before it, at most
+    `max_age_days` before."""
+    import pyarrow as pa
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from riskengine.features import ready_values
+    from riskengine.spark._tables import from_arrow
+
+    one_key = pd.DataFrame({"entity_id": ["\x00none"], "as_of": pd.to_datetime(["1970-01-01"])})  # no row matches it
+    _, info = ready_values(one_key, spec, given, ref)
+    columns = list(info["name"])
+    table = pd.DataFrame({"_gid": given["entity_id"].astype(str).to_numpy(dtype=object),
+                          "_gdate": pd.to_datetime(given["as_of"]).dt.normalize().dt.date.to_numpy()})
+    for col in columns:
+        values = given[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):  # categories travel as their values
+            values = values.astype(object).where(values.notna(), None)
+        table[col] = values.to_numpy()
+    table = table[table["_gid"].notna() & pd.notna(table["_gdate"])]
+    ready = from_arrow(spark, pa.Table.from_pandas(table, preserve_index=False))
+    on = (F.col("entity_id") == F.col("_gid")) & (F.col("_gdate") <= F.col("as_of"))
+    if spec.max_age_days is not None:
+        on = on & (F.col("_gdate") >= F.date_sub(F.col("as_of"), int(spec.max_age_days)))
+    latest = Window.partitionBy(POS).orderBy(F.col("_gdate").desc())
+    picked = (grid.select(POS, "entity_id", "as_of").join(ready, on)
+              .withColumn("_latest", F.row_number().over(latest)).where("_latest = 1").select(POS, *columns))
+    return grid.join(picked, POS, "left"), info
 
 
 def _category_sample(ents, spec: FeaturesSpec, ref: pd.DataFrame | None) -> pd.DataFrame:
@@ -203,7 +243,8 @@ def _category_sample(ents, spec: FeaturesSpec, ref: pd.DataFrame | None) -> pd.D
     return pd.DataFrame(columns) if columns else pd.DataFrame(index=pd.RangeIndex(0))
 
 
-def features_for_rows(entities, events, dates, spec: FeaturesSpec, keys: pd.DataFrame, master: str | None = None):
+def features_for_rows(entities, events, dates, spec: FeaturesSpec, keys: pd.DataFrame, master: str | None = None,
+                      given: pd.DataFrame | None = None):
     """The training rows' features: the (date x entity) grid built in Spark, only the rows in
     `keys` (entity_id, as_of) brought back, as a `riskengine.features.FeatureSet` in grid order.
 
@@ -216,7 +257,7 @@ def features_for_rows(entities, events, dates, spec: FeaturesSpec, keys: pd.Data
     from riskengine.spark._session import spark_session
 
     spark = spark_session(master)
-    fs = build_features(spark, entities, events, dates, spec)
+    fs = build_features(spark, entities, events, dates, spec, given=given)
     wanted = keys[["entity_id", "as_of"]].drop_duplicates().astype({"entity_id": str})
     wanted = spark.createDataFrame(pd.DataFrame({"entity_id": wanted["entity_id"].to_numpy(dtype=object),
                                                  "as_of": pd.to_datetime(wanted["as_of"]).dt.date.to_numpy()}))

@@ -17,13 +17,20 @@ from riskengine.errors import DataError, RiskEngineError
 EVENT_COLUMNS = ("source", "entity_id", "date", "type", "value")
 
 
-def read_table(spark, path: str, what: str = "table"):
-    """A Spark DataFrame read from a Parquet or CSV path (local or any URI Spark reads)."""
+def read_table(spark, path: str, what: str = "table", encoding: str | None = None):
+    """A Spark DataFrame read from a Parquet or CSV path (local or any URI Spark reads).
+
+    CSV: a header, every column as text, `encoding` (default UTF-8). A CSV or Parquet file is
+    read when Spark is asked for its rows, so a missing one stops here only for local paths;
+    Spark's own error names a remote one."""
     text = str(path)
     lower = text.lower().rstrip("/")
     try:
         if lower.endswith(".csv") or lower.endswith(".csv.gz"):
-            return spark.read.option("header", True).option("inferSchema", False).csv(text)
+            reader = spark.read.option("header", True).option("inferSchema", False)
+            if encoding:
+                reader = reader.option("encoding", encoding)
+            return reader.csv(text)
         return spark.read.parquet(text)
     except Exception as exc:  # AnalysisException: no such path, not Parquet ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -102,8 +109,8 @@ def as_spark_entities(spark, entities, static: list[str]):
     return df.persist(), int(counts["n"])
 
 
-def number_rows(spark, df):
-    """`df` with `row` = 0, 1, ... in its own order (partition by partition), computed in the JVM:
+def number_rows(spark, df, name: str = "row"):
+    """`df` with `name` (default `row`) = 0, 1, ... in its own order (partition by partition), computed in the JVM:
     each partition's offset is the count of the partitions before it."""
     from pyspark.sql import functions as F
 
@@ -113,7 +120,7 @@ def number_rows(spark, df):
                             "_offset": (counts["count"].cumsum() - counts["count"]).astype(np.int64)})
     # monotonically_increasing_id is (partition << 33) + place in the partition
     numbered = tagged.join(F.broadcast(spark.createDataFrame(offsets)), "_part").withColumn(
-        "row", F.col("_offset") + (F.col("_id") - F.shiftleft(F.col("_part").cast("long"), 33)))
+        name, F.col("_offset") + (F.col("_id") - F.shiftleft(F.col("_part").cast("long"), 33)))
     return numbered.drop("_part", "_id", "_offset")
 
 

@@ -67,7 +67,7 @@ def build_training_table(spec: TrainingSpec, data, events: pd.DataFrame, dates: 
         from riskengine.spark import features_for_rows
 
         fs = features_for_rows(entities, events, dates, spec.features, rows[["entity_id", "as_of"]],
-                               spec.engine.spark_master)
+                               spec.engine.spark_master, given=given_features(spec.features, data))
     else:
         fs = build_features(entities, events, dates, spec.features, given=given_features(spec.features, data))
     table = rows.merge(fs.table, on=["entity_id", "as_of"], how="left", validate="one_to_one")
@@ -100,17 +100,20 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
     step = Steps(quiet, total=8)
 
     step("reading and validating the data")
-    data = load_data_or_write_rejects(spec.data, spec.name, today=today, redact=spec.link.person_columns)
+    session = None
+    if spec.engine.backend == "spark":  # read and validated in Spark (any URI it reads); fitting stays here
+        from riskengine.spark import load_data_or_write_rejects as load_on_spark
+        from riskengine.spark import spark_session
+
+        session = spark_session(spec.engine.spark_master)
+        data = load_on_spark(session, spec.data, spec.name, today=today, redact=spec.link.person_columns).data
+    else:
+        data = load_data_or_write_rejects(spec.data, spec.name, today=today, redact=spec.link.person_columns)
     given_features(spec.features, data)  # the ready table, validated: its rejects join the others
     rejects_path = write_rejects(data.rejects, out_dir, redact=spec.link.person_columns)
     check_against_data(spec, data)  # every name in the spec exists in the data, before any work
     add_stored_outcomes(data, spec.data)  # inspectors' results added since (riskengine outcomes add)
     step(f"linking source rows without an entity id ({sum(len(d) for d in data.unlinked.values())} rows)")
-    session = None
-    if spec.engine.backend == "spark" and data.unlinked:  # splink on Spark ([engine] backend = "spark")
-        from riskengine.spark import spark_session
-
-        session = spark_session(spec.engine.spark_master)
     link_metrics = link_sources(data, spec.link, out_dir=out_dir / "link", spark=session)
 
     step("building features as of each date")
