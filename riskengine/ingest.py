@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -882,18 +883,25 @@ def load_data_or_write_rejects(spec: DataSpec, name: str, today: dt.date | None 
     try:
         return load_data(spec, today=today, keep=validated_copy_folder())
     except DataError as exc:
-        rejects = getattr(exc, "rejects", None)
-        if rejects is None:
-            raise
-        from riskengine.outputs import default_output, run_folder
+        stopped_with_rejects(exc, spec, name, lambda rejects, work: write_rejects(rejects, work, redact=redact),
+                             "rejects.csv")
+        raise
 
-        from riskengine.outputs import resolve_output
 
-        target = (resolve_output(spec.rejects_dir, "data.rejects_dir") if spec.rejects_dir is not None
-                  else default_output(name, "rejects"))
-        with run_folder(target) as work:
-            write_rejects(rejects, work, redact=redact)
-        raise DataError(f"{exc} Rejected rows so far: {target / 'rejects.csv'}") from None
+def stopped_with_rejects(exc: DataError, spec: DataSpec, name: str, write: Callable[[pd.DataFrame, Path], object],
+                         file: str) -> None:
+    """After a load stopped on too many rejects: write them with `write(rejects, folder)` to
+    `data.rejects_dir` (else out/<name>/rejects/, replaced whole) and raise the error naming `file` there."""
+    rejects = getattr(exc, "rejects", None)
+    if rejects is None:
+        return
+    from riskengine.outputs import default_output, resolve_output, run_folder
+
+    target = (resolve_output(spec.rejects_dir, "data.rejects_dir") if spec.rejects_dir is not None
+              else default_output(name, "rejects"))
+    with run_folder(target) as work:
+        write(rejects, work)
+    raise DataError(f"{exc} Rejected rows so far: {target / file}") from None
 
 
 def validate_into(spec: DataSpec, name: str, out: str | Path | None = None, today: dt.date | None = None,

@@ -166,3 +166,13 @@ def _empty_review() -> pd.DataFrame:
     return pd.DataFrame(columns=["review_id", "rows", "sources", "match_probability", "match_weight", "entity_id"])
 
 
+def check_linked_share(share: float, unkeyed: int, spec: LinkSpec, warnings: list[str], what: str) -> None:
+    """Warn when few of the rows without a key found an entity ("only x% ... `what`"); stop below
+    `link.checks.linked_share_error` when the spec sets one."""
+    if not unkeyed or share >= spec.checks.linked_share_warn:
+        return
+    msg = f"only {share:.1%} of the {unkeyed:,} rows without a key {what}"
+    if spec.checks.linked_share_error > 0 and share < spec.checks.linked_share_error:
+        raise RiskEngineError(f"linkage stopped: {msg} - below link.checks.linked_share_error = "
+                              f"{spec.checks.linked_share_error}")
+    warnings.append(msg)

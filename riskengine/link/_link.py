@@ -17,7 +17,8 @@ import pandas as pd
 
 from riskengine.errors import RiskEngineError
 from riskengine.link._decide import (LinkResult, _apply_decisions, _assemble, _empty_review, _proposals,
-                                     _read_decisions, _review_head, _say, _unique_register, decide)
+                                     _read_decisions, _review_head, _say, _unique_register, check_linked_share,
+                                     decide)
 from riskengine.link._exact import attach_keys
 from riskengine.link._metrics import PROVENANCE, link_metrics
 from riskengine.link._fields import Field, learn_places
@@ -235,12 +236,7 @@ def link(
     out_sources = {name: _assemble(df, name, resolved[name], records, prov, prob, linked_id) for name, df in frames.items()}
     unkeyed = len(records)
     share = float(prov.isin(["probabilistic", "reviewed"]).sum()) / unkeyed if unkeyed else 1.0
-    if unkeyed and share < spec.checks.linked_share_warn:  # the matcher found (almost) nothing to link or review
-        msg = f"only {share:.1%} of the {unkeyed:,} rows without a key linked or sent to review"
-        if spec.checks.linked_share_error > 0 and share < spec.checks.linked_share_error:
-            raise RiskEngineError(f"linkage stopped: {msg} - below link.checks.linked_share_error = "
-                                  f"{spec.checks.linked_share_error}")
-        warnings.append(msg)
+    check_linked_share(share, unkeyed, spec, warnings, "linked or sent to review")
     for w in warnings:
         _say(True, "[bold yellow]warning:[/] " + w)
     if sources_only:

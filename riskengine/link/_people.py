@@ -25,7 +25,8 @@ import pandas as pd
 
 from riskengine.errors import RiskEngineError
 from riskengine.link._decide import (LinkResult, _apply_decisions, _assemble, _empty_review, _proposals,
-                                     _read_decisions, _review_head, _say, _unique_register, decide)
+                                     _read_decisions, _review_head, _say, _unique_register, check_linked_share,
+                                     decide)
 from riskengine.link._exact import attach_keys
 from riskengine.link._fields import Field
 from riskengine.link._job import check_fields, field_quality, prepare_table
@@ -170,12 +171,7 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
     metrics = link_metrics(out_sources, truth, records, prov, model, proposals)
     unkeyed = len(records)
     share = float(prov.isin(["probabilistic"]).sum()) / unkeyed if unkeyed else 1.0
-    if unkeyed and share < spec.checks.linked_share_warn:
-        msg = f"only {share:.1%} of the {unkeyed:,} rows without a key linked"
-        if spec.checks.linked_share_error > 0 and share < spec.checks.linked_share_error:
-            raise RiskEngineError(f"linkage stopped: {msg} - below link.checks.linked_share_error = "
-                                  f"{spec.checks.linked_share_error}")
-        warnings.append(msg)
+    check_linked_share(share, unkeyed, spec, warnings, "linked")
     for w in warnings:
         _say(True, "[bold yellow]warning:[/] " + w)
     metrics["match_on"] = "person"

@@ -32,7 +32,7 @@ import pandas as pd
 
 from riskengine.errors import DataError, RiskEngineError
 from riskengine.ingest import (ENTITY_REQUIRED, EVENT_REQUIRED, ISO_DATE, ISO_DATE_TIME,
-                               OUTCOME_REQUIRED, REJECT_COLUMNS, RESERVED_COLUMNS, Dataset)
+                               OUTCOME_REQUIRED, REJECT_COLUMNS, RESERVED_COLUMNS, Dataset, stopped_with_rejects)
 from riskengine.spec import EARLIEST_DATE, DataSpec, Source, Uri
 
 ROW, LINE = "_row", "_line"
@@ -525,16 +525,9 @@ def load_data_or_write_rejects(spark, spec: DataSpec, name: str, today: dt.date 
     try:
         return load_data(spark, spec, today=today, driver_rows=driver_rows, link_addresses=link_addresses)
     except DataError as exc:
-        rejects = getattr(exc, "rejects", None)
-        if rejects is None:
-            raise
-        from riskengine.outputs import default_output, resolve_output, run_folder
-
-        target = (resolve_output(spec.rejects_dir, "data.rejects_dir") if spec.rejects_dir is not None
-                  else default_output(name, "rejects"))
-        with run_folder(target) as work:
-            write_rejects_parquet(rejects, work, redact)
-        raise DataError(f"{exc} Rejected rows so far: {target / 'rejects.parquet'}") from None
+        stopped_with_rejects(exc, spec, name, lambda rejects, work: write_rejects_parquet(rejects, work, redact),
+                             "rejects.parquet")
+        raise
 
 
 def write_rejects_parquet(rejects: pd.DataFrame, out_dir: str | Path, redact: list[str] | tuple = ()) -> Path:
