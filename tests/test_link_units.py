@@ -210,3 +210,18 @@ def test_scan_reads_markup_and_skips_embedded_images(tmp_path):
     assert pseudonymisation_scan([page], ["Li Li"]) == []  # tags are not names
     page.write_text('<ul><li title="Li Li">one</li></ul>')
     assert len(pseudonymisation_scan([page], ["Li Li"])) == 1  # attribute values are text
+
+
+def test_splinks_advice_to_raise_max_pairs_is_not_printed_the_engine_sizes_the_sample(caplog):
+    import logging
+
+    from riskengine.link import _match
+
+    _match._quiet_chosen_u_pairs()
+    _match._quiet_chosen_u_pairs()  # once is enough, however many runs in a process
+    log = logging.getLogger("splink.internals.linker_components.training")
+    assert log.filters.count(_match._not_about_max_pairs) == 1
+    with caplog.at_level(logging.WARNING, logger="splink"):
+        log.warning("You are using the default value for `max_pairs`, which may be too small")
+        log.warning("Level x on comparison y not observed in dataset, unable to train m value")
+    assert [r.getMessage()[:5] for r in caplog.records] == ["Level"]  # splink's other warnings still show

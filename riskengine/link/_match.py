@@ -78,6 +78,19 @@ def _cast(frame: pd.DataFrame):
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
+def _not_about_max_pairs(record: logging.LogRecord) -> bool:
+    return "default value for `max_pairs`" not in record.getMessage()
+
+
+def _quiet_chosen_u_pairs() -> None:
+    """Drop splink's advice to raise `max_pairs` from its default: the engine sizes the u sample
+    itself (100 pairs per entity, 1e6 at most), which lands on splink's default of 1e6 for any
+    register of 10,000 entities or more, and the advice then misleads the user."""
+    log = logging.getLogger("splink.internals.linker_components.training")
+    if _not_about_max_pairs not in log.filters:
+        log.addFilter(_not_about_max_pairs)
+
+
 def _duckdb_u(frames: list, fields: list[Field], rules: list[str], dedupe: bool, n_entities: int,
               u_pairs: float, seed: int):
     """A DuckDB linker over the same tables and settings as the DuckDB backend's, u sampled as that
@@ -133,6 +146,7 @@ def match_prepared(
     from splink.backends.duckdb import DuckDBAPI
 
     logging.getLogger("splink").setLevel(logging.WARNING)  # splink's own warnings stay visible
+    _quiet_chosen_u_pairs()
     dedupe = register is None
     if method == "auto":
         method = "splink_em" if dedupe else "one_to_one_em"
