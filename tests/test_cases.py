@@ -202,6 +202,19 @@ def test_explicit_split_windows_train_only_before_the_window():
         make_splits(rows, SplitSpec(test_from=dt.date(2030, 1, 1)), "cases")
 
 
+def test_the_capacity_check_counts_every_row_a_case_split_tests_not_only_its_first_day():
+    from riskengine.spec import capacity_warning
+    from riskengine.training._splits import tested_rows
+
+    rows = _cases()
+    spec = SplitSpec(train_until=dt.date(2024, 5, 1), test_from=dt.date(2024, 6, 1), test_to=dt.date(2024, 9, 1))
+    counts = tested_rows(rows, make_splits(rows, spec, "cases"))
+    in_window = int(rows["as_of"].between("2024-06-01", "2024-08-31").sum())
+    assert counts == {"2024-06-01": in_window} and in_window > 20
+    assert capacity_warning(20, counts) is None  # k is below the window's rows: no false alarm
+    assert "metric.k = " in capacity_warning(in_window, counts)
+
+
 def test_explicit_windows_on_a_grid_train_only_on_closed_label_windows():
     dates = pd.date_range("2023-01-01", periods=8, freq=pd.DateOffset(months=3))
     rows = pd.DataFrame({"entity_id": "a", "as_of": dates, "label": 0,

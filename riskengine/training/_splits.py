@@ -160,3 +160,8 @@ def plot_splits(splits: list[Split], window_days: int, path: str) -> None:
     ax.set_title("Temporal cross-validation")
     fig.tight_layout()
     save_png(fig, path)
+
+
+def tested_rows(table: pd.DataFrame, splits: list[Split]) -> dict[str, int]:
+    """How many rows each split tests, by its first test date (a case split tests a window of dates)."""
+    return {str(sp.test_as_of.date()): int(sp.test_mask(table).sum()) for sp in splits}

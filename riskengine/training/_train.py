@@ -26,7 +26,7 @@ from riskengine.training._candidates import Candidate, baseline_scores, expand_g
 from riskengine.training._metrics import precision_recall_at_k, ranking_metrics
 from riskengine.training._rows import as_of_dates, case_rows, describe_policy, label_rows
 from riskengine.training._select import choose_champion
-from riskengine.training._splits import Split, make_splits
+from riskengine.training._splits import Split, make_splits, tested_rows
 
 BASELINE = "baseline"
 
@@ -120,8 +120,7 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
     events = feature_events(data, spec.features)
     fitted = fit_pipeline(spec, data, events, step, quiet)
     table, fs, splits, metrics, oof = fitted.table, fitted.features, fitted.splits, fitted.metrics, fitted.oof
-    k_warning = capacity_warning(spec.metric.k, {str(sp.test_as_of.date()): int((table["as_of"] == sp.test_as_of).sum())
-                                                 for sp in splits})
+    k_warning = capacity_warning(spec.metric.k, tested_rows(table, splits))
     if k_warning:  # loud, on stderr, before the rest of the run; also in summary.json
         from rich.console import Console
         from rich.markup import escape
