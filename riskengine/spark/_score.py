@@ -14,6 +14,7 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
@@ -42,22 +43,14 @@ def model_udf(spark, model_uri: str, input_names: list[str], categories: dict):
 
     result = StructType([StructField("probability", DoubleType()), StructField("raw_score", DoubleType())])
     quiet = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}  # no download bars on a person's terminal
-    saved = {k: os.environ.get(k) for k in quiet}
-    os.environ.update(quiet)
     try:
-        with warnings.catch_warnings():
+        with patch.dict(os.environ, quiet), warnings.catch_warnings():  # the environment as it was, after
             warnings.filterwarnings("ignore")
             udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result, env_manager="local")
     except Exception as exc:  # MlflowException: no such model, no such store
         text = str(exc).strip()
         raise RiskEngineError(f"Spark could not load the model {model_uri}: "
                               f"{text.splitlines()[0] if text else type(exc).__name__}") from None
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     # the registered signature: categories as text, every number as a double
     inputs = [F.col(c).cast("string" if c in categories else "double").alias(c) for c in input_names]
     return udf, inputs
