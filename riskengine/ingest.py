@@ -119,13 +119,10 @@ def read_table(source: Source, required: list[str] | None = None,
         digest = hashlib.sha256(pd.util.hash_pandas_object(df, index=False).values.tobytes()).hexdigest()
         is_csv = False
     df.columns = [str(c).strip() for c in df.columns]
-    df = df.rename(columns={c: f"{c}_in_source" for c in df.columns if c in RESERVED_COLUMNS})
+    df = df.rename(columns=contract_names(source, list(df.columns)))
     missing = [c for c in (required or []) if c not in df.columns]
     if missing:
-        raise DataError(
-            f"{name}: missing column{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)}; "
-            f"found {', '.join(repr(c) for c in df.columns)}"
-        )
+        raise DataError(missing_columns_message(source, missing, list(df.columns)))
     df = df.reset_index(drop=True)
     df["_row"] = range(1, len(df) + 1)
     if problems is not None:
@@ -142,6 +139,33 @@ def read_table(source: Source, required: list[str] | None = None,
 
 
 RESERVED_COLUMNS = {"line", "_row", "_line", "_problem"}
+
+
+def contract_names(source: Source, found: list[str]) -> dict[str, str]:
+    """The renames that give a source's columns the contract's names: the spec's `columns` map
+    (contract name -> the file's column), and `<name>_in_source` for a file column that would
+    clash with a mapped name or with the engine's bookkeeping. A mapped column the file lacks is
+    a DataError naming both."""
+    mapped = {theirs.strip(): ours.strip() for ours, theirs in source.columns.items()}
+    absent = [c for c in mapped if c not in found]
+    if absent:
+        theirs = absent[0]
+        raise DataError(f"{source.describe()}: columns.{mapped[theirs]} names the column {theirs!r}, which the "
+                        f"file does not have; found {', '.join(repr(c) for c in found)}")
+    taken = set(mapped.values()) | RESERVED_COLUMNS
+    renames = {c: f"{c}_in_source" for c in found if c in taken and c not in mapped}
+    renames.update(mapped)
+    return renames
+
+
+def missing_columns_message(source: Source, missing: list[str], found: list[str]) -> str:
+    """What a source lacks, what it has, and (when its columns are named otherwise) how to map them."""
+    text = (f"{source.describe()}: missing column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(repr(m) for m in missing)}; found {', '.join(repr(c) for c in found)}")
+    if not source.columns:
+        text += (f"; if the file names it otherwise, map it in the spec: "
+                 f"{{ path = ..., columns = {{ {missing[0]} = \"<the file's column>\" }} }}")
+    return text
 
 
 def local_path(path, name: str) -> Path:

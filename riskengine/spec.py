@@ -407,7 +407,10 @@ class Source:
     In TOML a plain string is a file path (or a URI such as `s3a://bucket/x.parquet`, kept as written:
     the Spark backend reads any URI Spark reads, the DuckDB backend `file://` ones); a table
     `{ sql = "...", url = "..." }` is a query;
-    `{ path = "...", date_format = "%d/%m/%Y" }` reads dates written another way.
+    `{ path = "...", date_format = "%d/%m/%Y" }` reads dates written another way;
+    `{ path = "...", columns = { entity_id = "CAMIS", date = "INSPECTION DATE" } }` names the
+    file's own columns for the contract's (a file column already called like a contract column
+    the map fills is kept as `<name>_in_source`).
     """
 
     path: Uri | Path | None = None  # a URI (s3a://, file:// ...) stays text: riskengine.spark reads it
@@ -415,8 +418,10 @@ class Source:
     url: str | None = None
     date_format: str | None = None  # strftime format of its dates, e.g. "%m/%d/%Y"; default YYYY-MM-DD
     encoding: str | None = None  # text encoding of a CSV, e.g. "cp1252" or "latin-1"; default UTF-8
+    columns: dict[str, str] = field(default_factory=dict)  # contract column -> the file's column, e.g. { date = "Inspection Date" }
 
     def __post_init__(self) -> None:
+        check_column_map(self.columns)
         if (self.path is None) == (self.sql is None):
             raise ValueError("a source needs either 'path' or 'sql' (with 'url'), not both")
         if self.sql is not None and not self.url:
@@ -445,6 +450,23 @@ class Source:
         if self.path is not None:
             return str(self.path)
         return f"{self.url} :: {self.sql}"
+
+
+def check_column_map(columns: dict[str, str]) -> None:
+    """A source's `columns`: each contract name maps to one column of the file, no column used twice."""
+    reserved = {"line", "_row", "_line", "_problem"}
+    for ours, theirs in columns.items():
+        if not isinstance(theirs, str) or not theirs.strip():
+            raise ValueError(f"'columns.{ours}' must name a column of the file (a non-empty string), got {theirs!r}")
+        if ours.strip() in reserved:
+            raise ValueError(f"'columns.{ours}': {ours!r} is the engine's own bookkeeping column; "
+                             f"map the file's columns to contract names such as entity_id, date, type, value")
+    seen: dict[str, str] = {}
+    for ours, theirs in columns.items():
+        if theirs.strip() in seen:
+            raise ValueError(f"'columns': the file's column {theirs!r} is mapped twice "
+                             f"(to {seen[theirs.strip()]!r} and {ours!r})")
+        seen[theirs.strip()] = ours
 
 
 EARLIEST_DATE = dt.date(1950, 1, 1)  # the default earliest valid date (data.earliest_date): ingest and linkage

@@ -195,3 +195,33 @@ def test_a_source_can_name_its_date_format(tmp_path):
     data = load_data(spec, today=TODAY)
     assert list(data.events["date"]) == [pd.Timestamp("2021-01-31")]
     assert "expected %m/%d/%Y" in data.rejects["reason"].iloc[0]
+
+
+def test_a_source_maps_its_own_column_names_to_the_contract(tmp_path):
+    """Public extracts never say entity_id/date/type: `columns` names them, the rest is unchanged."""
+    (tmp_path / "ent.csv").write_text("CAMIS,BORO\n1,Queens\n2,Bronx\n")
+    (tmp_path / "insp.csv").write_text("CAMIS,INSPECTION DATE,VIOLATION CODE,SCORE,date\n"
+                                       "1,03/04/2020,04L,12,a note\n2,05/06/2021,10F,7,another\n9,05/06/2021,10F,7,x\n")
+    events = Source(tmp_path / "insp.csv", date_format="%m/%d/%Y",
+                    columns={"entity_id": "CAMIS", "date": "INSPECTION DATE", "type": "VIOLATION CODE", "value": "SCORE"})
+    spec = DataSpec(entities=Source(tmp_path / "ent.csv", columns={"entity_id": "CAMIS"}),
+                    events={"inspections": events}, max_reject_share=1)
+    data = load_data(spec, today=TODAY)
+    ev = data.sources["inspections"].sort_values("entity_id")
+    assert list(ev["entity_id"]) == ["1", "2"] and list(ev["type"]) == ["04L", "10F"]
+    assert list(ev["date"]) == [pd.Timestamp("2020-03-04"), pd.Timestamp("2021-05-06")]
+    assert list(ev["value"]) == [12.0, 7.0]
+    assert list(ev["date_in_source"]) == ["a note", "another"]  # the file's own 'date' is kept, renamed
+    assert data.rejects["reason"].str.contains("not in the entities table").sum() == 1
+    assert data.rejects["line"].tolist() == [4]
+
+
+def test_a_column_map_naming_a_column_the_file_lacks_says_so(tmp_path):
+    (tmp_path / "ent.csv").write_text("CAMIS,BORO\n1,Queens\n")
+    with pytest.raises(DataError, match=r"ent\.csv: columns\.entity_id names the column 'camis', which the file "
+                                        r"does not have; found 'CAMIS', 'BORO'"):
+        read_table(Source(tmp_path / "ent.csv", columns={"entity_id": "camis"}), ["entity_id"])
+    with pytest.raises(DataError, match=r"missing column 'entity_id'.*columns = \{ entity_id = "):
+        read_table(Source(tmp_path / "ent.csv"), ["entity_id"])
+    with pytest.raises(ValueError, match="mapped twice"):
+        Source(tmp_path / "ent.csv", columns={"entity_id": "CAMIS", "ward": "CAMIS"})
