@@ -180,7 +180,8 @@ def _review_head(in_band: pd.DataFrame, candidates: pd.DataFrame) -> tuple[pd.Da
 
 
 def _empty_review() -> pd.DataFrame:
-    return pd.DataFrame(columns=["review_id", "rows", "sources", "match_probability", "match_weight", "entity_id"])
+    return pd.DataFrame(columns=["review_id", "rows", "sources", "match_probability", "match_weight", "entity_id",
+                                 "decision"])  # the clerk's column even when nobody is under review
 
 
 def check_linked_share(share: float, unkeyed: int, spec: LinkSpec, warnings: list[str], what: str) -> None:

@@ -253,10 +253,11 @@ def link(
     if reuse and len(stored):
         listed = pd.concat([stored.assign(rank=1)] + ([listed] if listed is not None and len(listed) else []),
                            ignore_index=True)
-    if listed is not None and prov.eq("reviewed").any():
+    asked = prov.where(decision.eq(""), "decided")  # a record a clerk has decided is not asked again
+    if listed is not None and asked.eq("reviewed").any():
         if ent_parts is None:
             ent_parts = prepare_table(REGISTER, register, fields).assign(uid=register["entity_id"].to_numpy())
-        review = _review_table(listed, records, prov, ent_parts, frames, register)
+        review = _review_table(listed, records, asked, ent_parts, frames, register)
     else:
         review = _empty_review()
 

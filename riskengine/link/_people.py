@@ -184,7 +184,8 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
                      dtype="string")
     decision = _apply_decisions(records["review_id"], cand, decisions)
     prov, linked_id = decide(prob, cand, decision, spec)
-    review = _review_table(candidates, matched, records, prov, frames, raw_register, fields) \
+    asked = prov.where(decision.eq(""), "decided")  # a record a clerk has decided is not asked again
+    review = _review_table(candidates, matched, records, asked, frames, raw_register, fields) \
         if candidates is not None else _empty_review()
 
     _say(progress, "pseudonymising person identifiers")
