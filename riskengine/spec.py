@@ -1525,6 +1525,11 @@ def check_against_data(spec: Any, data: Any, training: "TrainingSpec | None" = N
                             f"({', '.join(spec.audit.attributes) or 'none'})")
     if spec.exclusions is not None:
         _check_exclusions(spec.exclusions, kinds, file, "exclusions")
+    if spec.link.enabled and data.unlinked:  # every field is matched against the entities: each needs its column
+        for col, lf in spec.link.fields.items():
+            if col not in columns:
+                raise SpecError(f"{file}: key 'link.fields.{col}' ({lf.kind}) names a column the entities table "
+                                f"lacks, so no row could be matched on it; its columns: {', '.join(sorted(columns))}")
     for key, source in (("truth.path", spec.truth), ("link.truth", spec.link.truth),
                         ("link.review_decisions", spec.link.review_decisions), ("features.table", spec.features.table)):
         path = getattr(source, "path", source)

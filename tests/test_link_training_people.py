@@ -279,3 +279,16 @@ def test_events_without_an_id_wait_for_linkage_only_when_link_fields_can_match_t
     rejected = data.rejects[data.rejects["file"].str.endswith("claims.csv")]
     assert len(rejected) == 5 and rejected["reason"].str.contains("none of given_name, surname").all()
     assert len(data.unlinked["claims"]) == len(claims) - 5
+
+
+def test_a_link_field_the_entities_lack_stops_training_naming_the_spec_and_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "test-key-0123456789abcdef")
+    monkeypatch.setenv("RISKENGINE_CACHE", "0")
+    monkeypatch.chdir(tmp_path)
+    make_people(tmp_path, n=80)
+    fields = FIELDS.replace('postcode = "postcode"', 'postcode = "postcode", soc_sec_id = "identifier"')
+    (tmp_path / "t.toml").write_text(TRAINING.format(d=tmp_path, fields=fields))
+    result = CliRunner().invoke(app, ["train", "t.toml", "--quiet", "--no-mlflow"])
+    assert result.exit_code == 2
+    assert "t.toml: key 'link.fields.soc_sec_id' (identifier) names a column the entities table lacks" in result.output
