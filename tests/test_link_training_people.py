@@ -160,6 +160,9 @@ def test_a_person_register_trains_on_events_linked_by_name_date_and_address(peop
 def test_the_person_register_is_scored_and_the_clerks_decisions_are_read_back(people_run):
     root, truth, trained = people_run
     assert trained.exit_code == 0, trained.output
+    from riskengine import prepare
+
+    prepare._LINKED.clear()  # scoring links again (sources only), not from training's copy in this process
     scored = CliRunner().invoke(app, ["score", "scoring/people.toml", "--as-of", "2023-06-01", "--quiet"])
     assert scored.exit_code == 0, scored.output
     listed = pd.read_csv(root / "out" / "people" / "2023-06-01" / "list.csv")
@@ -243,6 +246,10 @@ def test_a_training_specs_link_fields_link_as_the_link_job_does(kind, monkeypatc
     assert by_job["decision"].tolist() == rows["match_provenance"].astype(str).map(said).tolist()
     assert job.metrics["accuracy"]["precision"] >= 0.99 and job.metrics["accuracy"]["recall"] >= 0.9
     assert trained.metrics["address_fields"] == {c: f.kind for c, f in fields.items()}
+    # what scoring asks for (the linked rows only) gives the rows exactly as the full run did
+    scoring = link(a.rename(columns={"rec_id": "entity_id"}), {"calls": source}, LinkSpec(fields=fields),
+                   sources_only=True)
+    pd.testing.assert_frame_equal(scoring.sources["calls"], rows)
 
 
 def test_link_fields_are_checked_naming_the_file_and_key(tmp_path):

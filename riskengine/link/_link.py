@@ -133,8 +133,10 @@ def link(
         # pseudonymised before anything leaves
         from riskengine.link._people import link_people  # imported here: its reports pull in matplotlib
 
+        if sources_only and out_dir is not None:
+            raise ValueError("link(sources_only=True) writes no outputs; pass out_dir=None")
         return link_people(entities, sources, spec, out_dir, progress, truth=truth,
-                           allow_ephemeral_key=allow_ephemeral_key, seed=seed)
+                           allow_ephemeral_key=allow_ephemeral_key, seed=seed, sources_only=sources_only)
     started = time.perf_counter()
     _check_inputs(entities, sources)
     key = load_key(spec, allow_ephemeral_key)

@@ -113,7 +113,8 @@ def _keyed_id(parts: pd.DataFrame, fields: list[Field], key: PseudonymKey) -> pd
 
 
 def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: LinkSpec, out_dir: Path | None,
-                progress: bool, *, truth: pd.DataFrame | None, allow_ephemeral_key: bool, seed: int):
+                progress: bool, *, truth: pd.DataFrame | None, allow_ephemeral_key: bool, seed: int,
+                sources_only: bool = False):
     """link() by the spec's fields (people, or any entities with `fields`): keys first, then the fields;
     pseudonymise; assemble as the address path does."""
     started = time.perf_counter()
@@ -186,7 +187,7 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
     prov, linked_id = decide(prob, cand, decision, spec)
     asked = prov.where(decision.eq(""), "decided")  # a record a clerk has decided is not asked again
     review = _review_table(candidates, matched, records, asked, frames, raw_register, fields) \
-        if candidates is not None else _empty_review()
+        if candidates is not None and not sources_only else _empty_review()
 
     _say(progress, "pseudonymising person identifiers")
     register = pseudonymise(raw_register, identifiers, key)
@@ -194,13 +195,17 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
     raw_entities = pseudonymise(entities, identifiers, key)
 
     out_sources = {name: _assemble(df, name, resolved[name], records, prov, prob, linked_id) for name, df in frames.items()}
+    unkeyed = len(records)
+    share = float(prov.isin(["probabilistic"]).sum()) / unkeyed if unkeyed else 1.0
+    check_linked_share(share, unkeyed, spec, warnings, "linked")
+    if sources_only:  # scoring: the linked rows only, as link() gives them on the address path
+        for w in warnings:
+            _say(True, "[bold yellow]warning:[/] " + w)
+        return LinkResult(out_sources, review, pd.DataFrame(), {}, {"sources_only": True}, {}, model, key.origin)
     golden, rules = golden_records(register, out_sources, spec)
     quality = quality_report(register, out_sources, states, raw_entities=raw_entities)
     proposals = _proposals(records, prov, cand, out_sources)
     metrics = link_metrics(out_sources, truth, records, prov, model, proposals)
-    unkeyed = len(records)
-    share = float(prov.isin(["probabilistic"]).sum()) / unkeyed if unkeyed else 1.0
-    check_linked_share(share, unkeyed, spec, warnings, "linked")
     for w in warnings:
         _say(True, "[bold yellow]warning:[/] " + w)
     metrics["match_on"] = spec.match_on
