@@ -627,6 +627,15 @@ class LinkSpec:
 
 
 PERSON_NAME_KINDS = ("forename", "surname", "full_name")
+
+
+def kept_decisions_path(path: str | Path) -> Path:
+    """Where the decisions of a review file (`review_decisions`) are kept, as ids only, once the file
+    is read and deleted: `<name>.kept.csv` beside it."""
+    path = Path(path)
+    return path.with_name(path.stem + ".kept.csv")
+
+
 IDENTIFYING_KINDS = (*PERSON_NAME_KINDS, "date", "identifier")  # pseudonymised once matched, in either mode
 EVENT_COLUMNS = ("entity_id", "line", "date", "type", "value")  # the events' own columns: never a link field
 
@@ -1530,8 +1539,11 @@ def check_against_data(spec: Any, data: Any, training: "TrainingSpec | None" = N
             if col not in columns:
                 raise SpecError(f"{file}: key 'link.fields.{col}' ({lf.kind}) names a column the entities table "
                                 f"lacks, so no row could be matched on it; its columns: {', '.join(sorted(columns))}")
+    decided = spec.link.review_decisions
+    if decided is not None and not Path(decided).is_file() and kept_decisions_path(decided).is_file():
+        decided = None  # read back by an earlier run: its decisions are kept beside it
     for key, source in (("truth.path", spec.truth), ("link.truth", spec.link.truth),
-                        ("link.review_decisions", spec.link.review_decisions), ("features.table", spec.features.table)):
+                        ("link.review_decisions", decided), ("features.table", spec.features.table)):
         path = getattr(source, "path", source)
         if path is not None and not Path(path).is_file():
             where = "" if Path(path).is_absolute() else f" (relative to the current folder, {Path.cwd()})"

@@ -299,3 +299,22 @@ def test_a_link_field_the_entities_lack_stops_training_naming_the_spec_and_key(t
     result = CliRunner().invoke(app, ["train", "t.toml", "--quiet", "--no-mlflow"])
     assert result.exit_code == 2
     assert "t.toml: key 'link.fields.soc_sec_id' (identifier) names a column the entities table lacks" in result.output
+
+
+def test_a_review_file_read_back_earlier_is_not_a_missing_file(tmp_path):
+    """After a run reads the clerk's file back (and deletes it), later runs go on with the decisions kept
+    beside it; only a file that was never there is an error."""
+    from riskengine.ingest import load_data
+    from riskengine.spec import SpecError, check_against_data, load_spec
+
+    make_people(tmp_path, n=60)
+    path = tmp_path / "t.toml"
+    decided = tmp_path / "decided.csv"
+    path.write_text(TRAINING.format(d=tmp_path, fields=FIELDS).replace("[link]\n", f'[link]\nreview_decisions = "{decided}"\n'))
+    spec = load_spec(path, "training")
+    data = load_data(spec.data)
+    with pytest.raises(SpecError, match="key 'link.review_decisions' names .*decided.csv, which does not exist"):
+        check_against_data(spec, data)
+    pd.DataFrame({"review_id": ["x"], "entity_id": ["a-1"], "decision": ["match"]}).to_csv(
+        tmp_path / "decided.kept.csv", index=False)
+    check_against_data(spec, data)

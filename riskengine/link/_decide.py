@@ -17,7 +17,7 @@ from riskengine.io import read_file
 from riskengine.link._metrics import PROVENANCE
 from riskengine.link._probabilistic import MatchModel
 from riskengine.progress import note
-from riskengine.spec import LinkSpec
+from riskengine.spec import LinkSpec, kept_decisions_path
 
 DECISIONS = {"match", "no match"}
 
@@ -49,9 +49,6 @@ def _unique_register(entities: pd.DataFrame) -> pd.DataFrame:
 
 
 
-def kept_decisions_path(path: Path) -> Path:
-    """Where the decisions of a review file are kept, as ids only, once the file is read and deleted."""
-    return path.with_name(path.stem + ".kept.csv")
 
 
 def _read_decisions(path: Path | None, out_dir: Path | None = None) -> pd.DataFrame:
