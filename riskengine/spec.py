@@ -592,7 +592,9 @@ class LinkSpec:
             raise ValueError("link thresholds need 0 <= lower <= upper <= 1")
         names = [f.name or c for c, f in self.fields.items()]
         if len(set(names)) != len(names):
-            raise ValueError(f"'fields': two columns share one field name: {names}")
+            raise ValueError(f"'fields': two columns share one field name: {names}; a column named otherwise in "
+                             "one table is mapped to the shared name by that source's `columns` in [data], e.g. "
+                             "claims = { path = \"claims.csv\", columns = { surname = \"LAST NAME\" } }")
         core = [c for c in self.fields if c in EVENT_COLUMNS]
         if core:
             raise ValueError(f"'fields' names {core}: the events' own columns ({', '.join(EVENT_COLUMNS)}) "

@@ -318,3 +318,28 @@ def test_a_review_file_read_back_earlier_is_not_a_missing_file(tmp_path):
     pd.DataFrame({"review_id": ["x"], "entity_id": ["a-1"], "decision": ["match"]}).to_csv(
         tmp_path / "decided.kept.csv", index=False)
     check_against_data(spec, data)
+
+
+def test_a_source_naming_its_columns_otherwise_maps_them_to_the_fields(tmp_path, monkeypatch):
+    """The register says given_name, a source FIRST NAME: the source's `columns` map renames it, and
+    [link] fields names each field once."""
+    from riskengine.ingest import load_data
+    from riskengine.prepare import link_sources
+    from riskengine.spec import load_spec
+
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "test-key-0123456789abcdef")
+    truth = make_people(tmp_path, n=150)
+    claims = pd.read_csv(tmp_path / "claims.csv", dtype=str)
+    claims.rename(columns={"given_name": "FIRST NAME", "surname": "LAST NAME"}).to_csv(tmp_path / "claims.csv",
+                                                                                       index=False)
+    text = TRAINING.format(d=tmp_path, fields=FIELDS).replace(
+        f'claims = "{tmp_path}/claims.csv"',
+        f'claims = {{ path = "{tmp_path}/claims.csv", columns = {{ given_name = "FIRST NAME", surname = "LAST NAME" }} }}')
+    (tmp_path / "t.toml").write_text(text)
+    spec = load_spec(tmp_path / "t.toml", "training")
+    data = load_data(spec.data)
+    link_sources(data, spec.link)
+    got = data.sources["claims"][["line", "entity_id"]].merge(truth, on="line")
+    linked = got["entity_id"].notna()
+    assert linked.mean() > 0.6
+    assert (got.loc[linked, "entity_id"] == got.loc[linked, "true_entity_id"]).mean() >= 0.97
