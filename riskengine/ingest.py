@@ -868,7 +868,11 @@ def _load_data(spec: DataSpec, today_ts: pd.Timestamp) -> Dataset:
 
     sources = {}
     for source, src in spec.events.items():
-        raw, fp = read_table(src, EVENT_REQUIRED, keep_malformed=True)
+        raw, fp = read_table(src, [c for c in EVENT_REQUIRED if c != "entity_id"], keep_malformed=True)
+        if "entity_id" not in raw.columns and any(c in raw.columns for c in spec.link_by):
+            raw.insert(0, "entity_id", pd.NA)  # a source that never names the entity: every row awaits linkage
+        elif "entity_id" not in raw.columns:
+            read_table(src, EVENT_REQUIRED)  # the missing column, named with how to map it
         good, rej = validate_events(raw, fp["name"], source, known, today_ts, earliest, src.date_format,
                                     spec.link_by)
         check(fp["name"], len(raw), rej)

@@ -73,7 +73,7 @@ def make_people(d, n: int = 1500, seed: int = 3) -> pd.DataFrame:
     for _, row in b.iterrows():
         for _ in range(int(rng.integers(1, 4))):
             day = start + pd.Timedelta(days=int(rng.integers(0, 4 * 365)))
-            claims.append({"entity_id": "", "date": day.date().isoformat(), "type": "claim", **{
+            claims.append({"date": day.date().isoformat(), "type": "claim", **{  # no entity_id column at all
                 c: row[c] for c in ("given_name", "surname", "date_of_birth", "address_1", "suburb", "postcode")}})
             truth.append(true_id[row["rec_id"]])
     claims = pd.DataFrame(claims).assign(truth=truth)
@@ -286,6 +286,14 @@ def test_events_without_an_id_wait_for_linkage_only_when_link_fields_can_match_t
     rejected = data.rejects[data.rejects["file"].str.endswith("claims.csv")]
     assert len(rejected) == 5 and rejected["reason"].str.contains("none of given_name, surname").all()
     assert len(data.unlinked["claims"]) == len(claims) - 5
+    # a file with neither an entity_id column nor any field to link by still stops, naming the column
+    from riskengine.errors import DataError
+    from riskengine.spec import Source
+
+    (tmp_path / "notes.csv").write_text("date,type\n2021-01-01,note\n")
+    spec.data.events["notes"] = Source(tmp_path / "notes.csv")
+    with pytest.raises(DataError, match="notes.csv.*missing column 'entity_id'"):
+        load_data(spec.data)
 
 
 def test_a_link_field_the_entities_lack_stops_training_naming_the_spec_and_key(tmp_path, monkeypatch):
