@@ -351,3 +351,20 @@ def test_a_source_naming_its_columns_otherwise_maps_them_to_the_fields(tmp_path,
     linked = got["entity_id"].notna()
     assert linked.mean() > 0.6
     assert (got.loc[linked, "entity_id"] == got.loc[linked, "true_entity_id"]).mean() >= 0.97
+
+
+def test_the_link_jobs_review_shows_how_the_model_read_each_field_as_trainings_does(tmp_path, monkeypatch):
+    from riskengine.link import run_job
+    from riskengine.spec import LinkField, LinkJobSpec, LinkTable
+
+    monkeypatch.setenv("RISKENGINE_PSEUDONYM_KEY", "test-key-0123456789abcdef")
+    a, b, truth = two_files(500, seed=9, date_style_b="dmy")
+    fields = {"given_name": LinkField("forename"), "surname": LinkField("surname"), "date_of_birth": LinkField("date")}
+    spec = LinkJobSpec(name="x", register=LinkTable(id="rec_id", fields=fields), lower=0.05, upper=0.999,
+                       sources={"b": LinkTable(id="rec_id", fields=fields)})
+    result = run_job(spec, {"register": a, "b": b}, tmp_path, truth=truth)
+    review = result.review
+    assert len(review) and review.columns[-1] == "decision"
+    assert review["agreement_surname"].ne("").all() and review["weight_date_of_birth"].notna().all()
+    page = (tmp_path / "review.html").read_text()
+    assert "as the model read it" in page and review["agreement_date_of_birth"].iloc[0] in page
