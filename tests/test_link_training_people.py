@@ -130,7 +130,7 @@ def test_a_person_register_trains_on_events_linked_by_name_date_and_address(peop
     assert trained.exit_code == 0, trained.output
     summary = json.loads((root / "out" / "people" / "train" / "summary.json").read_text())
     link = summary["link"]
-    assert link["address_fields"] == {"given_name": "forename", "surname": "surname", "date_of_birth": "date",
+    assert link["fields"] == {"given_name": "forename", "surname": "surname", "date_of_birth": "date",
                                       "address_1": "address", "suburb": "locality", "postcode": "postcode"}
     claims = pd.read_parquet(root / "out" / "people" / "train" / "link" / "linked" / "claims.parquet")
     # no claim was rejected for want of an address or an entity id: each waited for linkage
@@ -245,7 +245,7 @@ def test_a_training_specs_link_fields_link_as_the_link_job_does(kind, monkeypatc
     said = {"probabilistic": "linked", "reviewed": "review", "unmatched": "unmatched"}
     assert by_job["decision"].tolist() == rows["match_provenance"].astype(str).map(said).tolist()
     assert job.metrics["accuracy"]["precision"] >= 0.99 and job.metrics["accuracy"]["recall"] >= 0.9
-    assert trained.metrics["address_fields"] == {c: f.kind for c, f in fields.items()}
+    assert trained.metrics["fields"] == {c: f.kind for c, f in fields.items()}
     # what scoring asks for (the linked rows only) gives the rows exactly as the full run did
     scoring = link(a.rename(columns={"rec_id": "entity_id"}), {"calls": source}, LinkSpec(fields=fields),
                    sources_only=True)

@@ -211,8 +211,10 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
     metrics["match_on"] = spec.match_on
     metrics["warnings"] = warnings
     metrics["field_quality"] = checked  # the fields as read (the quality report of the sources is `quality`)
-    metrics["person_fields" if person else "address_fields"] = {f.name: f.kind for f in fields}
-    metrics["link_fields"] = "link.fields" if spec.fields else "link.person_name_columns, link.dob_column"
+    metrics["fields"] = {f.name: f.kind for f in fields}  # what rows were matched on, by kind
+    if person:
+        metrics["person_fields"] = metrics["fields"]  # the name the person path's metrics had
+    metrics["fields_from"] = "link.fields" if spec.fields else "link.person_name_columns, link.dob_column"
     metrics["date_formats"] = {f"{t}.{f.columns[t]}": fm for f in fields for t, fm in f.formats_used.items()}
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     metrics["pseudonymisation_key"] = key.origin
