@@ -54,7 +54,7 @@ def run_demo(properties: int = 50_000, seed: int = 0, out: Path = Path("out")) -
     console.print(Rule("2. Validating the data against the contract"))
     tspec = load_spec("training/hmo.toml")
     data, rejects = validate_into(tspec.data, tspec.name, out / tspec.name / "validate",
-                                  redact=tspec.link.person_columns)
+                                  redact=tspec.link.identifying_columns())
     print_data_summary(data.summary(), str(rejects))
     del data
 

@@ -630,25 +630,31 @@ def validate_entities(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, pd.Da
 def validate_events(
     raw: pd.DataFrame, file: str, source: str, known: pd.Index, today: pd.Timestamp,
     earliest: pd.Timestamp = pd.Timestamp(EARLIEST_DATE), date_format: str | None = None,
+    link_by: tuple[str, ...] = ("address",),
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Events: parseable past dates, a type, a numeric value if any, a known entity or an address.
+    """Events: parseable past dates, a type, a numeric value if any, a known entity or something to link by.
 
-    Returns (the good rows with every column and their data row as `line`, rejects).
+    `link_by` names the columns linkage can match a row without an entity_id on (the spec's
+    [link]: an address by default; names, a date of birth ... with `link.fields`); a row with
+    none of them is rejected. Returns (the good rows with every column and their data row as `line`, rejects).
     """
     df = raw.copy()
     df["entity_id"] = as_id(df["entity_id"])
     df["date"], date_failures = _date_failures(raw["date"], "date", today, earliest, date_format)
     df["type"] = df["type"].astype("string").str.strip().replace("", pd.NA)
     df["value"] = as_number(raw["value"]) if "value" in raw.columns else float("nan")
-    has_address = df["address"].astype("string").str.strip().fillna("") != "" if "address" in df.columns else pd.Series(False, index=df.index)
+    linkable = pd.Series(False, index=df.index)
+    for col in (c for c in link_by if c in df.columns):
+        linkable |= (df[col].astype("string").str.strip().fillna("") != "").to_numpy()
     schema = pa.DataFrameSchema({"type": pa.Column("string", nullable=False)}, strict=False)
     failures = [_malformed(raw), date_failures, _validate(df, schema)]
     if "value" in raw.columns:
         failures.append(_number_failures(raw["value"], "value"))
     unknown = df["entity_id"].notna() & ~_is_known(df["entity_id"], known)
     failures.append(pd.DataFrame({"index": df.index[unknown], "column": "entity_id", "reason": "not in the entities table"}))
-    orphan = df["entity_id"].isna() & ~has_address
-    failures.append(pd.DataFrame({"index": df.index[orphan], "column": "entity_id", "reason": "missing, and no address to link by"}))
+    orphan = df["entity_id"].isna() & ~linkable
+    failures.append(pd.DataFrame({"index": df.index[orphan], "column": "entity_id", "reason": "missing, and no address to link by" if tuple(link_by) == ("address",)
+                                  else f"missing, and none of {', '.join(link_by)} to link by"}))
     data_cols = [c for c in raw.columns if c not in ("_row", "_line", "_problem")]
     failures.append(_duplicates(_comparable(raw, data_cols), raw, "row"))
     failures = pd.concat(failures)
@@ -862,8 +868,13 @@ def _load_data(spec: DataSpec, today_ts: pd.Timestamp) -> Dataset:
 
     sources = {}
     for source, src in spec.events.items():
-        raw, fp = read_table(src, EVENT_REQUIRED, keep_malformed=True)
-        good, rej = validate_events(raw, fp["name"], source, known, today_ts, earliest, src.date_format)
+        raw, fp = read_table(src, [c for c in EVENT_REQUIRED if c != "entity_id"], keep_malformed=True)
+        if "entity_id" not in raw.columns and any(c in raw.columns for c in spec.link_by):
+            raw.insert(0, "entity_id", pd.NA)  # a source that never names the entity: every row awaits linkage
+        elif "entity_id" not in raw.columns:
+            read_table(src, EVENT_REQUIRED)  # the missing column, named with how to map it
+        good, rej = validate_events(raw, fp["name"], source, known, today_ts, earliest, src.date_format,
+                                    spec.link_by)
         check(fp["name"], len(raw), rej)
         fingerprints.append({**fp, "table": f"events.{source}", **_date_range(good)})
         all_rejects.append(rej)
@@ -991,7 +1002,7 @@ def validate(spec: "str | Path | object", out: str | Path | None = None, today: 
     loaded = load_spec(spec) if isinstance(spec, (str, Path)) else spec
     if not hasattr(loaded, "data"):
         raise RiskEngineError(f"{spec}: a {loaded.kind} spec has no [data] section to validate")
-    redact = loaded.link.person_columns if getattr(loaded, "link", None) is not None else ()
+    redact = loaded.link.identifying_columns() if getattr(loaded, "link", None) is not None else ()
     data, path = validate_into(loaded.data, loaded.name, out, today=today, redact=redact)  # rejects even when it stops
     check_against_data(loaded, data)
     return data, path

@@ -42,7 +42,14 @@ def link_sources(data: Dataset, spec: LinkSpec, out_dir: Path | None = None, pro
     data.sources = result.sources
     if key is not None:
         _linked_keep(key, spec, result.sources)
-    return {} if sources_only else result.metrics
+    if sources_only:
+        return {}
+    if "review_page" in result.paths:  # the console names the clerk's page (where it will be once the run ends)
+        from riskengine.outputs import final_path
+
+        result.metrics["review_page"] = str(final_path(result.paths["review_page"]))
+        result.metrics["review_records"] = int(len(result.review))
+    return result.metrics
 
 
 # Linked sources kept by what they were made from: the validated files (Dataset.content_key), the

@@ -58,6 +58,11 @@ def print_training_summary(summary: dict) -> None:
     console.print(f"Champion: [bold]{summary['champion']}[/] ({summary['selection_rule']}).")
     for text in summary.get("warnings", []):
         print_warning(text)
+    link = summary.get("link") or {}
+    if link.get("review_page"):
+        console.print(f"Clerical review: {link['review_records']:,} record(s) wait for a clerk in "
+                      f"{escape(link['review_page'])} " + escape("(clear values, for the council's own staff; name the "
+                      "filled review.csv in [link] review_decisions: both are deleted once it is read)"))
     o = summary.get("oracle")
     if o and "cases" in o:  # the case framing: the last split's cases against their true probabilities
         console.print(

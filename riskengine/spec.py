@@ -174,7 +174,7 @@ def _convert(value: Any, tp: Any, *, file: str, key: str) -> Any:
 def from_mapping(cls: type, data: dict, *, file: str, prefix: str = "") -> Any:
     """Build dataclass `cls` from a TOML table, naming `file` and the dotted key on any error."""
     hints = typing.get_type_hints(cls)
-    names = {f.name: f for f in dataclasses.fields(cls)}
+    names = {f.name: f for f in dataclasses.fields(cls) if f.init}  # init=False: derived, never a key
     where = f"[{prefix}]" if prefix else "the top level"
     for key in data:
         if key not in names:
@@ -485,6 +485,9 @@ class DataSpec:
     earliest_date: dt.date = EARLIEST_DATE  # earlier dates are impossible here, or placeholders for "unknown"
     rejects_dir: Path | None = None  # where `validate` and a run stopped by its data write rejects.csv (under out/ unless absolute); default out/<name>/validate, out/<name>/rejects
     outcome_store: Path | None = None  # folder of inspectors' results added with `riskengine outcomes add`; read with the outcomes
+    # not a key: the columns that let an event row without an entity_id wait for linkage rather than be
+    # rejected; set from the spec's [link] (LinkSpec.link_columns) by the training and data specs
+    link_by: tuple[str, ...] = field(default=("address",), init=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_reject_share <= 1:
@@ -549,10 +552,20 @@ class FeaturesSpec:
 
 @dataclass
 class LinkSpec:
-    """Record linkage (riskengine.link): source rows without a valid UPRN are matched to entities.
+    """Record linkage (riskengine.link): source rows without a valid entity id are matched to entities.
 
     Match probabilities at or above `upper` link; between `lower` and `upper` go to clerical
     review; below `lower` stay unmatched.
+
+    What rows are matched on: `fields` (column -> kind, the syntax of a link spec's fields:
+    forename, surname, full_name, date, address, locality, postcode, uk_postcode, identifier,
+    exact, number, text; a string is the kind, a table adds a date `format` or a shared `name`),
+    in either mode. Every column named must be in the entities table; a source may lack some.
+    Without `fields`, `match_on = "address"` reads the address, postcode and town columns and
+    `match_on = "person"` the `person_name_columns` and `dob_column` (and a postcode).
+    `match_on = "person"` (entities are people) matches on the clear values in memory and
+    pseudonymises every field column but postcodes before anything leaves; with `"address"`
+    the person-identifying kinds (names, dates, identifiers) are pseudonymised after matching.
     """
 
     enabled: bool = True
@@ -567,16 +580,66 @@ class LinkSpec:
     trusted_sources: list[str] = field(default_factory=list)  # order of trust for most_trusted
     truth: Path | None = None  # synthetic data only: the true entity of every source row, to measure linkage
     review_decisions: Path | None = None  # the review file with its 'decision' column filled by a clerk
-    match_on: Literal["address", "person"] = "address"  # what rows without a key are matched on
+    match_on: Literal["address", "person"] = "address"  # what the entities are: places (addresses) or people
     person_name_columns: list[str] = field(default_factory=lambda: ["first_name", "surname"])  # first, last; or one full name
     dob_column: str = "dob"  # date of birth, for match_on = "person"
-    fields: dict[str, "LinkField"] = field(default_factory=dict)  # person mode: column -> kind (default from the two keys above)
+    fields: dict[str, "LinkField"] = field(default_factory=dict)  # column -> kind, either mode (default: see above)
     checks: "LinkChecks" = field(default_factory=lambda: LinkChecks())  # when a run warns or stops
     store: Path | None = None  # folder keeping each row's link between runs: later runs link only rows not seen
 
     def __post_init__(self) -> None:
         if not 0 <= self.lower <= self.upper <= 1:
             raise ValueError("link thresholds need 0 <= lower <= upper <= 1")
+        names = [f.name or c for c, f in self.fields.items()]
+        if len(set(names)) != len(names):
+            raise ValueError(f"'fields': two columns share one field name: {names}; a column named otherwise in "
+                             "one table is mapped to the shared name by that source's `columns` in [data], e.g. "
+                             "claims = { path = \"claims.csv\", columns = { surname = \"LAST NAME\" } }")
+        core = [c for c in self.fields if c in EVENT_COLUMNS]
+        if core:
+            raise ValueError(f"'fields' names {core}: the events' own columns ({', '.join(EVENT_COLUMNS)}) "
+                             "are not matched on; name the columns that describe the entity")
+        if self.fields and self.match_on == "person" and not any(
+                f.kind in PERSON_NAME_KINDS for f in self.fields.values()):
+            raise ValueError("'fields' with match_on = 'person' needs a name: a column of kind "
+                             f"{', '.join(repr(k) for k in PERSON_NAME_KINDS)}; got "
+                             f"{ {c: f.kind for c, f in self.fields.items()} }")
+
+    def identifying_columns(self) -> list[str]:
+        """Every column linkage pseudonymises (and rejects files redact): `person_columns`; with
+        match_on = "person" the name and date-of-birth columns and every field column but postcodes;
+        otherwise the field columns of person-identifying kinds (names, dates, identifiers)."""
+        cols = list(self.person_columns)
+        if self.match_on == "person":
+            cols += [*self.person_name_columns, self.dob_column]
+            cols += [c for c, f in self.fields.items() if f.kind not in ("postcode", "uk_postcode")]
+        else:
+            cols += [c for c, f in self.fields.items() if f.kind in IDENTIFYING_KINDS]
+        return list(dict.fromkeys(cols))
+
+    def link_columns(self) -> tuple[str, ...]:
+        """The columns a source row without an entity_id can be linked by (any one not empty keeps it)."""
+        if not self.enabled:
+            return ("address",)
+        if self.fields:
+            return tuple(self.fields)
+        if self.match_on == "person":
+            return tuple(self.person_name_columns)
+        return ("address",)
+
+
+PERSON_NAME_KINDS = ("forename", "surname", "full_name")
+
+
+def kept_decisions_path(path: str | Path) -> Path:
+    """Where the decisions of a review file (`review_decisions`) are kept, as ids only, once the file
+    is read and deleted: `<name>.kept.csv` beside it."""
+    path = Path(path)
+    return path.with_name(path.stem + ".kept.csv")
+
+
+IDENTIFYING_KINDS = (*PERSON_NAME_KINDS, "date", "identifier")  # pseudonymised once matched, in either mode
+EVENT_COLUMNS = ("entity_id", "line", "date", "type", "value")  # the events' own columns: never a link field
 
 
 # ---------------------------------------------------------------------------------------
@@ -935,6 +998,7 @@ class TrainingSpec:
     def __post_init__(self) -> None:
         check_name(self.name)
         information_governance(self.governance)  # checked on load; read with the same function
+        self.data.link_by = self.link.link_columns()  # rows [link] can link wait for it, not rejected
         if not self.models:
             raise ValueError("'models' needs at least one candidate")
         names = [m.name for m in self.models]
@@ -1081,10 +1145,9 @@ class DataOnlySpec:
     link: LinkSpec = field(default_factory=LinkSpec)  # how `riskengine link SPEC` links its sources (person mode too)
 
     def __post_init__(self) -> None:
-        information_governance(self.governance)
-
-    def __post_init__(self) -> None:
         check_name(self.name)
+        information_governance(self.governance)
+        self.data.link_by = self.link.link_columns()  # rows [link] can link wait for it, not rejected
 
 
 SPEC_KINDS: dict[str, type] = {"data": DataOnlySpec, "training": TrainingSpec, "scoring": ScoringSpec}
@@ -1473,8 +1536,16 @@ def check_against_data(spec: Any, data: Any, training: "TrainingSpec | None" = N
                             f"({', '.join(spec.audit.attributes) or 'none'})")
     if spec.exclusions is not None:
         _check_exclusions(spec.exclusions, kinds, file, "exclusions")
+    if spec.link.enabled and data.unlinked:  # every field is matched against the entities: each needs its column
+        for col, lf in spec.link.fields.items():
+            if col not in columns:
+                raise SpecError(f"{file}: key 'link.fields.{col}' ({lf.kind}) names a column the entities table "
+                                f"lacks, so no row could be matched on it; its columns: {', '.join(sorted(columns))}")
+    decided = spec.link.review_decisions
+    if decided is not None and not Path(decided).is_file() and kept_decisions_path(decided).is_file():
+        decided = None  # read back by an earlier run: its decisions are kept beside it
     for key, source in (("truth.path", spec.truth), ("link.truth", spec.link.truth),
-                        ("link.review_decisions", spec.link.review_decisions), ("features.table", spec.features.table)):
+                        ("link.review_decisions", decided), ("features.table", spec.features.table)):
         path = getattr(source, "path", source)
         if path is not None and not Path(path).is_file():
             where = "" if Path(path).is_absolute() else f" (relative to the current folder, {Path.cwd()})"

@@ -145,7 +145,7 @@ def test_no_raw_name_or_date_of_birth_leaves_link_outside_the_review_file(linked
     identifiers = set(entities["first_name"]) | set(entities["surname"]) | set(entities["dob"])
     identifiers |= set(raw["first_name"]) | set(raw["surname"]) | set(raw["dob"])
     identifiers |= {f"{p['first_name']} {p['surname']}" for p in people}
-    published = [p for p in out.rglob("*") if p.is_file() and p.name != "review.csv"]
+    published = [p for p in out.rglob("*") if p.is_file() and p.name not in ("review.csv", "review.html")]
     assert pseudonymisation_scan(published, identifiers) == []
     for frame in [*result.sources.values(), result.golden]:
         for col in ("first_name", "surname", "dob"):
@@ -166,6 +166,12 @@ def test_review_file_shows_clear_values_weights_and_agreement_levels(linked):
         assert f"agreement_{c}" in review.columns and f"weight_{c}" in review.columns
     assert review["agreement_surname"].ne("").all()
     assert {"review_id", "entity_id", "decision", "match_weight"} <= set(review.columns)
+    # the link job's clerk page, beside the file: the clear values of each side, field by field
+    page = (linked[-1] / "review.html").read_text()
+    first = review.iloc[0]
+    assert f"entity {first['entity_id']}" in page and first["review_id"] in page
+    assert str(first["record_surname"]) in page and str(first["entity_surname"]) in page
+    assert page.count("<table>") == len(review)
 
 
 def test_clerical_decisions_apply_to_people(linked, tmp_path, monkeypatch):

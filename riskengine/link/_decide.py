@@ -17,7 +17,7 @@ from riskengine.io import read_file
 from riskengine.link._metrics import PROVENANCE
 from riskengine.link._probabilistic import MatchModel
 from riskengine.progress import note
-from riskengine.spec import LinkSpec
+from riskengine.spec import LinkSpec, kept_decisions_path
 
 DECISIONS = {"match", "no match"}
 
@@ -49,17 +49,18 @@ def _unique_register(entities: pd.DataFrame) -> pd.DataFrame:
 
 
 
-def kept_decisions_path(path: Path) -> Path:
-    """Where the decisions of a review file are kept, as ids only, once the file is read and deleted."""
-    return path.with_name(path.stem + ".kept.csv")
 
 
-def _read_decisions(path: Path | None) -> pd.DataFrame:
+def _read_decisions(path: Path | None, out_dir: Path | None = None) -> pd.DataFrame:
     """The clerk's decisions (review_id, entity_id, decision).
 
     The review file holds clear values (names, addresses), so once read it is deleted, with the
     review page beside it; its decisions are kept as ids in `<name>.kept.csv` beside it, which
-    later runs (scoring's too) read when the review file is gone.
+    later runs (scoring's too) read when the review file is gone. With `out_dir` (the run's link
+    folder) the kept decisions are written there too: a clerk who fills the run's own review.csv
+    in place names a file whose folder the next training run replaces, and the kept file must
+    live on in the new one. A review file with no decision filled in is not read back: it is left
+    as it is (the run's fresh list, not yet seen by a clerk).
     """
     if path is None:
         return pd.DataFrame(columns=["review_id", "entity_id", "decision"])
@@ -83,12 +84,25 @@ def _read_decisions(path: Path | None) -> pd.DataFrame:
         raise RiskEngineError(f"{path}: line {row}, column 'decision': expected 'match' or 'no match' "
                               f"(or empty), got {bad['decision'].iloc[0]!r}")
     out = df[["review_id", "entity_id", "decision"]]
+    if out.empty:  # nothing decided yet: the file stays for the clerk, the kept decisions apply
+        out = kept if kept is not None else out
+        _keep_in(out, out_dir, kept_path)
+        return out.reset_index(drop=True)
     if kept is not None:
         out = pd.concat([kept, out], ignore_index=True).drop_duplicates(["review_id", "entity_id"], keep="last")
     out.to_csv(kept_path, index=False)
+    _keep_in(out, out_dir, kept_path)
     path.unlink()
     (path.parent / "review.html").unlink(missing_ok=True)
     return out.reset_index(drop=True)
+
+
+def _keep_in(decisions: pd.DataFrame, out_dir: Path | None, kept_path: Path) -> None:
+    """A copy of the kept decisions (ids only) in the run's link folder, under the kept file's name."""
+    if out_dir is None or decisions.empty:
+        return
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    decisions.to_csv(Path(out_dir) / kept_path.name, index=False)
 
 
 
@@ -163,7 +177,8 @@ def _review_head(in_band: pd.DataFrame, candidates: pd.DataFrame) -> tuple[pd.Da
 
 
 def _empty_review() -> pd.DataFrame:
-    return pd.DataFrame(columns=["review_id", "rows", "sources", "match_probability", "match_weight", "entity_id"])
+    return pd.DataFrame(columns=["review_id", "rows", "sources", "match_probability", "match_weight", "entity_id",
+                                 "decision"])  # the clerk's column even when nobody is under review
 
 
 def check_linked_share(share: float, unkeyed: int, spec: LinkSpec, warnings: list[str], what: str) -> None:

@@ -237,7 +237,7 @@ def run_job(spec: LinkJobSpec, tables: dict[str, pd.DataFrame], out_dir: Path | 
     else:
         links, review = _decide_clusters(rows, records, matched, decisions, spec)
 
-    review = _with_values(review, tables, ids, fields, register is not None)
+    review = _with_model(_with_values(review, tables, ids, fields, register is not None), matched, fields)
 
     # loud failures after matching: rows no rule paired, runs that link almost nothing
     no_cand = rows["uid"].isin(matched.no_candidate)
@@ -403,6 +403,29 @@ def _with_values(review: pd.DataFrame, tables: dict[str, pd.DataFrame], ids: dic
         out[f"candidate_{f.name}"] = can
     out["decision"] = ""
     return out.sort_values("match_probability", ascending=False).reset_index(drop=True)
+
+
+def _with_model(review: pd.DataFrame, matched: Matched, fields: list[Field]) -> pd.DataFrame:
+    """Each review row with how the model read each field of the pair: its comparison level in words
+    (`agreement_<field>`) and, where scored, its weight (`weight_<field>`), as the training path's
+    review shows them; the clerk's page prints them beside the values."""
+    if review.empty or matched.agreement is None or matched.agreement.empty:
+        return review
+    pairs = pd.MultiIndex.from_arrays([review["review_id"].astype(str), review["candidate_id"].astype(str)])
+    agree = matched.agreement.assign(record_id=matched.agreement["record_id"].astype(str),
+                                     candidate_id=matched.agreement["candidate_id"].astype(str))
+    agree = agree.drop_duplicates(["record_id", "candidate_id"]).set_index(["record_id", "candidate_id"]).reindex(pairs)
+    best = matched.best.assign(record_id=matched.best["record_id"].astype(str),
+                               candidate_id=matched.best["candidate_id"].astype(str))
+    best = best.drop_duplicates(["record_id", "candidate_id"]).set_index(["record_id", "candidate_id"]).reindex(pairs)
+    out = review.copy()
+    for f in fields:
+        if f.name in agree.columns:
+            out[f"agreement_{f.name}"] = agree[f.name].fillna("").to_numpy()
+        if f"mw_{f.name}" in best.columns:
+            out[f"weight_{f.name}"] = best[f"mw_{f.name}"].astype("float64").round(2).to_numpy()
+    decision = out.pop("decision")
+    return out.assign(decision=decision)  # the clerk's column stays last
 
 
 def job_accuracy(links: pd.DataFrame, truth: pd.DataFrame, with_register: bool) -> dict:

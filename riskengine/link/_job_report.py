@@ -13,6 +13,7 @@ from pathlib import Path
 import jinja2
 
 from riskengine.link._report import _jsonable, mu_chart, probability_histogram, weights_chart
+from riskengine.link._review_page import write_review_page
 from riskengine.spec import LinkJobSpec
 
 REVIEW_FILES = ("review.csv", "review.html")  # the files with clear values, for the clerk only
@@ -36,11 +37,11 @@ def write_job_outputs(result, spec: LinkJobSpec, out_dir: Path) -> dict[str, Pat
     if len(result.review):
         paths["review"] = out_dir / "review.csv"
         result.review.to_csv(paths["review"], index=False)
-        paths["review_page"] = out_dir / "review.html"
-        names = [f.name for f in result.fields]
-        paths["review_page"].write_text(env.get_template("link_review.html").render(
-            name=spec.name, rows=result.review.fillna("").to_dict("records"), fields=names,
-            review_file=paths["review"].name))
+        paths["review_page"] = write_review_page(
+            out_dir / "review.html", result.review, [f.name for f in result.fields], name=spec.name,
+            review_file=paths["review"].name, decisions_key="<code>review_decisions</code> in the link spec",
+            heading=lambda r: f"{r['source']} row {r['row_id']} \u2194 {r['candidate_table']} "
+                              f"{r.get('candidate_row_id') or r['candidate_id']}")
     figures = _jsonable(report_json(result, spec))
     charts = {}
     m = result.matched

@@ -116,8 +116,10 @@ def link(
     """Resolve every source row to an entity of the register, or say why not.
 
     `sources` maps a source name to its rows (columns line, entity_id, address, postcode,
-    date, type, value and any others). With `spec.match_on = "person"` the entities are people
-    and rows without a key are matched on name, date of birth and postcode instead (_people.py).
+    date, type, value and any others). With `spec.fields` (column -> kind, any kinds) rows
+    without a key are matched on those fields, and with `spec.match_on = "person"` the entities
+    are people, matched on name, date of birth and postcode by default (_people.py; the link
+    store and Spark serve the default address path only).
     `truth` (source, line, true_entity_id) adds precision and recall to the metrics. With `out_dir`, the linked sources, review file, golden table,
     splink charts and the link and quality reports are written there. With `spark` (a
     SparkSession) splink's blocking and comparisons run on Spark (riskengine.spark), same model.
@@ -127,16 +129,19 @@ def link(
     those of a full run.
     """
     spec = spec or LinkSpec()
-    if spec.match_on == "person":  # people: matched on raw names first, pseudonymised before anything leaves
+    if spec.match_on == "person" or spec.fields:  # by the spec's fields: matched on clear values first,
+        # pseudonymised before anything leaves
         from riskengine.link._people import link_people  # imported here: its reports pull in matplotlib
 
+        if sources_only and out_dir is not None:
+            raise ValueError("link(sources_only=True) writes no outputs; pass out_dir=None")
         return link_people(entities, sources, spec, out_dir, progress, truth=truth,
-                           allow_ephemeral_key=allow_ephemeral_key, seed=seed)
+                           allow_ephemeral_key=allow_ephemeral_key, seed=seed, sources_only=sources_only)
     started = time.perf_counter()
     _check_inputs(entities, sources)
     key = load_key(spec, allow_ephemeral_key)
     check_decisions_key(key, spec.review_decisions)
-    decisions = _read_decisions(spec.review_decisions)
+    decisions = _read_decisions(spec.review_decisions, out_dir)
 
     _say(progress, "pseudonymising person identifiers")
     entities = pseudonymise(entities, person_columns(entities, spec), key)
@@ -250,10 +255,11 @@ def link(
     if reuse and len(stored):
         listed = pd.concat([stored.assign(rank=1)] + ([listed] if listed is not None and len(listed) else []),
                            ignore_index=True)
-    if listed is not None and prov.eq("reviewed").any():
+    asked = prov.where(decision.eq(""), "decided")  # a record a clerk has decided is not asked again
+    if listed is not None and asked.eq("reviewed").any():
         if ent_parts is None:
             ent_parts = prepare_table(REGISTER, register, fields).assign(uid=register["entity_id"].to_numpy())
-        review = _review_table(listed, records, prov, ent_parts, frames, register)
+        review = _review_table(listed, records, asked, ent_parts, frames, register)
     else:
         review = _empty_review()
 

@@ -1,19 +1,21 @@
-"""Person matching: rows without a key found among the people of the register, by the kinds of their fields.
+"""Matching by the spec's fields: rows without a key found among the entities by the kinds of their fields.
 
-For `LinkSpec.match_on = "person"` (entities are people). The fields are the spec's
-`fields` (column -> kind, as in a link spec) or, without them, `person_name_columns` (a
-forename and a surname, or one full name), `dob_column` (a date, any format) and
-`postcode` where present. Matching is the machinery of link specs (_fields.py, _match.py):
-splink blocks and compares by kind (swapped names, nicknames, date typos and swapped day and
-month, term frequencies), the one-to-one EM of `_probabilistic` estimates m and the match
-rate (a row names at most one person) and gives the rival-aware probability the two
+For `LinkSpec.match_on = "person"` (entities are people) and for any `[link] fields` (entities
+of any kind: people, businesses, places). The fields are the spec's `fields` (column -> kind,
+as in a link spec) or, in person mode without them, `person_name_columns` (a forename and a
+surname, or one full name), `dob_column` (a date, any format) and `postcode` where present.
+Matching is the machinery of link specs (_fields.py, _match.py): splink blocks and compares by
+kind (swapped names, nicknames, date typos and swapped day and month, addresses read into
+their parts, term frequencies), the one-to-one EM of `_probabilistic` estimates m and the
+match rate (a row names at most one entity) and gives the rival-aware probability the two
 thresholds act on, so `upper` and `lower` mean the same on every path.
 
-The raw names are needed to match (a keyed hash of "Jon" says nothing about "John"), so the
-order differs from the address path: match on cleaned values in memory, then pseudonymise
-every person identifier before the linked sources are assembled, written or returned. The
-clerical-review file alone shows clear values, for the council's own staff; it is deleted when
-its decisions are read back (_decide._read_decisions).
+The raw values are needed to match (a keyed hash of "Jon" says nothing about "John"), so the
+order differs from the default address path: match on cleaned values in memory, then
+pseudonymise every person identifier (`LinkSpec.identifying_columns`) before the linked
+sources are assembled, written or returned. The clerical-review file and page alone show
+clear values, for the council's own staff; they are deleted when the decisions are read back
+(_decide._read_decisions).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from riskengine.link._decide import (LinkResult, _apply_decisions, _assemble, _e
                                      _read_decisions, _review_head, _say, _unique_register, check_linked_share,
                                      decide)
 from riskengine.link._exact import attach_keys
-from riskengine.link._fields import Field
+from riskengine.link._fields import Field, learn_places
 from riskengine.link._job import check_fields, field_quality, prepare_table
 from riskengine.link._match import match_prepared
 from riskengine.link._metrics import link_metrics
@@ -38,10 +40,12 @@ from riskengine.link._survivorship import golden_records
 from riskengine.spec import LinkField, LinkSpec
 
 REGISTER = "register"
+DISTINGUISHING = ("forename", "surname", "full_name", "address", "identifier", "text")
 
 
-def person_fields(spec: LinkSpec, tables: dict[str, pd.DataFrame]) -> list[Field]:
-    """The fields people are matched on, with the column each table holds them in."""
+def spec_fields(spec: LinkSpec, tables: dict[str, pd.DataFrame]) -> list[Field]:
+    """The fields rows are matched on (the spec's `fields`, or in person mode its name and
+    date-of-birth columns), with the column each table holds them in."""
     if spec.fields:
         given = dict(spec.fields)
     else:
@@ -60,18 +64,32 @@ def person_fields(spec: LinkSpec, tables: dict[str, pd.DataFrame]) -> list[Field
                 if lf.format:
                     f.declared[t] = lf.format
         fields.append(f)
+    learn_places(fields, tables)  # places named in a locality field are read off the end of an address
     return fields
 
 
+person_fields = spec_fields  # the name it had when only person mode read `fields`
+
+
 def check_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: LinkSpec) -> None:
-    """Stop early, naming the column, when the register or a source cannot be matched on people."""
-    needed = list(spec.fields) if spec.fields else [*spec.person_name_columns, spec.dob_column]
+    """Stop early, naming the column and the key, when the register or a source cannot be matched."""
     if not spec.person_name_columns and not spec.fields:
         raise RiskEngineError("link.person_name_columns: expected one full-name column or [first name, surname]")
-    missing = [c for c in ["entity_id", *needed] if c not in entities.columns]
-    if missing:
-        raise RiskEngineError(f"entities: missing column {', '.join(repr(m) for m in missing)} for link.match_on = "
-                              f"'person'; found {list(entities.columns)}")
+    if spec.fields:
+        missing = [c for c in spec.fields if c not in entities.columns]
+        if "entity_id" not in entities.columns:
+            missing.insert(0, "entity_id")
+        if missing:
+            said = ", ".join(f"{c!r} (link.fields.{c} = {spec.fields[c].kind!r})" if c in spec.fields else repr(c)
+                             for c in missing)
+            raise RiskEngineError(f"entities: missing column {said}; every field named in link.fields is "
+                                  f"matched against the entities table, which has {list(entities.columns)}")
+    else:
+        needed = [*spec.person_name_columns, spec.dob_column]
+        missing = [c for c in ["entity_id", *needed] if c not in entities.columns]
+        if missing:
+            raise RiskEngineError(f"entities: missing column {', '.join(repr(m) for m in missing)} for link.match_on = "
+                                  f"'person'; found {list(entities.columns)}")
     for name, df in sources.items():
         if "line" not in df.columns:
             raise RiskEngineError(f"source '{name}': missing column 'line'; found {list(df.columns)}")
@@ -80,6 +98,10 @@ def check_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec:
         if "entity_id" not in df.columns and not has_names:
             raise RiskEngineError(f"source '{name}': missing column 'entity_id' or {wanted} "
                                   f"(link.{'fields' if spec.fields else 'person_name_columns'}); found {list(df.columns)}")
+        unlinked = df["entity_id"].isna() if "entity_id" in df.columns else pd.Series(True, index=df.index)
+        if spec.fields and unlinked.any() and not has_names:
+            raise RiskEngineError(f"source '{name}': {int(unlinked.sum()):,} row(s) without an entity_id and none of "
+                                  f"the link.fields columns {wanted} to match them on; found {list(df.columns)}")
 
 
 def _keyed_id(parts: pd.DataFrame, fields: list[Field], key: PseudonymKey) -> pd.Series:
@@ -91,18 +113,20 @@ def _keyed_id(parts: pd.DataFrame, fields: list[Field], key: PseudonymKey) -> pd
 
 
 def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: LinkSpec, out_dir: Path | None,
-                progress: bool, *, truth: pd.DataFrame | None, allow_ephemeral_key: bool, seed: int):
-    """link() for people: keys first, then the person fields; pseudonymise; assemble as the address path does."""
+                progress: bool, *, truth: pd.DataFrame | None, allow_ephemeral_key: bool, seed: int,
+                sources_only: bool = False):
+    """link() by the spec's fields (people, or any entities with `fields`): keys first, then the fields;
+    pseudonymise; assemble as the address path does."""
     started = time.perf_counter()
     check_people(entities, sources, spec)
     key = load_key(spec, allow_ephemeral_key)
     check_decisions_key(key, spec.review_decisions)
-    decisions = _read_decisions(spec.review_decisions)
+    decisions = _read_decisions(spec.review_decisions, out_dir)
     frames = {name: df.reset_index(drop=True) for name, df in sources.items()}
     raw_register = _unique_register(entities)
-    fields = person_fields(spec, {REGISTER: raw_register, **frames})
-    identifiers = list(dict.fromkeys([*spec.person_columns, *spec.person_name_columns, spec.dob_column,
-                                      *(c for f in fields if f.kind != "postcode" for c in f.columns.values())]))
+    fields = spec_fields(spec, {REGISTER: raw_register, **frames})
+    identifiers = spec.identifying_columns()
+    person = spec.match_on == "person"
 
     _say(progress, "attaching rows with a usable key")
     states, resolved = attach_keys(frames, raw_register["entity_id"])
@@ -125,7 +149,11 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
     check_fields(checked, spec.checks, warnings, errors, progress, prefix="link.checks.")
     if errors:
         raise RiskEngineError("linkage stopped: " + "; ".join(errors))
+    # something to go on: a name for people; for other entities a name, an address, an identifier or a
+    # text (a postcode, a date or a town alone cannot tell one entity from its neighbours), else any field
     names = [f.name for f in fields if f.kind in ("forename", "surname", "full_name")]
+    if not person:
+        names = [f.name for f in fields if f.kind in DISTINGUISHING] or [f.name for f in fields]
     if todo:
         records = pd.concat(todo, ignore_index=True)
         usable = records[names].notna().any(axis=1) if names else pd.Series(True, index=records.index)
@@ -139,7 +167,8 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
     candidates = None
     best = pd.DataFrame(columns=["record_id", "entity_id", "match_probability", "match_weight"])
     if len(distinct):
-        _say(progress, f"matching {len(distinct):,} distinct people ({len(records):,} rows) with splink")
+        _say(progress, f"matching {len(distinct):,} distinct {'people' if person else 'records'} "
+                       f"({len(records):,} rows) with splink")
         register = prepare_table(REGISTER, raw_register, fields).assign(uid=raw_register["entity_id"].to_numpy())
         matched = match_prepared(register, distinct.reset_index(drop=True), fields, method="one_to_one_em", seed=seed,
                                  lower=spec.lower, upper=spec.upper)
@@ -156,8 +185,9 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
                      dtype="string")
     decision = _apply_decisions(records["review_id"], cand, decisions)
     prov, linked_id = decide(prob, cand, decision, spec)
-    review = _review_table(candidates, matched, records, prov, frames, raw_register, fields) \
-        if candidates is not None else _empty_review()
+    asked = prov.where(decision.eq(""), "decided")  # a record a clerk has decided is not asked again
+    review = _review_table(candidates, matched, records, asked, frames, raw_register, fields) \
+        if candidates is not None and not sources_only else _empty_review()
 
     _say(progress, "pseudonymising person identifiers")
     register = pseudonymise(raw_register, identifiers, key)
@@ -165,19 +195,26 @@ def link_people(entities: pd.DataFrame, sources: dict[str, pd.DataFrame], spec: 
     raw_entities = pseudonymise(entities, identifiers, key)
 
     out_sources = {name: _assemble(df, name, resolved[name], records, prov, prob, linked_id) for name, df in frames.items()}
+    unkeyed = len(records)
+    share = float(prov.isin(["probabilistic"]).sum()) / unkeyed if unkeyed else 1.0
+    check_linked_share(share, unkeyed, spec, warnings, "linked")
+    if sources_only:  # scoring: the linked rows only, as link() gives them on the address path
+        for w in warnings:
+            _say(True, "[bold yellow]warning:[/] " + w)
+        return LinkResult(out_sources, review, pd.DataFrame(), {}, {"sources_only": True}, {}, model, key.origin)
     golden, rules = golden_records(register, out_sources, spec)
     quality = quality_report(register, out_sources, states, raw_entities=raw_entities)
     proposals = _proposals(records, prov, cand, out_sources)
     metrics = link_metrics(out_sources, truth, records, prov, model, proposals)
-    unkeyed = len(records)
-    share = float(prov.isin(["probabilistic"]).sum()) / unkeyed if unkeyed else 1.0
-    check_linked_share(share, unkeyed, spec, warnings, "linked")
     for w in warnings:
         _say(True, "[bold yellow]warning:[/] " + w)
-    metrics["match_on"] = "person"
+    metrics["match_on"] = spec.match_on
     metrics["warnings"] = warnings
     metrics["field_quality"] = checked  # the fields as read (the quality report of the sources is `quality`)
-    metrics["person_fields"] = {f.name: f.kind for f in fields}
+    metrics["fields"] = {f.name: f.kind for f in fields}  # what rows were matched on, by kind
+    if person:
+        metrics["person_fields"] = metrics["fields"]  # the name the person path's metrics had
+    metrics["fields_from"] = "link.fields" if spec.fields else "link.person_name_columns, link.dob_column"
     metrics["date_formats"] = {f"{t}.{f.columns[t]}": fm for f in fields for t, fm in f.formats_used.items()}
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     metrics["pseudonymisation_key"] = key.origin

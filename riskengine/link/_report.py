@@ -17,6 +17,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from riskengine.link._review_page import write_review_page
 from riskengine.spec import LinkSpec
 from riskengine.charts import figure
 from riskengine.templating import environment
@@ -154,6 +155,20 @@ def _stable_uid(settings: dict) -> dict:
     return {**settings, "linker_uid": f"r{digest}"}
 
 
+def review_page(review: pd.DataFrame, path: Path, review_file: str) -> Path:
+    """The link job's clerk page for a training or data spec's review: each record's clear values
+    beside its candidate entity's, field by field (the `record_<field>` / `entity_<field>` columns)."""
+    fields = [c[len("record_"):] for c in review.columns
+              if c.startswith("record_") and f"entity_{c[len('record_'):]}" in review.columns]
+
+    def heading(r: dict) -> str:
+        rows = int(r.get("rows") or 1)
+        return f"{rows} row{'s' if rows != 1 else ''} of {r.get('sources')} \u2194 entity {r.get('entity_id')}"
+
+    return write_review_page(path, review, fields, name="linkage", review_file=review_file, other="entity",
+                             decisions_key="<code>[link] review_decisions</code> of the spec", heading=heading)
+
+
 def write_outputs(result, out_dir: Path, spec: LinkSpec) -> dict[str, Path]:
     """Write the run's files under `out_dir`; return their paths by name."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -166,6 +181,10 @@ def write_outputs(result, out_dir: Path, spec: LinkSpec) -> dict[str, Path]:
         paths[f"linked.{name}"] = p
     paths["review"] = out_dir / "review.csv"
     result.review.to_csv(paths["review"], index=False)
+    page = out_dir / "review.html"
+    page.unlink(missing_ok=True)  # an old page is stale once this run has decided
+    if len(result.review):
+        paths["review_page"] = review_page(result.review, page, paths["review"].name)
     paths["golden"] = out_dir / "golden.parquet"
     result.golden.to_parquet(paths["golden"], index=False)
     if result.model is not None:

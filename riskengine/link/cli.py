@@ -98,8 +98,10 @@ def link_command(
                   f" recall {_share(a['without_exact_key']['recall'])})")
     out.print(f"  exact {prov['exact']:,}  probabilistic {prov['probabilistic']:,}  reviewed {prov['reviewed']:,}"
               f"  unmatched {prov['unmatched']:,}")
-    out.print(f"  clerical review: {m['review_share']:.2%} of rows ({m['review_addresses']:,} distinct addresses)"
-              f" -> {result.paths.get('review')}")
+    page = f" and {result.paths['review_page']} (clear values, for the council's own staff)" \
+        if "review_page" in result.paths else ""
+    out.print(f"  clerical review: {m['review_share']:.2%} of rows ({m['review_addresses']:,} distinct records)"
+              f" -> {result.paths.get('review')}{page}")
     out.print(f"  pseudonymisation key: {result.key_origin}")
     out.print(f"  reports: {result.paths['link_report']}, {result.paths['quality_report']}")
     out.print(f"  golden records: {result.paths['golden']}  linked sources: {out_dir / 'linked'}")

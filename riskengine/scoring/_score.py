@@ -110,12 +110,12 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
 
         session = spark_session(engine.spark_master)
         step(f"reading and validating the data on Spark ({session.sparkContext.master})", "data")
-        on_spark = load_on_spark(session, tspec.data, spec.pipeline, today=today, redact=tspec.link.person_columns,
+        on_spark = load_on_spark(session, tspec.data, spec.pipeline, today=today, redact=tspec.link.identifying_columns(),
                                  driver_rows=exclusion_types(spec), link_addresses=tspec.link.enabled)
         data = on_spark.data
     else:
         step("reading and validating the data", "data")
-        data = load_data_or_write_rejects(tspec.data, spec.pipeline, today=today, redact=tspec.link.person_columns)
+        data = load_data_or_write_rejects(tspec.data, spec.pipeline, today=today, redact=tspec.link.identifying_columns())
     add_stored_outcomes(data, tspec.data)  # new results take entities off the list (exclusions)
     check_against_data(spec, data, training=tspec)
     awaiting = {name: frame["line"] for name, frame in data.unlinked.items()}
@@ -238,7 +238,7 @@ def _score_on_spark(spec: ScoringSpec, tspec: TrainingSpec, data, events: pd.Dat
     if on_spark is not None and len(data.rejects):
         from riskengine.spark import write_rejects_parquet
 
-        result.paths["rejects"] = write_rejects_parquet(data.rejects, out_dir, tspec.link.person_columns)
+        result.paths["rejects"] = write_rejects_parquet(data.rejects, out_dir, tspec.link.identifying_columns())
     return result
 
 

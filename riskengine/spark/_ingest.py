@@ -351,13 +351,16 @@ def validate_entities(df, file: str, columns: list[str]):
     return _cleaned(good, columns, cleaned, (ROW, LINE)), rejects, n
 
 
-def validate_events(df, file: str, columns: list[str], known, today, earliest, date_format: str | None):
-    """ingest.validate_events in Spark; `known` is the entities' ids (a one-column Spark DataFrame `_known`)."""
+def validate_events(df, file: str, columns: list[str], known, today, earliest, date_format: str | None,
+                    link_by: tuple[str, ...] = ("address",)):
+    """ingest.validate_events in Spark; `known` is the entities' ids (a one-column Spark DataFrame `_known`);
+    `link_by` the columns a row without an id can be linked by (DataSpec.link_by)."""
     from pyspark.sql import functions as F
 
     date, date_fail = as_date(df, "date", date_format, today, earliest, file)
+    by = [_text(df, c) for c in link_by if c in columns]
     helpers = {"_id": as_id(df, "entity_id"), "_date": date, "_date_fail": date_fail, "_type": _text(df, "type"),
-               "_address": _text(df, "address") if "address" in columns else F.lit(None).cast("string")}
+               "_address": F.coalesce(*by) if by else F.lit(None).cast("string")}
     if "value" in columns:
         helpers["_value"], helpers["_value_fail"] = as_number(df, "value")
     else:
@@ -368,7 +371,9 @@ def validate_events(df, file: str, columns: list[str], known, today, earliest, d
     failures = [F.col("_date_fail"), _when(F.col("_type").isNull(), "type", "missing"),
                 *([F.col("_value_fail")] if "value" in columns else []),
                 _when(ident.isNotNull() & F.col("_known").isNull(), "entity_id", "not in the entities table"),
-                _when(ident.isNull() & F.col("_address").isNull(), "entity_id", "missing, and no address to link by"),
+                _when(ident.isNull() & F.col("_address").isNull(), "entity_id",
+                      "missing, and no address to link by" if tuple(link_by) == ("address",)
+                      else f"missing, and none of {', '.join(link_by)} to link by"),
                 F.col("_dup")]
     good, rejects, n = _split(df, failures, file, columns)
     cleaned = {"entity_id": "_id", "date": "_date", "type": "_type", "value": "_value"}
@@ -440,7 +445,8 @@ def load_data(spark, spec: DataSpec, today: dt.date | None = None,
     keyed, sources = [], {}
     for source, src in spec.events.items():
         raw, fp, columns = read_source(spark, src, EVENT_REQUIRED)
-        rows, rej, n = validate_events(raw, fp["name"], columns, known, today_ts, earliest, src.date_format)
+        rows, rej, n = validate_events(raw, fp["name"], columns, known, today_ts, earliest, src.date_format,
+                                       spec.link_by)
         _check_share(fp["name"], n, rej, spec.max_reject_share, all_rejects)
         all_rejects.append(rej)
         rows = rows.persist()

@@ -106,11 +106,11 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
         from riskengine.spark import spark_session
 
         session = spark_session(spec.engine.spark_master)
-        data = load_on_spark(session, spec.data, spec.name, today=today, redact=spec.link.person_columns).data
+        data = load_on_spark(session, spec.data, spec.name, today=today, redact=spec.link.identifying_columns()).data
     else:
-        data = load_data_or_write_rejects(spec.data, spec.name, today=today, redact=spec.link.person_columns)
+        data = load_data_or_write_rejects(spec.data, spec.name, today=today, redact=spec.link.identifying_columns())
     given_features(spec.features, data)  # the ready table, validated: its rejects join the others
-    rejects_path = write_rejects(data.rejects, out_dir, redact=spec.link.person_columns)
+    rejects_path = write_rejects(data.rejects, out_dir, redact=spec.link.identifying_columns())
     check_against_data(spec, data)  # every name in the spec exists in the data, before any work
     add_stored_outcomes(data, spec.data)  # inspectors' results added since (riskengine outcomes add)
     step(f"linking source rows without an entity id ({sum(len(d) for d in data.unlinked.values())} rows)")
