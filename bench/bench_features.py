@@ -2,20 +2,26 @@
 
 Prints figures, not pass/fail. Synthetic data from numpy: entities with UPRN-like string ids,
 ten events per entity over ten years from ten (source, type) pairs, three of them with values;
-as-of dates three months apart. One process per thread count (polars fixes its thread pool when
-imported): in it every implementation's output is first checked equal to pandas' on a smaller
-borough, then the implementations take turns (interleaved, order rotated each round) and each
-figure is the median of --repeat runs, as a ratio to pandas' median in the same process. Peak
-memory is each run's VmHWM (reset before every run), inputs included.
+as-of dates three months apart. The data are written once to Parquet (source and type as
+categories, as pandas writes a column of a few repeated labels), and every timed run is its own
+process that reads the files with `pd.read_parquet` and builds the table, as a user's process
+(or `riskengine`) would: its memory peak is what a user sees, with nothing left over from
+another run. First one process checks every implementation's output equal to pandas' on a
+smaller borough; then the runs take turns (pandas, DuckDB at each thread count, ...; the order
+rotated every round), each figure the median of --repeat runs, as a ratio to pandas' median
+(pandas runs on one thread whatever the setting, so its runs serve every thread count). Peaks:
+the process's VmHWM while reading, and during the build (reset after reading).
 
     python bench/bench_features.py                                  # 1M entities, 10M events, 8 dates, 1 and 2 threads
                                                                     # (then polars against both at 200k)
     python bench/bench_features.py --entities 200000 --repeat 3
+    python bench/bench_features.py --impls duckdb --repeat 1        # the engine's time and peak only
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import os
@@ -23,7 +29,9 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -139,7 +147,8 @@ def polars_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd
     Returns a polars DataFrame (the conversion to pandas is left out of its time)."""
     import polars as pl
 
-    ev = pl.from_pandas(events[["source", "entity_id", "date", "type", "value"]])
+    ev = pl.from_pandas(events[["source", "entity_id", "date", "type", "value"]]).with_columns(
+        pl.col("source", "type").cast(pl.Utf8))  # (categories in the files: polars joins their names as text)
     valued = set(map(tuple, ev.lazy().filter(pl.col("value").is_not_null())
                      .select("source", "type").unique().collect().rows()))
     ids = pl.from_pandas(entities[["entity_id"]]).with_row_index("row")
@@ -242,7 +251,8 @@ def digest(table) -> dict:
             continue
         v = frame[c].to_numpy(dtype=float, na_value=np.nan)
         out[c] = (int(np.isnan(v).sum()), float(np.nansum(v)), len(v), str(frame[c].dtype))
-    out["_ids"] = hash(tuple(frame["entity_id"].astype(str).iloc[:: max(1, len(frame) // 997)]))
+    sample = frame["entity_id"].astype(str).iloc[:: max(1, len(frame) // 997)]
+    out["_ids"] = hashlib.sha256("\n".join(sample).encode()).hexdigest()  # the same in every process
     return out
 
 
@@ -262,51 +272,86 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def child(n: int, n_dates: int, threads: int, repeat: int, impls: list[str], check_size: int) -> None:
-    """One process per thread count: check equality, then the implementations take turns."""
+def write_data(n: int, folder: Path, seed: int = 0, text: bool = False) -> None:
+    """The borough as Parquet files: entities.parquet, events.parquet (source and type as
+    categories unless `text`)."""
+    entities, events = make_data(n, 10 * n, seed=seed)
+    if not text:
+        events = events.astype({"source": "category", "type": "category"})
+    entities.to_parquet(folder / "entities.parquet")
+    events.to_parquet(folder / "events.parquet")
+
+
+def read_data(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return pd.read_parquet(folder / "entities.parquet"), pd.read_parquet(folder / "events.parquet")
+
+
+def check_child(folder: str, n_dates: int, impls: list[str]) -> None:
+    """Every implementation's whole table equal to pandas' (the check-size borough)."""
+    check_equal(*read_data(Path(folder)), as_of_dates(n_dates), impls)
+    print(json.dumps({"ok": True}))
+
+
+def run_child(folder: str, n_dates: int, impl: str, threads: int) -> None:
+    """One timed run in this fresh process: read the files, build, report time, CPU, peaks, digest."""
+    import pyarrow as pa
+
+    if impl == "duckdb":  # the libraries load before the clock starts
+        import riskengine.features  # noqa: F401
+    elif impl == "polars":
+        import polars  # noqa: F401
+    entities, events = read_data(Path(folder))
+    pa.default_memory_pool().release_unused()  # what Arrow kept from decoding the files
+    read_peak, inputs = peak_mb(), rss_mb()
     dates = as_of_dates(n_dates)
-    small = make_data(min(n, check_size), 10 * min(n, check_size), seed=1)
-    check_equal(*small, dates, impls)
-    print(f"  [{threads} thread(s)] outputs equal on {min(n, check_size):,} entities", file=sys.stderr, flush=True)
-    del small
-    entities, events = make_data(n, 10 * n)
-    inputs = peak_mb()
-    run = {impl: (lambda f=IMPLS[impl]: f(entities, events, dates, threads)) if impl == "duckdb"
-           else (lambda f=IMPLS[impl]: f(entities, events, dates)) for impl in impls}
-    times = {i: [] for i in impls}
-    cpu = {i: [] for i in impls}
-    peak = {i: 0.0 for i in impls}
-    digests = {}
-    for r in range(repeat):
-        for impl in impls[r % len(impls):] + impls[:r % len(impls)]:
-            reset_peak()
-            t, c = time.perf_counter(), cpu_seconds()
-            table = run[impl]()
-            times[impl].append(time.perf_counter() - t)
-            cpu[impl].append(cpu_seconds() - c)
-            peak[impl] = max(peak[impl], peak_mb())
-            print(f"  [{threads} thread(s), round {r + 1}] {impl}: {times[impl][-1]:.1f} s, cpu {cpu[impl][-1]:.1f} s, "
-                  f"peak {peak_mb():,.0f} MB", file=sys.stderr, flush=True)
-            if r == 0 or impl not in digests:
-                digests[impl] = digest(table)
-            del table
-    base = digests.get("pandas")
-    for impl in impls:
-        if base is not None and impl != "pandas":
-            same_digest(base, digests[impl], f"{impl} against pandas at full size")
-    result = {"inputs_mb": inputs, "rows": n * n_dates, "columns": len(digests[impls[0]]) - 1,
-              "impls": {i: {"seconds": statistics.median(times[i]), "cpu": statistics.median(cpu[i]),
-                            "all": times[i], "peak_mb": peak[i]} for i in impls}}
-    print(json.dumps(result))
+    reset_peak()
+    t, c = time.perf_counter(), cpu_seconds()
+    table = (IMPLS[impl](entities, events, dates, threads) if impl == "duckdb"
+             else IMPLS[impl](entities, events, dates))
+    seconds, cpu = time.perf_counter() - t, cpu_seconds() - c
+    build_peak = peak_mb()
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "inputs_mb": inputs, "read_peak_mb": read_peak,
+                      "build_peak_mb": build_peak, "process_peak_mb": max(read_peak, build_peak),
+                      "rows": len(table), "digest": digest(table)}))
 
 
-def measure(n: int, n_dates: int, threads: int, repeat: int, impls: list[str], check_size: int) -> dict:
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS")) / 1024
+
+
+def _child(args: list[str], threads: int = 1) -> dict:
     env = dict(os.environ, POLARS_MAX_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, __file__, "--child", str(n), str(n_dates), str(threads), str(repeat),
-                          ",".join(impls), str(check_size)], stdout=subprocess.PIPE, text=True, env=env)
+    out = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, env=env)
     if out.returncode:  # (its progress and any traceback went to stderr as they came)
-        raise SystemExit(f"the {threads}-thread run failed")
+        raise SystemExit(f"bench child {args} failed")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def race(n: int, n_dates: int, threads: list[int], repeat: int, impls: list[str], check_size: int,
+         text: bool) -> dict:
+    """Check, then the interleaved runs; returns per (impl, threads) the runs' figures."""
+    with tempfile.TemporaryDirectory(prefix="bench-features-") as tmp:
+        small, big = Path(tmp) / "check", Path(tmp) / "data"
+        small.mkdir()
+        big.mkdir()
+        write_data(min(n, check_size), small, seed=1, text=text)
+        _child(["--check", str(small), str(n_dates), ",".join(impls)])
+        print(f"  outputs equal on {min(n, check_size):,} entities", file=sys.stderr, flush=True)
+        write_data(n, big, text=text)
+        runs = [(i, 1) for i in impls if i == "pandas"] + [(i, t) for i in impls if i != "pandas" for t in threads]
+        got: dict[tuple[str, int], list[dict]] = {r: [] for r in runs}
+        for r in range(repeat):
+            for impl, t in runs[r % len(runs):] + runs[:r % len(runs)]:
+                m = _child(["--run", str(big), str(n_dates), impl, str(t)], t)
+                got[(impl, t)].append(m)
+                print(f"  [round {r + 1}] {impl} ({t} thread(s)): {m['seconds']:.1f} s, cpu {m['cpu']:.1f} s, "
+                      f"peak {m['process_peak_mb']:,.0f} MB (inputs {m['inputs_mb']:,.0f} MB)", file=sys.stderr, flush=True)
+    base = got.get(("pandas", 1))
+    for key, ms in got.items():
+        if base and key[0] != "pandas":
+            same_digest(base[0]["digest"], ms[0]["digest"], f"{key[0]} against pandas at full size")
+    return got
 
 
 def main() -> None:
@@ -320,11 +365,15 @@ def main() -> None:
                         help="polars races at this size, in a second round (its best form here peaked at "
                              "4.5 GB at 200k entities, so 1M would not fit the machine); 0: with the others")
     parser.add_argument("--check-size", type=int, default=20_000, help="entities in the full equality check")
-    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--text", action="store_true", help="source and type as plain text, not categories")
+    parser.add_argument("--check", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--run", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        n, k, t, rep, impls, check = args.child
-        child(int(n), int(k), int(t), int(rep), impls.split(","), int(check))
+    if args.check:
+        check_child(args.check[0], int(args.check[1]), args.check[2].split(","))
+        return
+    if args.run:
+        run_child(args.run[0], int(args.run[1]), args.run[2], int(args.run[3]))
         return
     impls = args.impls.split(",")
     if "polars" in impls and importlib.util.find_spec("polars") is None:
@@ -333,26 +382,32 @@ def main() -> None:
     rounds = [(args.entities, impls)]
     if "polars" in impls and args.polars_entities and args.polars_entities != args.entities:
         rounds = [(args.entities, [i for i in impls if i != "polars"]), (args.polars_entities, impls)]
-    for n, race in rounds:
-        print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; {n:,} entities, "
-              f"{10 * n:,} events, {args.dates} as-of dates; {', '.join(race)}; median of {args.repeat}, taking turns")
-        print(f"{'threads':>7} {'impl':>7} {'seconds':>8} {'cpu s':>7} {'peak MB':>8} {'+ MB':>7} {'x pandas':>9} {'cpu x':>6}")
-        for threads in args.threads:
-            r = measure(n, args.dates, threads, args.repeat, race, args.check_size)
-            base = r["impls"].get("pandas", {})
-            for impl in race:
-                m = r["impls"][impl]
-                ratio = f"{base['seconds'] / m['seconds']:.2f}" if base else ""
-                cpu_ratio = f"{base['cpu'] / m['cpu']:.2f}" if base else ""
-                print(f"{threads:>7} {impl:>7} {m['seconds']:>8.2f} {m['cpu']:>7.2f} {m['peak_mb']:>8,.0f} "
-                      f"{m['peak_mb'] - r['inputs_mb']:>7,.0f} {ratio:>9} {cpu_ratio:>6}", flush=True)
-        print(f"(inputs {r['inputs_mb']:,.0f} MB resident before the runs; output {r['rows']:,} rows x {r['columns']} "
-              "features.)\n")
+    for n, impls_n in rounds:
+        print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; {n:,} entities, {10 * n:,} events, "
+              f"{args.dates} as-of dates, source and type as {'text' if args.text else 'categories'}; "
+              f"{', '.join(impls_n)}; median of {args.repeat}, taking turns, each run its own process", flush=True)
+        got = race(n, args.dates, args.threads, args.repeat, impls_n, args.check_size, args.text)
+        base = got.get(("pandas", 1))
+        med = {k: {f: statistics.median(m[f] for m in ms) for f in ("seconds", "cpu", "inputs_mb")}
+               | {"peak": max(m["process_peak_mb"] for m in ms), "build": max(m["build_peak_mb"] for m in ms)}
+               for k, ms in got.items()}
+        print(f"{'impl':>7} {'threads':>7} {'seconds':>8} {'cpu s':>7} {'x pandas':>9} {'cpu x':>6} "
+              f"{'peak MB':>8} {'inputs':>7} {'peak x':>7}")
+        for (impl, t), m in med.items():
+            b = med.get(("pandas", 1))
+            cells = ([f"{b['seconds'] / m['seconds']:.2f}", f"{b['cpu'] / m['cpu']:.2f}", f"{b['peak'] / m['peak']:.2f}"]
+                     if b else ["", "", ""])
+            print(f"{impl:>7} {t:>7} {m['seconds']:>8.2f} {m['cpu']:>7.2f} {cells[0]:>9} {cells[1]:>6} "
+                  f"{m['peak']:>8,.0f} {m['inputs_mb']:>7,.0f} {cells[2]:>7}", flush=True)
+        rows = next(iter(got.values()))[0]["rows"]
+        print(f"(output {rows:,} rows x {len(next(iter(got.values()))[0]['digest']) - 1} features"
+              f"{'; pandas runs on one thread, its runs are the baseline at every thread count' if base else ''}.)\n")
     print("Equal outputs: every table equal to pandas' on a check-size borough (the same column types, counts "
           "exact, sums to 1e-9), then per-column types, totals and missing counts at full size.\n"
-          "seconds: median wall clock; cpu s: median user + system time of all threads; peak MB: the process's "
-          "resident peak during the run, inputs included; + MB: above the inputs; x pandas: pandas' median wall "
-          "time over this one's; cpu x: the same for CPU time. pandas runs on one thread whatever the setting.")
+          "seconds: median wall clock; cpu s: median user + system time of all threads; x pandas: pandas' median "
+          "wall time over this one's; cpu x: the same for CPU time. peak MB: the largest resident peak of the "
+          "run's process (reading the files, then the build), all of it, libraries and inputs included; inputs: "
+          "resident after reading (median); peak x: pandas' peak over this one's.")
 
 
 if __name__ == "__main__":

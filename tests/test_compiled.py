@@ -167,3 +167,28 @@ def test_every_entity_gets_its_top_reasons_from_a_compiled_model():
     assert (top["top_feature_1"][has].to_numpy() == np.asarray(model.features_)[best[has]]).all()
     np.testing.assert_allclose(top["top_contribution_1"][has], reference.max(axis=1)[has], atol=1e-6)
     assert top["top_feature_1"][~has].isna().all()
+
+
+def test_treeshap_for_deep_leaves_and_many_rows_equals_pred_contrib_on_any_threads():
+    """Rows are explained in blocks that share each leaf's values between rows meeting the same
+    conditions; deep leaves (more than 12 distinct features on the path) are computed row by row.
+    Both give pred_contrib's values, whatever the number of threads and a last block cut short."""
+    from riskengine.compiled._forest import read_forest
+
+    rng = np.random.default_rng(5)
+    n = 3001
+    X = pd.DataFrame(rng.normal(size=(n, 18)), columns=[f"x{i}" for i in range(18)])
+    X["k"] = pd.Categorical(rng.integers(0, 9, n))
+    X.loc[rng.random(n) < 0.1, "x3"] = np.nan
+    y = (X.iloc[:, :18].sum(axis=1) + rng.normal(size=n) > 0).astype(int)
+    booster = lgb.LGBMClassifier(n_estimators=3, num_leaves=250, min_child_samples=2, min_data_per_group=2,
+                                 cat_smooth=1, verbose=-1).fit(X, y).booster_
+    forest = read_forest(booster)
+    depth = np.diff(forest.path_feat_start)
+    assert depth.max() > 12 and (depth <= 12).any()  # both kinds of leaves
+    M = _codes(X)
+    compiled = CompiledTrees.from_booster(booster)
+    one, two = compiled.contributions(M, threads=1), compiled.contributions(M, threads=2)
+    np.testing.assert_array_equal(one, two)
+    assert np.abs(one - booster.predict(M, pred_contrib=True)).max() <= 1e-6
+    np.testing.assert_array_equal(compiled.contributions(M[:7], threads=1), one[:7])

@@ -139,42 +139,93 @@ int re_shap_init(int64_t budget_doubles, int dmax) {
     return 0;
 }
 
-/* out: n rows x (N_FEATURES + 1), zeroed by the caller; the last column is the base value */
+/* out: n rows x (N_FEATURES + 1), zeroed by the caller; the last column is the base value.
+   Rows go in blocks of RB, tree by tree: the block's decisions at every node of the tree, then
+   leaf by leaf each row's pattern (which of the leaf's conditions it meets). Rows of a block that
+   share a leaf's pattern share its values, so a leaf without a table computes them once per
+   distinct pattern in the block (a stamp per pattern says whether this leaf has met it yet) and
+   adds them to every such row. Each row still receives the same values in the same order (tree,
+   leaf, feature) as one row at a time, so the result is the same bit for bit. */
+#define RB 64
+#define PMAX 12
 void re_shap(const double* X, int64_t n, int64_t stride, double* out, int nthreads) {
+    int64_t nblocks = (n + RB - 1) / RB;
     #pragma omp parallel num_threads(nthreads)
     {
-        char* dec = (char*)malloc(MAX_NODES + 1);
+        char* dec = (char*)malloc((size_t)(MAX_NODES + 1) * RB);
+        int64_t* seen = (int64_t*)calloc((size_t)1 << PMAX, sizeof(int64_t));
+        int16_t* where = (int16_t*)malloc(sizeof(int16_t) * ((size_t)1 << PMAX));
+        double* memo = (double*)malloc(sizeof(double) * RB * (PMAX + 1));
+        int64_t pat[RB];
+        int64_t epoch = 0;
         char hot[130];
         double vals[130];
-        #pragma omp for schedule(dynamic, 16)
-        for (int64_t r = 0; r < n; r++) {
-            const double* x = X + r * stride;
-            double* phi = out + r * (int64_t)(N_FEATURES + 1);
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t b = 0; b < nblocks; b++) {
+            int64_t lo = b * RB;
+            int m = (int)(n - lo < RB ? n - lo : RB);
             for (int t = 0; t < N_TREES; t++) {
                 int n0 = NODE_START[t], nn = NODE_START[t + 1] - n0;
-                for (int i = 0; i < nn; i++) dec[i] = (char)goes_left(x, n0 + i);
+                for (int r = 0; r < m; r++) {
+                    const double* x = X + (lo + r) * stride;
+                    for (int i = 0; i < nn; i++) dec[i * RB + r] = (char)goes_left(x, n0 + i);
+                }
                 for (int l = LEAF_START[t]; l < LEAF_START[t + 1]; l++) {
                     int p0 = PATH_START[l], d = PATH_START[l + 1] - p0;
                     if (d == 0) continue;
                     int e0 = EDGE_START[l], e1 = EDGE_START[l + 1];
+                    const int32_t* pf = PATH_FEATURE + p0;
+                    if (d > PMAX) {  /* rare: every row on its own */
+                        for (int r = 0; r < m; r++) {
+                            double* phi = out + (lo + r) * (int64_t)(N_FEATURES + 1);
+                            for (int k = 0; k < d; k++) hot[k] = 1;
+                            for (int e = e0; e < e1; e++)
+                                if (dec[EDGE_NODE[e] * RB + r] != EDGE_LEFT[e]) hot[EDGE_SLOT[e]] = 0;
+                            leaf_values(d, PATH_Z + p0, hot, LEAF_VALUE[l], vals);
+                            for (int j = 0; j < d; j++) phi[pf[j]] += vals[j];
+                        }
+                        continue;
+                    }
+                    int64_t full = ((int64_t)1 << d) - 1;
+                    for (int r = 0; r < m; r++) pat[r] = full;
+                    for (int e = e0; e < e1; e++) {
+                        const char* de = dec + EDGE_NODE[e] * RB;
+                        char want = EDGE_LEFT[e];
+                        int64_t clear = ~((int64_t)1 << EDGE_SLOT[e]);
+                        for (int r = 0; r < m; r++) pat[r] &= de[r] != want ? clear : ~(int64_t)0;
+                    }
                     if (TABLE_AT[l] >= 0) {
-                        int64_t pattern = ((int64_t)1 << d) - 1;
-                        for (int e = e0; e < e1; e++)
-                            if (dec[EDGE_NODE[e]] != EDGE_LEFT[e]) pattern &= ~((int64_t)1 << EDGE_SLOT[e]);
-                        const double* row = TABLE + TABLE_AT[l] + pattern * d;
-                        for (int j = 0; j < d; j++) phi[PATH_FEATURE[p0 + j]] += row[j];
-                    } else {
-                        for (int k = 0; k < d; k++) hot[k] = 1;
-                        for (int e = e0; e < e1; e++)
-                            if (dec[EDGE_NODE[e]] != EDGE_LEFT[e]) hot[EDGE_SLOT[e]] = 0;
-                        leaf_values(d, PATH_Z + p0, hot, LEAF_VALUE[l], vals);
-                        for (int j = 0; j < d; j++) phi[PATH_FEATURE[p0 + j]] += vals[j];
+                        const double* table = TABLE + TABLE_AT[l];
+                        for (int r = 0; r < m; r++) {
+                            double* phi = out + (lo + r) * (int64_t)(N_FEATURES + 1);
+                            const double* row = table + pat[r] * d;
+                            for (int j = 0; j < d; j++) phi[pf[j]] += row[j];
+                        }
+                        continue;
+                    }
+                    epoch++;
+                    int distinct = 0;
+                    for (int r = 0; r < m; r++) {
+                        int64_t p = pat[r];
+                        if (seen[p] != epoch) {
+                            seen[p] = epoch;
+                            where[p] = (int16_t)distinct;
+                            for (int k = 0; k < d; k++) hot[k] = (p >> k) & 1;
+                            leaf_values(d, PATH_Z + p0, hot, LEAF_VALUE[l], memo + distinct * d);
+                            distinct++;
+                        }
+                        const double* row = memo + where[p] * d;
+                        double* phi = out + (lo + r) * (int64_t)(N_FEATURES + 1);
+                        for (int j = 0; j < d; j++) phi[pf[j]] += row[j];
                     }
                 }
             }
-            phi[N_FEATURES] += EXPECTED_VALUE;
+            for (int r = 0; r < m; r++) out[(lo + r) * (int64_t)(N_FEATURES + 1) + N_FEATURES] += EXPECTED_VALUE;
         }
         free(dec);
+        free(seen);
+        free(where);
+        free(memo);
     }
 }
 """
