@@ -311,9 +311,9 @@ def _messy_folder(root: Path) -> Path:
                   "address": [None, None, "8 Low Rd", None]}).to_parquet(root / "benefits.parquet", index=False)
     (root / "outcomes.csv").write_text("entity_id,date,outcome\nE1,2023-06-01,1\nE2,2023-06-01,2\nE9,2023-06-01,0\n"
                                        "E7,2023-06-01,x\nE7,2023-06-02,0\n")
-    # area events: quoted notes spanning lines (later rows keep their line numbers) and a doubled quote
+    # area events: quoted notes spanning lines (later rows keep their line numbers), a blank line, a doubled quote
     (root / "crime.csv").write_text(
-        "lat,lon,date,type,note\n51.5,-0.1,2023-01-05,burglary,\"door forced,\nrear\"\n95,-0.1,2023-01-05,burglary,\n"
+        "lat,lon,date,type,note\n51.5,-0.1,2023-01-05,burglary,\"door forced,\nrear\"\n95,-0.1,2023-01-05,burglary,\n\n"
         ",-0.1,2023-01-05,burglary,\n51.5,x,2023-01-05,burglary,\"said \"\"broken\"\"\"\n51.5,-0.1,2023-13-40,burglary,\n"
         "51.5,-0.1,2023-01-06,,\"two\n\nbreaks\"\n51.5,-0.1,2023-01-05,burglary,\"door forced,\nrear\"\n"
         "\"51,5\",-0.1,2023-01-07,theft,\n51.4, -0.2 ,2023-01-08, theft ,\n51.45,-0.15,2999-01-08,theft,\n")
@@ -350,7 +350,7 @@ def test_spark_reads_and_validates_data_by_ingests_rules(spark, tmp_path):
         pd.testing.assert_frame_equal(got.data.sources[name][frame.columns], frame, check_dtype=False, obj=name)
     pd.testing.assert_frame_equal(got.data.outcomes, duck.outcomes, check_dtype=False)
     crime = duck.rejects[duck.rejects["file"].str.endswith("crime.csv")]
-    assert list(crime["line"]) == [4, 5, 6, 7, 8, 11, 13, 15]  # after a value spanning lines, a row starts later
+    assert list(crime["line"]) == [4, 6, 7, 8, 9, 12, 14, 16]  # after a value spanning lines or a blank line
     pd.testing.assert_frame_equal(got.data.area_events["crime"], duck.area_events["crime"], check_dtype=False)
     assert got.area.count() == len(duck.area_events["crime"]) == 2
     events = got.events.toPandas()  # the keyed rows the features read, held in Spark

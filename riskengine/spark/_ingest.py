@@ -118,24 +118,45 @@ def read_source(spark, source: Source, required: list[str]):
         raise DataError(f"{name}: missing column{'s' if len(missing) > 1 else ''} "
                         f"{', '.join(repr(m) for m in missing)}; found {', '.join(repr(c) for c in df.columns)}")
     columns = list(df.columns)
+    files = df.inputFiles() if is_csv else []  # the files read (known before the rows are numbered)
     df = number_rows(spark, df, name=ROW).withColumn(ROW, F.col(ROW) + 1)
-    df = (_csv_lines(df, columns) if is_csv else df.withColumn(LINE, F.lit(None).cast("long"))).persist()
+    df = (_csv_lines(spark, df, columns, files) if is_csv else df.withColumn(LINE, F.lit(None).cast("long"))).persist()
     return df, _fingerprint(df, source, columns), columns
 
 
-def _csv_lines(df, columns: list[str]):
-    """`df` with `_line`, the line a text editor shows for each CSV record: the header is line 1, and
-    a record starts one line after the previous one ends (its quoted values' line breaks counted)."""
+def _csv_lines(spark, df, columns: list[str], files: list[str]):
+    """`df` with `_line`, the line a text editor shows for each CSV record, as ingest's reader numbers it.
+
+    Usually the header is line 1 and each record starts one line after the previous one ends (its
+    quoted values' line breaks counted). The file's lines, read as text, say whether that holds:
+    when blank lines lie between records it does not, and each record's first line is then found
+    in the text (a non-blank line that does not start inside a quoted value). A folder of CSV
+    parts has no line numbers (null)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
+
+    from riskengine.spark._tables import number_rows
 
     breaks = [F.coalesce(F.length(F.col(f"`{c}`")) - F.length(F.regexp_replace(F.col(f"`{c}`"), "\n", "")), F.lit(0))
               for c in columns]
     df = df.withColumn("_breaks", sum(breaks[1:], breaks[0]) if breaks else F.lit(0)).persist()
-    if not df.agg(F.max("_breaks")).first()[0]:  # one record per line: the common case, no ordering needed
-        return df.withColumn(LINE, F.col(ROW) + 1).drop("_breaks")
-    before = Window.orderBy(ROW).rowsBetween(Window.unboundedPreceding, -1)
-    return df.withColumn(LINE, F.col(ROW) + 1 + F.coalesce(F.sum("_breaks").over(before), F.lit(0))).drop("_breaks")
+    got = df.agg(F.count(F.lit(1)).alias("rows"), F.sum("_breaks").alias("breaks")).first()
+    if len(files) != 1:  # a folder of CSV parts: a line names a place in one file, and there are several
+        return df.withColumn(LINE, F.lit(None).cast("long")).drop("_breaks")
+    text = number_rows(spark, spark.read.text(files[0]), name="_pline")  # 0-based physical line
+    last = text.where(F.col("value") != "").agg(F.max("_pline")).first()[0]
+    if last is None or last + 1 == 1 + got["rows"] + (got["breaks"] or 0):  # no blank line between records
+        if not got["breaks"]:
+            return df.withColumn(LINE, F.col(ROW) + 1).drop("_breaks")
+        before = Window.orderBy(ROW).rowsBetween(Window.unboundedPreceding, -1)
+        return df.withColumn(LINE, F.col(ROW) + 1 + F.coalesce(F.sum("_breaks").over(before), F.lit(0))).drop("_breaks")
+    quotes = F.length(F.col("value")) - F.length(F.regexp_replace(F.col("value"), '"', ""))
+    inside = F.coalesce(F.sum(quotes).over(Window.orderBy("_pline").rowsBetween(Window.unboundedPreceding, -1)),
+                        F.lit(0)) % 2 == 1
+    starts = text.withColumn("_inside", inside).where(~F.col("_inside") & (F.col("value") != ""))
+    starts = starts.withColumn("_k", F.row_number().over(Window.orderBy("_pline")) - 1)  # 0: the header
+    first_lines = starts.where(F.col("_k") > 0).select(F.col("_k").alias(ROW), (F.col("_pline") + 1).alias(LINE))
+    return df.drop("_breaks").join(first_lines, ROW, "left")
 
 
 def _fingerprint(df, source: Source, columns: list[str]) -> dict:
