@@ -143,9 +143,12 @@ def _csv_lines(spark, df, columns: list[str], files: list[str]):
     got = df.agg(F.count(F.lit(1)).alias("rows"), F.sum("_breaks").alias("breaks")).first()
     if len(files) != 1:  # a folder of CSV parts: a line names a place in one file, and there are several
         return df.withColumn(LINE, F.lit(None).cast("long")).drop("_breaks")
-    text = number_rows(spark, spark.read.text(files[0]), name="_pline")  # 0-based physical line
-    last = text.where(F.col("value") != "").agg(F.max("_pline")).first()[0]
-    if last is None or last + 1 == 1 + got["rows"] + (got["breaks"] or 0):  # no blank line between records
+    lines = spark.read.text(files[0])
+    text = None
+    if lines.agg(F.count(F.when(F.col("value") == "", 1))).first()[0]:  # blank lines: between records, or quoted?
+        text = number_rows(spark, lines, name="_pline")  # 0-based physical line
+        last = text.where(F.col("value") != "").agg(F.max("_pline")).first()[0]
+    if text is None or last is None or last + 1 == 1 + got["rows"] + (got["breaks"] or 0):  # records line by line
         if not got["breaks"]:
             return df.withColumn(LINE, F.col(ROW) + 1).drop("_breaks")
         before = Window.orderBy(ROW).rowsBetween(Window.unboundedPreceding, -1)
