@@ -20,7 +20,7 @@ import pytest
 from test_scoring_e2e import WEEK1, _score, _scoring_spec, store, world  # noqa: F401  (fixtures)
 
 from riskengine.errors import RiskEngineError, SpecError
-from riskengine.spec import FeaturesSpec, NearbySpec, Source
+from riskengine.spec import FeaturesSpec, Source
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.xdist_group("spark")  # one worker, one JVM (make test runs --dist loadgroup)
@@ -79,6 +79,14 @@ def test_train_on_spark_hands_over_duckdbs_training_table(spark, store):
     on_spark.engine = tspec.engine.overridden("spark", "local[2]")
     table, fs = build_training_table(on_spark, data, events, dates)
     assert len(table) == len(duck) > 100 and table["label"].sum() == duck["label"].sum()
+    pd.testing.assert_frame_equal(fs.info, duck_fs.info)
+    for col in duck.columns:
+        pd.testing.assert_series_equal(table[col], duck[col], check_dtype=col != "entity_id", obj=col)
+    # each outcome a row at its own date (the case framing): its features from Spark too
+    tspec.labels.rows = on_spark.labels.rows = "cases"
+    duck, duck_fs = build_training_table(tspec, data, events, dates)
+    table, fs = build_training_table(on_spark, data, events, dates)
+    assert len(table) == len(duck) > 100
     pd.testing.assert_frame_equal(fs.info, duck_fs.info)
     for col in duck.columns:
         pd.testing.assert_series_equal(table[col], duck[col], check_dtype=col != "entity_id", obj=col)
@@ -193,14 +201,6 @@ def test_spark_options_on_the_command_line_are_checked(store):
     assert res.exit_code == 2 and "--spark-master is used only with the Spark backend" in res.output
     res = _score(spec, "--no-mlflow", "--backend", "polars")
     assert res.exit_code == 2 and "--backend expected one of duckdb, spark" in res.output
-
-
-def test_what_spark_cannot_build_yet_is_refused_before_any_work():
-    from riskengine.spark import build_features as spark_features
-
-    spec = FeaturesSpec(nearby=NearbySpec())
-    with pytest.raises(RiskEngineError, match=r"does not build \[features\.nearby\]"):
-        spark_features(None, pd.DataFrame({"entity_id": ["a"]}), None, ["2024-01-01"], spec)
 
 
 def test_no_java_is_one_clear_error(monkeypatch, tmp_path):

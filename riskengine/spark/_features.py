@@ -10,6 +10,10 @@ but the plan and a few distinct values comes back to the driver.
 
 The table keeps the DuckDB build's row order in a column `pos` = k * n_entities + row
 (k the as-of date's number, row the entity's place in the entities table).
+
+Nearby (area event) features are `riskengine.features.nearby_query` translated the same way
+(riskengine.spark._nearby); `build_case_features` gives each case (a work queue's row, a
+training outcome) its features as of its own date, by the DuckDB build's method.
 """
 
 from __future__ import annotations
