@@ -23,7 +23,8 @@ warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support 
 
 _WHERE = {
     "spark_session": "_session", "why_no_spark": "_session", "java_version": "_session",
-    "build_features": "_features", "build_case_features": "_features", "SparkFeatureSet": "_features", "features_for_rows": "_features",
+    "build_features": "_features", "build_case_features": "_features", "SparkFeatureSet": "_features",
+    "features_for_rows": "_features",
     "read_table": "_tables",
     "load_data": "_ingest", "load_data_or_write_rejects": "_ingest", "SparkData": "_ingest",
     "write_rejects_parquet": "_ingest",

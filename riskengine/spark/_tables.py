@@ -21,9 +21,9 @@ def read_table(spark, path: str, what: str = "table", encoding: str | None = Non
     """A Spark DataFrame read from a Parquet or CSV path (local or any URI Spark reads).
 
     CSV: a header, every column as text, `encoding` (default UTF-8), quoted values spanning lines
-    (so Spark reads each CSV file in one task: split a very large one into parts, or use Parquet). A CSV or Parquet file is
-    read when Spark is asked for its rows, so a missing one stops here only for local paths;
-    Spark's own error names a remote one."""
+    (so Spark reads each CSV file in one task: split a very large one into parts, or use Parquet).
+    A CSV or Parquet file is read when Spark is asked for its rows, so a missing one stops here
+    only for local paths; Spark's own error names a remote one."""
     text = str(path)
     lower = text.lower().rstrip("/")
     try:
