@@ -382,6 +382,14 @@ def test_spark_data_errors_name_the_file_and_column(spark, tmp_path):
     spec.events["complaints"] = Source.from_string((root / "bad.csv").as_uri())
     with pytest.raises(DataError, match=r"bad\.csv: missing column 'date'; found 'entity_id', 'when', 'type'"):
         load_on_spark(spark, spec)
+    import dataclasses
+
+    from riskengine.ingest import load_data
+
+    spec.events = {"complaints": dataclasses.replace(spec.events["complaints"], columns={"date": "when"})}
+    got = load_on_spark(spark, spec, today=pd.Timestamp("2024-01-01").date()).data.sources["complaints"]
+    duck = load_data(spec, today=pd.Timestamp("2024-01-01").date()).sources["complaints"]  # the file's names mapped
+    pd.testing.assert_frame_equal(got[duck.columns], duck, check_dtype=False)
     spec = _messy_spec(root, uri=True)
     spec.max_reject_share = 0.05
     with pytest.raises(DataError, match=r"entities\.csv: 5 of 9 rows \(55\.6%\) break the data contract") as err:

@@ -32,7 +32,8 @@ import pandas as pd
 
 from riskengine.errors import DataError, RiskEngineError
 from riskengine.ingest import (AREA_EVENT_REQUIRED, ENTITY_REQUIRED, EVENT_REQUIRED, ISO_DATE, ISO_DATE_TIME,
-                               OUTCOME_REQUIRED, REJECT_COLUMNS, RESERVED_COLUMNS, Dataset, stopped_with_rejects)
+                               OUTCOME_REQUIRED, REJECT_COLUMNS, Dataset, contract_names, missing_columns_message,
+                               stopped_with_rejects)
 from riskengine.spec import EARLIEST_DATE, DataSpec, Source, Uri
 
 ROW, LINE = "_row", "_line"
@@ -110,13 +111,12 @@ def read_source(spark, source: Source, required: list[str]):
     text = location(source)
     is_csv = text.lower().rstrip("/").endswith((".csv", ".csv.gz"))
     df = read_table(spark, text, name, encoding=source.encoding)
-    renamed = {c: str(c).strip() for c in df.columns}
-    renamed = {c: (f"{n}_in_source" if n in RESERVED_COLUMNS else n) for c, n in renamed.items()}
-    df = df.select(*[F.col(f"`{c}`").alias(n) for c, n in renamed.items()])
+    stripped = {c: str(c).strip() for c in df.columns}
+    contract = contract_names(source, list(stripped.values()))  # the spec's `columns` map, as ingest applies it
+    df = df.select(*[F.col(f"`{c}`").alias(contract.get(n, n)) for c, n in stripped.items()])
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise DataError(f"{name}: missing column{'s' if len(missing) > 1 else ''} "
-                        f"{', '.join(repr(m) for m in missing)}; found {', '.join(repr(c) for c in df.columns)}")
+        raise DataError(missing_columns_message(source, missing, list(df.columns)))
     columns = list(df.columns)
     files = df.inputFiles() if is_csv else []  # the files read (known before the rows are numbered)
     df = number_rows(spark, df, name=ROW).withColumn(ROW, F.col(ROW) + 1)
