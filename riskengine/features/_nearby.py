@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.errors import DataError
-from riskengine.features._phrases import default_label
+from riskengine.features._phrases import default_label, slug
 from riskengine.spec import NearbySpec
 
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
@@ -105,9 +105,7 @@ def nearby_info_for(area_pairs: pd.DataFrame | None, spec, ref: pd.DataFrame | N
                         "features: check that the [data.area_events] files have rows")
     if ref is not None:
         return ref[ref["stat"].isin(NEARBY_STATS)].reset_index(drop=True)
-    from riskengine.features._build import _slug
-
-    return nearby_info(area_pairs, spec.nearby, spec.labels, _slug)
+    return nearby_info(area_pairs, spec.nearby, spec.labels, slug)
 
 
 def nearby_part(entities: pd.DataFrame, keys: pd.DataFrame, area: pd.DataFrame | None, spec,
