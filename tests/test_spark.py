@@ -20,7 +20,7 @@ import pytest
 from test_scoring_e2e import WEEK1, _score, _scoring_spec, store, world  # noqa: F401  (fixtures)
 
 from riskengine.errors import RiskEngineError, SpecError
-from riskengine.spec import FeaturesSpec, NearbySpec, Source
+from riskengine.spec import FeaturesSpec, Source
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.xdist_group("spark")  # one worker, one JVM (make test runs --dist loadgroup)
@@ -79,6 +79,14 @@ def test_train_on_spark_hands_over_duckdbs_training_table(spark, store):
     on_spark.engine = tspec.engine.overridden("spark", "local[2]")
     table, fs = build_training_table(on_spark, data, events, dates)
     assert len(table) == len(duck) > 100 and table["label"].sum() == duck["label"].sum()
+    pd.testing.assert_frame_equal(fs.info, duck_fs.info)
+    for col in duck.columns:
+        pd.testing.assert_series_equal(table[col], duck[col], check_dtype=col != "entity_id", obj=col)
+    # each outcome a row at its own date (the case framing): its features from Spark too
+    tspec.labels.rows = on_spark.labels.rows = "cases"
+    duck, duck_fs = build_training_table(tspec, data, events, dates)
+    table, fs = build_training_table(on_spark, data, events, dates)
+    assert len(table) == len(duck) > 100
     pd.testing.assert_frame_equal(fs.info, duck_fs.info)
     for col in duck.columns:
         pd.testing.assert_series_equal(table[col], duck[col], check_dtype=col != "entity_id", obj=col)
@@ -195,14 +203,6 @@ def test_spark_options_on_the_command_line_are_checked(store):
     assert res.exit_code == 2 and "--backend expected one of duckdb, spark" in res.output
 
 
-def test_what_spark_cannot_build_yet_is_refused_before_any_work():
-    from riskengine.spark import build_features as spark_features
-
-    spec = FeaturesSpec(nearby=NearbySpec())
-    with pytest.raises(RiskEngineError, match=r"does not build \[features\.nearby\]"):
-        spark_features(None, pd.DataFrame({"entity_id": ["a"]}), None, ["2024-01-01"], spec)
-
-
 def test_no_java_is_one_clear_error(monkeypatch, tmp_path):
     from riskengine.spark import why_no_spark
 
@@ -311,6 +311,12 @@ def _messy_folder(root: Path) -> Path:
                   "address": [None, None, "8 Low Rd", None]}).to_parquet(root / "benefits.parquet", index=False)
     (root / "outcomes.csv").write_text("entity_id,date,outcome\nE1,2023-06-01,1\nE2,2023-06-01,2\nE9,2023-06-01,0\n"
                                        "E7,2023-06-01,x\nE7,2023-06-02,0\n")
+    # area events: quoted notes spanning lines (later rows keep their line numbers), a blank line, a doubled quote
+    (root / "crime.csv").write_text(
+        "lat,lon,date,type,note\n51.5,-0.1,2023-01-05,burglary,\"door forced,\nrear\"\n95,-0.1,2023-01-05,burglary,\n\n"
+        ",-0.1,2023-01-05,burglary,\n51.5,x,2023-01-05,burglary,\"said \"\"broken\"\"\"\n51.5,-0.1,2023-13-40,burglary,\n"
+        "51.5,-0.1,2023-01-06,,\"two\n\nbreaks\"\n51.5,-0.1,2023-01-05,burglary,\"door forced,\nrear\"\n"
+        "\"51,5\",-0.1,2023-01-07,theft,\n51.4, -0.2 ,2023-01-08, theft ,\n51.45,-0.15,2999-01-08,theft,\n")
     return root
 
 
@@ -321,7 +327,7 @@ def _messy_spec(root: Path, uri: bool):
         (lambda name: Source.from_string(str(root / name)))
     return DataSpec(entities=where("entities.csv"), events={"complaints": where("complaints.csv"),
                                                             "benefits": where("benefits.parquet")},
-                    outcomes=where("outcomes.csv"), max_reject_share=1.0)
+                    outcomes=where("outcomes.csv"), area_events={"crime": where("crime.csv")}, max_reject_share=1.0)
 
 
 def test_spark_reads_and_validates_data_by_ingests_rules(spark, tmp_path):
@@ -343,6 +349,10 @@ def test_spark_reads_and_validates_data_by_ingests_rules(spark, tmp_path):
     for name, frame in duck.sources.items():
         pd.testing.assert_frame_equal(got.data.sources[name][frame.columns], frame, check_dtype=False, obj=name)
     pd.testing.assert_frame_equal(got.data.outcomes, duck.outcomes, check_dtype=False)
+    crime = duck.rejects[duck.rejects["file"].str.endswith("crime.csv")]
+    assert list(crime["line"]) == [4, 6, 7, 8, 9, 12, 14, 16]  # after a value spanning lines or a blank line
+    pd.testing.assert_frame_equal(got.data.area_events["crime"], duck.area_events["crime"], check_dtype=False)
+    assert got.area.count() == len(duck.area_events["crime"]) == 2
     events = got.events.toPandas()  # the keyed rows the features read, held in Spark
     assert len(events) == len(duck.events) == 4
     assert sorted(events["entity_id"] + events["date"].astype(str)) == \
@@ -372,6 +382,14 @@ def test_spark_data_errors_name_the_file_and_column(spark, tmp_path):
     spec.events["complaints"] = Source.from_string((root / "bad.csv").as_uri())
     with pytest.raises(DataError, match=r"bad\.csv: missing column 'date'; found 'entity_id', 'when', 'type'"):
         load_on_spark(spark, spec)
+    import dataclasses
+
+    from riskengine.ingest import load_data
+
+    spec.events = {"complaints": dataclasses.replace(spec.events["complaints"], columns={"date": "when"})}
+    got = load_on_spark(spark, spec, today=pd.Timestamp("2024-01-01").date()).data.sources["complaints"]
+    duck = load_data(spec, today=pd.Timestamp("2024-01-01").date()).sources["complaints"]  # the file's names mapped
+    pd.testing.assert_frame_equal(got[duck.columns], duck, check_dtype=False)
     spec = _messy_spec(root, uri=True)
     spec.max_reject_share = 0.05
     with pytest.raises(DataError, match=r"entities\.csv: 5 of 9 rows \(55\.6%\) break the data contract") as err:
@@ -412,3 +430,66 @@ def test_numeric_categories_survive_the_text_signature():
     np.testing.assert_array_equal(as_text["raw_score"], as_numbers["raw_score"])
     unknown = wrapper.predict(None, X.assign(bedrooms="9"))
     assert not np.array_equal(unknown["raw_score"], as_numbers["raw_score"])  # the test can tell them apart
+
+
+# --- nearby (area event) features, area events read in Spark, cases at their own dates -------
+
+
+def _city():
+    """test_nearby's city (60 businesses, one without coordinates, 1,500 area events of two types)
+    with a few entity events, and a spec asking for counts and densities over two windows."""
+    from test_nearby import SPEC, area_rows, city
+
+    entities, area = city(1)
+    rng = np.random.default_rng(2)
+    own = pd.DataFrame({"source": "inspections", "entity_id": rng.choice(entities["entity_id"], 200),
+                        "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 400, 200), "D"),
+                        "type": "visit", "value": rng.integers(0, 3, 200).astype(float)})
+    events = pd.concat([own, area_rows(area)], ignore_index=True)
+    return entities, events, SPEC
+
+
+def test_nearby_features_on_spark_equal_duckdbs(spark):
+    """Counts within each radius and Gaussian densities, strictly before each as-of date, as DuckDB
+    builds them; an entity without coordinates gets missing values; a model's reference keeps its
+    columns when a type has no area events today."""
+    from riskengine.features import build_features
+    from riskengine.spark import build_features as spark_features
+
+    entities, events, spec = _city()
+    dates = ["2024-05-01", "2024-09-15", "2025-01-20"]
+    duck = build_features(entities, events, dates, spec)
+    on_spark = spark_features(spark, entities, events, dates, spec)
+    _same(on_spark, duck)
+    names = [n for n in duck.info["name"] if n.startswith("nearby__")]
+    assert len(names) == 12 and duck.table[names].sum().min() > 0  # the test sees real counts
+    got = on_spark.to_pandas().table
+    assert got.loc[got["entity_id"] == "B005", names].isna().all(axis=None)  # no coordinates: missing, not 0
+    fewer = events[~((events["type"] == "garbage") & events["entity_id"].isna())]
+    _same(spark_features(spark, entities, fewer, dates[:1], spec, reference=duck.info),
+          build_features(entities, fewer, dates[:1], spec, reference=duck.info))
+
+
+def test_cases_at_their_own_dates_on_spark_equal_duckdbs(spark):
+    """A work queue's rows, each as of its own date: events moved forward in Spark, nearby features
+    and the ready table joined as of each case's date, as riskengine.features.build_case_features."""
+    import copy
+
+    from riskengine.features import build_case_features
+    from riskengine.spark import build_case_features as spark_case_features
+
+    entities, events, spec = _city()
+    spec = copy.deepcopy(spec)
+    spec.table, spec.max_age_days = Source.from_string("ready.csv"), 60
+    cases = pd.DataFrame({"entity_id": ["B001", "B002", "B002", "B010", "B005", "B001"],
+                          "as_of": pd.to_datetime(["2024-03-10", "2024-06-01", "2024-11-20", "2024-06-01",
+                                                   "2024-07-07", "2024-03-10"])})
+    given = pd.DataFrame({"entity_id": ["B001", "B002", "B010"], "as_of": pd.to_datetime(["2024-03-10", "2024-04-01",
+                                                                                        "2024-06-02"]),
+                          "grade": [1.0, 2.0, 3.0]})
+    duck = build_case_features(entities, events, cases, spec, given=given)
+    got = spark_case_features(spark, entities, events, cases, spec, given=given)
+    assert len(duck.table) == 5 and duck.table["inspections__visit__count_all"].gt(0).any()
+    _same(got, duck)
+    _same(spark_case_features(spark, entities, events, cases, spec, given=given, reference=duck.info),
+          build_case_features(entities, events, cases, spec, given=given, reference=duck.info))

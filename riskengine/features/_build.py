@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ import pyarrow.compute as pc
 
 from riskengine.errors import DataError, RiskEngineError
 from riskengine.features._phrases import column_label, default_label
+from riskengine.features._phrases import slug as _slug
 from riskengine.features._nearby import nearby_part, split_area_events, wants_nearby
 from riskengine.features._ready import join_as_of
 from riskengine.features._sql import event_query, types_query
@@ -206,10 +206,6 @@ def _check_reference(reference: pd.DataFrame) -> pd.DataFrame:
     ref["categorical"] = ref["categorical"].astype(str).str.lower().isin(["true", "1"])
     ref["categories"] = [ast.literal_eval(c) if isinstance(c, str) else c for c in ref["categories"]]
     return ref
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", str(text).lower()).strip("_") or "x"
 
 
 def _categories(values: pd.Series) -> list:

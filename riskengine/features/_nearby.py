@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from riskengine.errors import DataError
-from riskengine.features._phrases import default_label
+from riskengine.features._phrases import default_label, slug
 from riskengine.spec import NearbySpec
 
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
@@ -93,18 +94,39 @@ def wants_nearby(spec, ref: pd.DataFrame | None) -> bool:
     return spec.nearby is not None if ref is None else bool(ref["stat"].isin(NEARBY_STATS).any())
 
 
-def nearby_part(entities: pd.DataFrame, keys: pd.DataFrame, area: pd.DataFrame | None, spec,
-                ref: pd.DataFrame | None, slug) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(values, info) of the nearby features for the rows `keys` (entity_id, as_of): from the spec's
-    [features.nearby], or exactly the reference's nearby columns (scoring with a trained model)."""
-    if ref is None and (area is None or area.empty):
+def nearby_info_for(area_pairs: pd.DataFrame | None, spec, ref: pd.DataFrame | None) -> pd.DataFrame:
+    """The nearby features' info: the reference's nearby rows (scoring with a trained model), else one per
+    (source, type) of `area_pairs` (the area events, or only their distinct source and type) and the
+    spec's [features.nearby] distances and windows. No area events for a new feature set is an error."""
+    if ref is None and (area_pairs is None or area_pairs.empty):
         # say so rather than train without them: [data.area_events] empty, or a caller that
         # dropped the area events (rows without an entity_id) before they reached the features
         raise DataError("[features.nearby] asks for features from area events, but no area events reached the "
                         "features: check that the [data.area_events] files have rows")
-    info = (ref[ref["stat"].isin(NEARBY_STATS)].reset_index(drop=True) if ref is not None
-            else nearby_info(area, spec.nearby, spec.labels, slug))
+    if ref is not None:
+        return ref[ref["stat"].isin(NEARBY_STATS)].reset_index(drop=True)
+    return nearby_info(area_pairs, spec.nearby, spec.labels, slug)
+
+
+def nearby_part(entities: pd.DataFrame, keys: pd.DataFrame, area: pd.DataFrame | None, spec,
+                ref: pd.DataFrame | None, slug) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(values, info) of the nearby features for the rows `keys` (entity_id, as_of): from the spec's
+    [features.nearby], or exactly the reference's nearby columns (scoring with a trained model)."""
+    info = nearby_info_for(area, spec, ref)
     return nearby_values(entities, keys, area, info), info
+
+
+def nearby_plan(info: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(plan, pairs) for the nearby features `info`: per feature its kind (count, kde), distance,
+    window, pair number `pid` and SQL slot (`c_<r>_<w>`, `k_<b>_<w>`: features of several types
+    share a slot); the distinct (source, type) pairs, numbered by `pid`."""
+    parsed = [_from_name(n) for n in info["name"]]
+    plan = info[["name", "source", "type"]].assign(
+        kind=[p[0] for p in parsed], dist=[p[1] for p in parsed], window=[p[2] for p in parsed])
+    pairs = plan[["source", "type"]].astype(str).drop_duplicates().reset_index(drop=True)
+    plan = plan.merge(pairs.reset_index(names="pid"), on=["source", "type"], how="left")
+    plan["slot"] = plan["kind"].str[0] + "_" + plan["dist"].map(metres) + "_" + plan["window"].astype(str)
+    return plan, pairs
 
 
 def nearby_values(entities: pd.DataFrame, keys: pd.DataFrame, area: pd.DataFrame | None,
@@ -117,14 +139,8 @@ def nearby_values(entities: pd.DataFrame, keys: pd.DataFrame, area: pd.DataFrame
     if info.empty:
         return pd.DataFrame(index=pd.RangeIndex(n_rows))
     if "lat" not in entities.columns or "lon" not in entities.columns:
-        raise DataError("nearby features need the entities' coordinates: the entities table has no 'lat' and 'lon' "
-                        "columns")
-    parsed = [_from_name(n) for n in info["name"]]
-    plan = info[["name", "source", "type"]].assign(
-        kind=[p[0] for p in parsed], dist=[p[1] for p in parsed], window=[p[2] for p in parsed])
-    pairs = plan[["source", "type"]].astype(str).drop_duplicates().reset_index(drop=True)
-    plan = plan.merge(pairs.reset_index(names="pid"), on=["source", "type"], how="left")
-    plan["slot"] = plan["kind"].str[0] + "_" + plan["dist"].map(metres) + "_" + plan["window"].astype(str)
+        raise DataError(NO_COORDINATES)
+    plan, pairs = nearby_plan(info)
     n_pairs = len(pairs)
 
     lat = pd.to_numeric(entities["lat"], errors="coerce").to_numpy(dtype="float64")
@@ -148,29 +164,102 @@ def nearby_values(entities: pd.DataFrame, keys: pd.DataFrame, area: pd.DataFrame
     return pd.DataFrame(out, copy=False)
 
 
+NO_COORDINATES = ("nearby features need the entities' coordinates: the entities table has no 'lat' and 'lon' "
+                  "columns")
+
+
+@dataclass
+class NearbyGrid:
+    """How the pair search cuts the map: `reach` (metres: the largest radius, or the kernel cut-off),
+    `cos0` (the projection's scale, at the most poleward latitude in reach), `cell` (the square cells'
+    side, metres) and the longest window (days)."""
+
+    reach: float
+    cos0: float
+    cell: float
+    max_window: int
+
+    @classmethod
+    def of(cls, plan: pd.DataFrame, max_abs_lat: float) -> "NearbyGrid":
+        """The grid for `plan` around entities no further from the equator than `max_abs_lat` degrees."""
+        counts, kdes = plan.loc[plan["kind"] == "count", "dist"], plan.loc[plan["kind"] == "kde", "dist"]
+        reach = float(max(counts.max() if len(counts) else 0.0, KERNEL_CUTOFF * kdes.max() if len(kdes) else 0.0))
+        # project at the most poleward latitude in reach: east-west distances never come out longer than they are
+        pole = min(89.0, float(max_abs_lat) + math.degrees(reach / EARTH_RADIUS_M))
+        return cls(reach=reach, cos0=math.cos(math.radians(pole)), cell=reach * 1.01 + 1.0,
+                   max_window=int(plan["window"].max()))
+
+    def bounds(self, lat_min: float, lat_max: float, lon_min: float, lon_max: float) -> tuple[float, ...]:
+        """(lat_lo, lat_hi, lon_lo, lon_hi): the box beyond which no area event is within reach of
+        entities spanning these coordinates (events outside it are dropped before the search)."""
+        margin = math.degrees(self.cell / EARTH_RADIUS_M)
+        lon_margin = margin / max(self.cos0, 1e-6)
+        return lat_min - margin, lat_max + margin, lon_min - lon_margin, lon_max + lon_margin
+
+
+def _chord2(metres_: float) -> float:
+    """The squared chord between unit vectors at this great-circle distance: distances compare as
+    chords with no trigonometry per pair (d <= r  <=>  chord^2 <= (2 sin(r / 2R))^2)."""
+    return (2.0 * math.sin(min(metres_, math.pi * EARTH_RADIUS_M) / (2.0 * EARTH_RADIUS_M))) ** 2
+
+
+def nearby_query(plan: pd.DataFrame, n_pairs: int, grid: NearbyGrid) -> str:
+    """The DuckDB-dialect SELECT of the nearby statistics: the one description of the nearby features.
+
+    DuckDB runs it as written; the Spark backend runs it translated (`in_dialect`). It reads
+    `ents_raw(eid, lat, lon)` (located entities), `events_raw(pid, d, lat, lon)` (area events by
+    pair number) and `rows_raw(r, eid, as_of)` (the table's rows to fill), and returns, per (row,
+    pair) with an event in reach and window, `key = r * n_pairs + pid` and one column per slot.
+    Each entity meets the events of its own and the eight neighbouring cells; the exact distance
+    then filters, and the pairs meet each row's as-of date in the same statement.
+    """
+    aggs = []
+    for slot, group in plan.groupby("slot", sort=False):
+        f = group.iloc[0]
+        in_window = f"age <= {int(f.window)}"
+        if f.kind == "count":
+            aggs.append(f"count(*) FILTER (WHERE c2 <= {_chord2(float(f.dist) + TOLERANCE_M)!r} AND {in_window}) AS {slot}")
+        else:
+            b = float(f.dist)
+            norm = 1e6 / (2.0 * math.pi * b * b)  # per km2
+            dist = f"(2 * {EARTH_RADIUS_M!r} * asin(sqrt(c2) / 2))"
+            aggs.append(f"sum(exp(-{dist} * {dist} / {2.0 * b * b!r})) FILTER (WHERE c2 <= {_chord2(KERNEL_CUTOFF * b)!r} "
+                        f"AND {in_window}) * {norm!r} AS {slot}")
+    unit = "cos(radians(lat)) * cos(radians(lon)) AS ux, cos(radians(lat)) * sin(radians(lon)) AS uy, sin(radians(lat)) AS uz"
+    cells = (f"CAST(floor({EARTH_RADIUS_M!r} * radians(lon) * {grid.cos0!r} / {grid.cell!r}) AS BIGINT) AS cx, "
+             f"CAST(floor({EARTH_RADIUS_M!r} * radians(lat) / {grid.cell!r}) AS BIGINT) AS cy")
+    return f"""
+        WITH e AS (SELECT eid, {unit}, {cells} FROM ents_raw),
+        v AS (SELECT pid, CAST(d AS DATE) AS d, {unit}, {cells} FROM events_raw),
+        around AS (
+            SELECT e.eid, e.ux, e.uy, e.uz, e.cx + a.dx AS kx, e.cy + b.dy AS ky
+            FROM e CROSS JOIN (VALUES (-1), (0), (1)) a(dx) CROSS JOIN (VALUES (-1), (0), (1)) b(dy)),
+        near AS (
+            SELECT around.eid, v.pid, v.d,
+                   (v.ux - around.ux) * (v.ux - around.ux) + (v.uy - around.uy) * (v.uy - around.uy)
+                   + (v.uz - around.uz) * (v.uz - around.uz) AS c2
+            FROM around JOIN v ON v.cx = around.kx AND v.cy = around.ky),
+        p AS (SELECT eid, pid, d, c2 FROM near WHERE c2 <= {_chord2(grid.reach + TOLERANCE_M)!r}),
+        x AS (
+            SELECT CAST(r.r AS BIGINT) * {n_pairs} + p.pid AS key, p.c2 AS c2, date_diff('day', p.d, r.as_of) AS age
+            FROM (SELECT r, eid, CAST(as_of AS DATE) AS as_of FROM rows_raw) r JOIN p ON p.eid = r.eid
+            WHERE p.d < r.as_of AND date_diff('day', p.d, r.as_of) <= {grid.max_window})
+        SELECT key, {", ".join(aggs)} FROM x GROUP BY key"""
+
+
 def _pair_query(lat, lon, located, row_of, row_located, as_of: pd.Series, area: pd.DataFrame,
                 pairs: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
-    """One DuckDB query: key = row * n_pairs + pair, then one column per (kind, distance, window)."""
-    n_pairs = len(pairs)
-    counts, kdes = plan.loc[plan["kind"] == "count", "dist"], plan.loc[plan["kind"] == "kde", "dist"]
-    reach = float(max(counts.max() if len(counts) else 0.0, KERNEL_CUTOFF * kdes.max() if len(kdes) else 0.0))
-    max_window = int(plan["window"].max())
+    """`nearby_query` in DuckDB: key = row * n_pairs + pair, then one column per (kind, distance, window)."""
     dates = pd.to_datetime(as_of).to_numpy(dtype="datetime64[ns]")
     rows = pd.DataFrame({"r": np.flatnonzero(row_located), "eid": row_of[row_located],
                          "as_of": dates[row_located]})
     ents = pd.DataFrame({"eid": np.flatnonzero(located), "lat": lat[located], "lon": lon[located]})
     ents = ents[ents["eid"].isin(np.unique(rows["eid"]))]
-
-    # project at the most poleward latitude in reach: east-west distances never come out longer than they are
-    pole = min(89.0, float(np.abs(ents["lat"]).max()) + math.degrees(reach / EARTH_RADIUS_M))
-    cos0 = math.cos(math.radians(pole))
-    cell = reach * 1.01 + 1.0
-    first = rows["as_of"].min() - pd.Timedelta(days=max_window)
+    grid = NearbyGrid.of(plan, float(np.abs(ents["lat"]).max()))
+    first = rows["as_of"].min() - pd.Timedelta(days=grid.max_window)
     last = rows["as_of"].max()
-    margin = math.degrees(cell / EARTH_RADIUS_M)
-    lat_lo, lat_hi = ents["lat"].min() - margin, ents["lat"].max() + margin
-    lon_margin = margin / max(cos0, 1e-6)
-    lon_lo, lon_hi = ents["lon"].min() - lon_margin, ents["lon"].max() + lon_margin
+    lat_lo, lat_hi, lon_lo, lon_hi = grid.bounds(ents["lat"].min(), ents["lat"].max(), ents["lon"].min(),
+                                                 ents["lon"].max())
 
     ev = area[["source", "type"]].astype(str).merge(pairs.reset_index(names="pid"), on=["source", "type"],
                                                    how="left")["pid"].to_numpy()
@@ -179,47 +268,11 @@ def _pair_query(lat, lon, located, row_of, row_located, as_of: pd.Series, area: 
     keep = (~np.isnan(ev)) & (events["d"] >= first).to_numpy() & (events["d"] < last).to_numpy() \
         & events["lat"].between(lat_lo, lat_hi).to_numpy() & events["lon"].between(lon_lo, lon_hi).to_numpy()
     events = events[keep].astype({"pid": "int64"})
-
-    # distances compared as squared chords between unit vectors: no trigonometry per pair, and the
-    # same order as great-circle distances (d <= r  <=>  chord^2 <= (2 sin(r / 2R))^2)
-    def chord2(metres_: float) -> float:
-        return (2.0 * math.sin(min(metres_, math.pi * EARTH_RADIUS_M) / (2.0 * EARTH_RADIUS_M))) ** 2
-
-    aggs = []
-    for slot, group in plan.groupby("slot", sort=False):
-        f = group.iloc[0]
-        in_window = f"p.d >= r.as_of - {int(f.window)}"
-        if f.kind == "count":
-            aggs.append(f"count(*) FILTER (WHERE p.c2 <= {chord2(float(f.dist) + TOLERANCE_M)!r} AND {in_window}) AS {slot}")
-        else:
-            b = float(f.dist)
-            norm = 1e6 / (2.0 * math.pi * b * b)  # per km2
-            dist = f"(2 * {EARTH_RADIUS_M!r} * asin(sqrt(p.c2) / 2))"
-            aggs.append(f"sum(exp(-{dist} * {dist} / {2.0 * b * b!r})) FILTER (WHERE p.c2 <= {chord2(KERNEL_CUTOFF * b)!r} "
-                        f"AND {in_window}) * {norm!r} AS {slot}")
-    unit = "cos(radians(lat)) * cos(radians(lon)) AS ux, cos(radians(lat)) * sin(radians(lon)) AS uy, sin(radians(lat)) AS uz"
-    cells = (f"CAST(floor({EARTH_RADIUS_M!r} * radians(lon) * {cos0!r} / {cell!r}) AS BIGINT) AS cx, "
-             f"CAST(floor({EARTH_RADIUS_M!r} * radians(lat) / {cell!r}) AS BIGINT) AS cy")
     con = duckdb.connect()
     try:
         con.register("ents_raw", ents)
         con.register("events_raw", events)
         con.register("rows_raw", rows)
-        return con.sql(f"""
-            WITH e AS (SELECT eid, {unit}, {cells} FROM ents_raw),
-            v AS (SELECT pid, CAST(d AS DATE) AS d, {unit}, {cells} FROM events_raw),
-            around AS (
-                SELECT e.eid, e.ux, e.uy, e.uz, e.cx + dx AS kx, e.cy + dy AS ky
-                FROM e, range(-1, 2) a(dx), range(-1, 2) b(dy)),
-            p AS (
-                SELECT around.eid, v.pid, v.d,
-                       (v.ux - around.ux) * (v.ux - around.ux) + (v.uy - around.uy) * (v.uy - around.uy)
-                       + (v.uz - around.uz) * (v.uz - around.uz) AS c2
-                FROM around JOIN v ON v.cx = around.kx AND v.cy = around.ky
-                WHERE c2 <= {chord2(reach + TOLERANCE_M)!r})
-            SELECT r.r * {n_pairs}::BIGINT + p.pid AS key, {", ".join(aggs)}
-            FROM (SELECT r, eid, CAST(as_of AS DATE) AS as_of FROM rows_raw) r JOIN p ON p.eid = r.eid
-            WHERE p.d < r.as_of AND p.d >= r.as_of - {max_window}
-            GROUP BY ALL""").df()
+        return con.sql(nearby_query(plan, len(pairs), grid)).df()
     finally:
         con.close()

@@ -19,6 +19,11 @@ _IRREGULAR_SINGULAR = {v: k for k, v in _IRREGULAR.items()}
 LONG_LABEL_WORDS = 3  # labels this long lead their count phrase ("council-tax account changes: 3 ...")
 
 
+def slug(text: str) -> str:
+    """A source or type as it appears in a feature name: lower case, runs of other characters as one `_`."""
+    return re.sub(r"[^0-9a-z]+", "_", str(text).lower()).strip("_") or "x"
+
+
 def _words(name: str) -> list[str]:
     return [w for w in re.split(r"[^0-9a-zA-Z]+", str(name).lower()) if w]
 

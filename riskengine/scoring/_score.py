@@ -101,9 +101,6 @@ def score(spec: ScoringSpec | str | Path, as_of: dt.date | str | None = None, ou
     loaded = model or load_model(spec.pipeline, spec.model_alias)
 
     session = on_spark = None
-    if engine.backend == "spark" and spec.queue is not None:  # before any work
-        raise RiskEngineError("a scoring spec with a [queue] is scored on the DuckDB backend only "
-                              "(each row as of its own date); drop --backend spark / [engine] backend")
     if engine.backend == "spark":  # Spark reads and validates the data; linkage of new rows runs on it too
         from riskengine.spark import spark_session
         from riskengine.spark import load_data_or_write_rejects as load_on_spark
@@ -185,11 +182,9 @@ def _score_in(spec: ScoringSpec, tspec: TrainingSpec, data, loaded: LoadedModel,
     check_sources(loaded, events)
     entities = data.entities
     if engine is not None and engine.backend == "spark":
-        if queue is not None:
-            raise RiskEngineError("a scoring spec with a [queue] is scored on the DuckDB backend only "
-                                  "(each row as of its own date); drop --backend spark / [engine] backend")
-        result = _score_on_spark(spec, tspec, data, events, loaded, when, out_dir, previous, step, engine, on_spark)
-        return _finish(result, spec, tspec, data, out_dir, log_mlflow, None)
+        result = _score_on_spark(spec, tspec, data, events, loaded, when, out_dir, previous, step, engine, on_spark,
+                                 queue)
+        return _finish(result, spec, tspec, data, out_dir, log_mlflow, queue_rejects)
     # With the model's own feature metadata as the reference, the table has exactly the columns
     # and categories it was trained on, even when an event type has no rows this time.
     if queue is not None:
@@ -211,27 +206,42 @@ def _score_in(spec: ScoringSpec, tspec: TrainingSpec, data, loaded: LoadedModel,
 
 
 def _score_on_spark(spec: ScoringSpec, tspec: TrainingSpec, data, events: pd.DataFrame, loaded: LoadedModel,
-                    when: pd.Timestamp, out_dir: Path, previous, step: Steps, engine, on_spark=None) -> ScoringResult:
+                    when: pd.Timestamp, out_dir: Path, previous, step: Steps, engine, on_spark=None,
+                    queue: pd.DataFrame | None = None) -> ScoringResult:
     """Features and every entity's score in Spark; the list, reasons and files from here, as on DuckDB.
 
     `on_spark` (riskengine.spark's SparkData) holds the events in Spark, with the rows linkage
     matched; `events` (on the driver) are then only what the exclusions read. Its rejects are
-    written beside the list as rejects.parquet."""
+    written beside the list as rejects.parquet. With a `queue`, its rows (one per entity) are
+    scored, each as of its own due date (riskengine.spark.build_case_features)."""
     from riskengine.prepare import given_features
     from riskengine.scoring._reasons import reasons_for_all
+    from riskengine.spark import build_case_features as spark_case_features
     from riskengine.spark import build_features as spark_features
     from riskengine.spark import score_features, spark_session
 
     session = spark_session(engine.spark_master)
     master = session.sparkContext.master
-    step(f"building features as of {when.date()} for {len(data.entities):,} entities on Spark ({master})", "features")
-    sfs = spark_features(session, data.entities, events if on_spark is None else on_spark.events, [when],
-                         tspec.features, reference=loaded.info, given=given_features(tspec.features, data))
+    feature_events = events if on_spark is None else on_spark.events
+    entities = data.entities
+    if queue is not None:
+        step(f"building features for the {len(queue):,} rows of the work queue, each as of its due date, on Spark "
+             f"({master})", "features")
+        sfs = spark_case_features(session, data.entities, feature_events, queue, tspec.features,
+                                  given=given_features(tspec.features, data), reference=loaded.info)
+        entities = data.entities.merge(queue.rename(columns={"date": "due_date"}), on="entity_id", how="left")
+    else:
+        step(f"building features as of {when.date()} for {len(data.entities):,} entities on Spark ({master})",
+             "features")
+        sfs = spark_features(session, data.entities, feature_events, [when],
+                             tspec.features, reference=loaded.info, given=given_features(tspec.features, data))
     # the registered version itself, so an alias moved meanwhile cannot mix two models
     uri = f"models:/{spec.pipeline}/{loaded.version}" if loaded.version else loaded.uri
-    step(f"scoring {len(data.entities):,} entities on Spark with {uri} (mlflow.pyfunc.spark_udf)", "scoring")
+    n_rows = len(data.entities) if queue is None else len(queue)
+    step(f"scoring {n_rows:,} {'entities' if queue is None else 'queue rows'} on Spark with {uri} "
+         "(mlflow.pyfunc.spark_udf)", "scoring")
     scored = score_features(session, sfs, uri, loaded.model, loaded.input_names, reasons_for_all, spec.reasons)
-    result = score_frames(spec, None, data.entities, events, data.outcomes, when, loaded, out_dir,
+    result = score_frames(spec, None, entities, events, data.outcomes, when, loaded, out_dir,
                           previous=previous, purpose=asdict(spec.purpose or tspec.purpose),
                           fingerprint=fingerprint_of(data.fingerprints), info=sfs.info, step=step, scored=scored)
     result.backend = f"spark ({master})"

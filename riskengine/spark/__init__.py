@@ -8,6 +8,7 @@ imported until used, so the DuckDB path and `riskengine --help` never load pyspa
     fs = build_features(spark, entities, events, ["2024-04-01"], spec.features)   # a Spark DataFrame + info
     fs.to_pandas()                                     # equal to riskengine.features.build_features(...)
     score_features(spark, fs, "models:/hmo/3", model)  # every row's score via mlflow.pyfunc.spark_udf
+    build_case_features(spark, entities, events, queue, spec.features)  # each row as of its own date
 
 Linkage on Spark is riskengine.link's own `link(..., spark=session)` (splink's SparkAPI).
 """
@@ -22,7 +23,8 @@ warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support 
 
 _WHERE = {
     "spark_session": "_session", "why_no_spark": "_session", "java_version": "_session",
-    "build_features": "_features", "SparkFeatureSet": "_features", "features_for_rows": "_features",
+    "build_features": "_features", "build_case_features": "_features", "SparkFeatureSet": "_features",
+    "features_for_rows": "_features",
     "read_table": "_tables",
     "load_data": "_ingest", "load_data_or_write_rejects": "_ingest", "SparkData": "_ingest",
     "write_rejects_parquet": "_ingest",

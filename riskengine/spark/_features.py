@@ -10,6 +10,10 @@ but the plan and a few distinct values comes back to the driver.
 
 The table keeps the DuckDB build's row order in a column `pos` = k * n_entities + row
 (k the as-of date's number, row the entity's place in the entities table).
+
+Nearby (area event) features are `riskengine.features.nearby_query` translated the same way
+(riskengine.spark._nearby); `build_case_features` gives each case (a work queue's row, a
+training outcome) its features as of its own date, by the DuckDB build's method.
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ def typed_frame(frame: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
     for r in info.itertuples():
         if r.stat == "count":
             frame[r.name] = frame[r.name].astype(COUNT_DTYPE)
-        elif r.stat in ("sum", "last", "days_since"):
+        elif r.stat in ("sum", "last", "days_since", "nearby_count", "nearby_kde"):
             frame[r.name] = frame[r.name].astype(np.float64)
         if r.categorical:
             frame[r.name] = pd.Categorical(frame[r.name].astype(object), categories=r.categories)
@@ -106,16 +110,18 @@ def build_features(spark, entities, events, as_of: Sequence[dt.date | str] | dt.
     from pyspark.sql import functions as F
 
     from riskengine.features import (EVENT_STATS, as_of_dates, check_event_types, check_reference, event_plan,
-                                     event_query, in_dialect, static_info, types_query)
+                                     event_query, in_dialect, nearby_info_for, static_info, types_query, wants_nearby)
+    from riskengine.spark._nearby import area_of, area_pairs, entity_places, nearby_columns
     from riskengine.spark._tables import as_spark_entities, as_spark_events
 
     log = Steps(quiet=not progress, prefix="features (Spark)")
     dates = as_of_dates(as_of)
     ref = None if reference is None else check_reference(reference)
-    _refuse_unsupported(spec, ref)
-    ents, n = as_spark_entities(spark, entities, [*_static_columns(spec, ref)])
+    nearby = wants_nearby(spec, ref)
+    ents, n = as_spark_entities(spark, entities, [*_static_columns(spec, ref), *(["lat", "lon"] if nearby else [])])
     k = len(dates)
     log(f"{n:,} entities as of {k} date(s)")
+    events, area = area_of(spark, events)  # area events (lat, lon, no entity) feed the nearby features
 
     info_static = static_info(_category_sample(ents, spec, ref), spec, ref)
     grid = ents.select("entity_id", "row", *info_static["name"]).crossJoin(
@@ -156,6 +162,14 @@ def build_features(spark, entities, events, as_of: Sequence[dt.date | str] | dt.
     from riskengine.features import INFO_COLUMNS, assemble
 
     infos = [info_static, *([events_info[INFO_COLUMNS]] if len(events_info) else [])]
+    if nearby:
+        info_nearby = nearby_info_for(area_pairs(area) if ref is None else None, spec, ref)
+        if len(info_nearby):
+            rows = grid.select(F.col(POS).alias("r"), F.col("row").alias("eid"), "as_of")
+            near = nearby_columns(spark, rows, entity_places(ents, info_nearby), area, info_nearby)
+            grid = grid.join(near.withColumnRenamed("r", POS), POS, "left")
+        infos.append(info_nearby)
+        log(f"nearby: {len(info_nearby)} feature(s)")
     if given is not None or spec.table is not None or (ref is not None and (ref["stat"] == "given").any()):
         grid, info_given = _join_ready_table(spark, grid, given, spec, ref)
         infos.append(info_given)
@@ -164,11 +178,12 @@ def build_features(spark, entities, events, as_of: Sequence[dt.date | str] | dt.
     info = assemble([pd.DataFrame(columns=["entity_id", "as_of", *names])], infos, ref).info
     columns = []
     stat_of = dict(zip(events_info["name"], events_info["stat"]))
+    nearby_names = set(info.loc[info["stat"].isin(["nearby_count", "nearby_kde"]), "name"])
     for name in info["name"]:
         stat = stat_of.get(name)
         if stat == "count":
             columns.append(F.coalesce(F.col(name), F.lit(0)).cast("bigint").alias(name))
-        elif stat is not None:
+        elif stat is not None or name in nearby_names:
             columns.append(F.col(name).cast("double").alias(name))
         else:
             columns.append(F.col(name))
@@ -180,14 +195,6 @@ def build_features(spark, entities, events, as_of: Sequence[dt.date | str] | dt.
 
 def _static_columns(spec: FeaturesSpec, ref: pd.DataFrame | None) -> list[str]:
     return list(spec.static) if ref is None else list(ref.loc[ref["stat"] == "static", "name"])
-
-
-def _refuse_unsupported(spec: FeaturesSpec, ref: pd.DataFrame | None) -> None:
-    """Nearby (area) features are built by the DuckDB backend only."""
-    stats = set() if ref is None else set(ref["stat"])
-    if (spec.nearby is not None and ref is None) or any(str(s).startswith("nearby") for s in stats):
-        raise RiskEngineError("the Spark backend does not build [features.nearby] (area event) features yet; "
-                              "use engine.backend = \"duckdb\" for this pipeline")
 
 
 def _join_ready_table(spark, grid, given: pd.DataFrame | None, spec: FeaturesSpec, ref: pd.DataFrame | None):
@@ -263,3 +270,80 @@ def features_for_rows(entities, events, dates, spec: FeaturesSpec, keys: pd.Data
                                                  "as_of": pd.to_datetime(wanted["as_of"]).dt.date.to_numpy()}))
     got = fs.table.join(F.broadcast(wanted) if len(keys) < 1_000_000 else wanted, ["entity_id", "as_of"]).orderBy(POS)
     return FeatureSet(table=fs._typed(got.toPandas()), info=fs.info)
+
+
+def build_case_features(spark, entities: pd.DataFrame, events, cases: pd.DataFrame, spec: FeaturesSpec,
+                        given: pd.DataFrame | None = None, *, reference: pd.DataFrame | None = None,
+                        progress: bool = False) -> SparkFeatureSet:
+    """Features for each distinct (entity_id, date) of `cases`, as of that date, in Spark: what
+    `riskengine.features.build_case_features` gives, by its method.
+
+    Every case becomes a "case entity" carrying its entity's static columns and the entity's
+    events dated strictly before the case, moved forward by (last case date - case date) in
+    Spark; all case entities are then built as of one date by `build_features` (windows, counts,
+    sums, last values and days since are differences of dates, which the shift keeps). Nearby
+    features and the ready table are joined as of each case's own date. `pos` numbers the cases
+    in `riskengine.features.case_keys` order (date, then entity id); `entities` is pandas (the
+    validated entities on the driver), `events` pandas, Spark or a path.
+    """
+    import copy
+
+    from pyspark.sql import functions as F
+
+    from riskengine.features import (EVENT_STATS, INFO_COLUMNS, NEARBY_STATS, OUTCOME_SOURCE, assemble, case_keys,
+                                     check_reference, nearby_info_for, wants_nearby)
+    from riskengine.spark._nearby import area_of, area_pairs, entity_places, nearby_columns
+    from riskengine.spark._tables import as_spark_entities, as_spark_events
+
+    keys = case_keys(cases)
+    ids = entities["entity_id"].astype(str)
+    row = pd.Index(ids).get_indexer(keys["entity_id"])
+    if (row < 0).any():
+        raise DataError(f"{int((row < 0).sum())} case(s) name an entity_id that is not in the entities table, "
+                        f"e.g. {keys['entity_id'][row < 0].iloc[0]!r}")
+    ref = None if reference is None else check_reference(reference)
+    events, area = area_of(spark, events)
+    fspec = copy.copy(spec)  # the ready table and the nearby features are joined below, as of each case's date
+    fspec.table = None
+    fspec.nearby = None
+    ev = None if events is None else as_spark_events(spark, events)[0]
+    if ref is None and not spec.from_events:
+        fspec.from_events = bool(spec.outcomes_as_events and ev is not None
+                                 and ev.where(F.col("source") == OUTCOME_SOURCE).limit(1).count())
+        if fspec.from_events:
+            ev = ev.where(F.col("source") == OUTCOME_SOURCE)
+    base_ref = None if ref is None else ref[~ref["stat"].isin(["given", *NEARBY_STATS])].reset_index(drop=True)
+    use_events = fspec.from_events if ref is None else bool(base_ref["stat"].isin(EVENT_STATS).any())
+
+    n = len(keys)
+    end = keys["as_of"].max() if n else pd.Timestamp("2000-01-01")
+    case_entities = entities.iloc[np.maximum(row, 0)].reset_index(drop=True).assign(entity_id=np.arange(n).astype(str))
+    spark_keys = spark.createDataFrame(pd.DataFrame({
+        POS: np.arange(n, dtype=np.int64), "_eid": row.astype(np.int64),
+        "entity_id": keys["entity_id"].to_numpy(dtype=object), "as_of": keys["as_of"].dt.date.to_numpy()}))
+    shifted = None
+    if use_events and ev is not None:  # each case's entity's past events, moved forward by (end - case date)
+        cases_df = spark_keys.select(F.col("entity_id").alias("_entity"), "as_of", F.col(POS).cast("string").alias("_case"))
+        shifted = (ev.join(F.broadcast(cases_df) if n < 1_000_000 else cases_df, F.col("entity_id") == F.col("_entity"))
+                   .where(F.col("date") < F.col("as_of"))
+                   .select("source", F.col("_case").alias("entity_id"),
+                           F.date_add(F.col("date"), F.datediff(F.lit(end.date()), F.col("as_of"))).alias("date"),
+                           "type", *(["value"] if "value" in ev.columns else [])))
+    fs = build_features(spark, case_entities, shifted, [end], fspec, reference=base_ref, progress=progress)
+    table = fs.table.drop("entity_id", "as_of").join(spark_keys.select(POS, "entity_id", "as_of"), POS)
+    infos = [fs.info]
+    if wants_nearby(spec, ref):
+        info = nearby_info_for(area_pairs(area) if ref is None else None, spec, ref)
+        if len(info):
+            ents, _ = as_spark_entities(spark, entities, ["lat", "lon"])
+            rows = spark_keys.select(F.col(POS).alias("r"), F.col("_eid").alias("eid"), "as_of")
+            near = nearby_columns(spark, rows, entity_places(ents, info), area, info)
+            table = table.join(near.withColumnRenamed("r", POS), POS, "left")
+        infos.append(info)
+    if spec.table is not None or given is not None or (ref is not None and (ref["stat"] == "given").any()):
+        table, info_given = _join_ready_table(spark, table, given, spec, ref)
+        infos.append(info_given)
+    names = [name for part in infos for name in part["name"]]
+    info = assemble([pd.DataFrame(columns=["entity_id", "as_of", *names])], [i[INFO_COLUMNS] for i in infos], ref).info
+    table = table.select(POS, "entity_id", "as_of", *info["name"])
+    return SparkFeatureSet(table=table, info=info, n_entities=n, dates=[end], id_dtype=object)

@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from riskengine.errors import DataError, RiskEngineError
-from riskengine.ingest import (ENTITY_REQUIRED, EVENT_REQUIRED, ISO_DATE, ISO_DATE_TIME,
-                               OUTCOME_REQUIRED, REJECT_COLUMNS, RESERVED_COLUMNS, Dataset, stopped_with_rejects)
+from riskengine.ingest import (AREA_EVENT_REQUIRED, ENTITY_REQUIRED, EVENT_REQUIRED, ISO_DATE, ISO_DATE_TIME,
+                               OUTCOME_REQUIRED, REJECT_COLUMNS, Dataset, contract_names, missing_columns_message,
+                               stopped_with_rejects)
 from riskengine.spec import EARLIEST_DATE, DataSpec, Source, Uri
 
 ROW, LINE = "_row", "_line"
@@ -47,7 +48,8 @@ class SparkData:
 
     data: Dataset
     events: object  # pyspark DataFrame: source, entity_id, date (DATE), type, value (DOUBLE): every keyed row
-    driver_rows: str  # "all" or "selected": what data.sources holds
+    driver_rows: str  # "all" or "selected": what data.sources (and data.area_events) hold
+    area: object = None  # pyspark DataFrame of every valid area event: source, type, date (DATE), lat, lon; or None
 
     def complete_events(self, data: Dataset, awaiting: dict[str, pd.Series], features) -> None:
         """Add to `events` what the features read besides the keyed rows: the rows linkage matched
@@ -56,11 +58,18 @@ class SparkData:
         from riskengine.prepare import feature_events
         from riskengine.spark._tables import as_spark_events
 
+        if features.nearby is not None and self.area is not None:  # they ride along, as feature_events adds them
+            from pyspark.sql import functions as F
+
+            area = self.area.select("source", F.lit(None).cast("string").alias("entity_id"), "date", "type",
+                                    F.lit(None).cast("double").alias("value"), "lat", "lon")
+            self.events = area if self.events is None else self.events.unionByName(area, allowMissingColumns=True)
         linked = {}
         for name, lines in awaiting.items():
             frame = data.sources[name]
             linked[name] = frame[frame["line"].isin(lines) & frame["entity_id"].notna()]
         extra = feature_events(Dataset(data.entities, linked, data.outcomes), features)
+        extra = extra[extra["entity_id"].notna()]
         if not len(extra):
             return
         spark = self.events.sparkSession if self.events is not None else None
@@ -69,7 +78,7 @@ class SparkData:
 
             spark = SparkSession.getActiveSession()
         more, _ = as_spark_events(spark, extra[["source", "entity_id", "date", "type", "value"]])
-        self.events = more if self.events is None else self.events.unionByName(more)
+        self.events = more if self.events is None else self.events.unionByName(more, allowMissingColumns=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -102,18 +111,55 @@ def read_source(spark, source: Source, required: list[str]):
     text = location(source)
     is_csv = text.lower().rstrip("/").endswith((".csv", ".csv.gz"))
     df = read_table(spark, text, name, encoding=source.encoding)
-    renamed = {c: str(c).strip() for c in df.columns}
-    renamed = {c: (f"{n}_in_source" if n in RESERVED_COLUMNS else n) for c, n in renamed.items()}
-    df = df.select(*[F.col(f"`{c}`").alias(n) for c, n in renamed.items()])
+    stripped = {c: str(c).strip() for c in df.columns}
+    contract = contract_names(source, list(stripped.values()))  # the spec's `columns` map, as ingest applies it
+    df = df.select(*[F.col(f"`{c}`").alias(contract.get(n, n)) for c, n in stripped.items()])
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise DataError(f"{name}: missing column{'s' if len(missing) > 1 else ''} "
-                        f"{', '.join(repr(m) for m in missing)}; found {', '.join(repr(c) for c in df.columns)}")
+        raise DataError(missing_columns_message(source, missing, list(df.columns)))
     columns = list(df.columns)
+    files = df.inputFiles() if is_csv else []  # the files read (known before the rows are numbered)
     df = number_rows(spark, df, name=ROW).withColumn(ROW, F.col(ROW) + 1)
-    # a CSV's header is line 1; Spark reads one record per line (no quoted line breaks)
-    df = df.withColumn(LINE, (F.col(ROW) + 1) if is_csv else F.lit(None).cast("long")).persist()
+    df = (_csv_lines(spark, df, columns, files) if is_csv else df.withColumn(LINE, F.lit(None).cast("long"))).persist()
     return df, _fingerprint(df, source, columns), columns
+
+
+def _csv_lines(spark, df, columns: list[str], files: list[str]):
+    """`df` with `_line`, the line a text editor shows for each CSV record, as ingest's reader numbers it.
+
+    Usually the header is line 1 and each record starts one line after the previous one ends (its
+    quoted values' line breaks counted). The file's lines, read as text, say whether that holds:
+    when blank lines lie between records it does not, and each record's first line is then found
+    in the text (a non-blank line that does not start inside a quoted value). A folder of CSV
+    parts has no line numbers (null)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from riskengine.spark._tables import number_rows
+
+    breaks = [F.coalesce(F.length(F.col(f"`{c}`")) - F.length(F.regexp_replace(F.col(f"`{c}`"), "\n", "")), F.lit(0))
+              for c in columns]
+    df = df.withColumn("_breaks", sum(breaks[1:], breaks[0]) if breaks else F.lit(0)).persist()
+    got = df.agg(F.count(F.lit(1)).alias("rows"), F.sum("_breaks").alias("breaks")).first()
+    if len(files) != 1:  # a folder of CSV parts: a line names a place in one file, and there are several
+        return df.withColumn(LINE, F.lit(None).cast("long")).drop("_breaks")
+    lines = spark.read.text(files[0])
+    text = None
+    if lines.agg(F.count(F.when(F.col("value") == "", 1))).first()[0]:  # blank lines: between records, or quoted?
+        text = number_rows(spark, lines, name="_pline")  # 0-based physical line
+        last = text.where(F.col("value") != "").agg(F.max("_pline")).first()[0]
+    if text is None or last is None or last + 1 == 1 + got["rows"] + (got["breaks"] or 0):  # records line by line
+        if not got["breaks"]:
+            return df.withColumn(LINE, F.col(ROW) + 1).drop("_breaks")
+        before = Window.orderBy(ROW).rowsBetween(Window.unboundedPreceding, -1)
+        return df.withColumn(LINE, F.col(ROW) + 1 + F.coalesce(F.sum("_breaks").over(before), F.lit(0))).drop("_breaks")
+    quotes = F.length(F.col("value")) - F.length(F.regexp_replace(F.col("value"), '"', ""))
+    inside = F.coalesce(F.sum(quotes).over(Window.orderBy("_pline").rowsBetween(Window.unboundedPreceding, -1)),
+                        F.lit(0)) % 2 == 1
+    starts = text.withColumn("_inside", inside).where(~F.col("_inside") & (F.col("value") != ""))
+    starts = starts.withColumn("_k", F.row_number().over(Window.orderBy("_pline")) - 1)  # 0: the header
+    first_lines = starts.where(F.col("_k") > 0).select(F.col("_k").alias(ROW), (F.col("_pline") + 1).alias(LINE))
+    return df.drop("_breaks").join(first_lines, ROW, "left")
 
 
 def _fingerprint(df, source: Source, columns: list[str]) -> dict:
@@ -380,6 +426,26 @@ def validate_events(df, file: str, columns: list[str], known, today, earliest, d
     return _cleaned(good, columns, cleaned, (F.col(ROW).alias("line"),)), rejects, n
 
 
+def validate_area_events(df, file: str, columns: list[str], today, earliest, date_format: str | None):
+    """ingest.validate_area_events in Spark: (lat, lon, date, type of the good rows; rejects; rows read)."""
+    from pyspark.sql import functions as F
+
+    date, date_fail = as_date(df, "date", date_format, today, earliest, file)
+    lat, lon = as_number(df, "lat")[0], as_number(df, "lon")[0]
+    dup = _duplicates(df, _comparable(df, columns), "*", "row")
+    df = df.withColumns({"_lat": lat, "_lon": lon, "_date": date, "_date_fail": date_fail, "_type": _text(df, "type"),
+                         "_dup": dup})
+    failures = [F.col("_date_fail")]
+    for c, lim in (("lat", 90), ("lon", 180)):  # ingest: a missing or unreadable coordinate is one reason
+        failures.append(_when(F.col(f"_{c}").isNull(), c, "missing or not a number")
+                        .when(F.abs(F.col(f"_{c}")) > lim, _failure(c, f"outside -{lim}..{lim}")))
+    failures += [_when(F.col("_type").isNull(), "type", "missing"), F.col("_dup")]
+    good, rejects, n = _split(df, failures, file, columns)
+    good = good.select(F.col("_lat").alias("lat"), F.col("_lon").alias("lon"), F.col("_date").alias("date"),
+                       F.col("_type").alias("type"), ROW)
+    return good, rejects, n
+
+
 def validate_outcomes(df, file: str, columns: list[str], known, today, earliest, kind: str, date_format: str | None):
     """ingest.validate_outcomes in Spark: (entity_id, date, outcome of the good rows; rejects; rows read)."""
     from pyspark.sql import functions as F
@@ -426,9 +492,6 @@ def load_data(spark, spec: DataSpec, today: dt.date | None = None,
     """
     from pyspark.sql import functions as F
 
-    if spec.area_events:
-        raise RiskEngineError("the Spark backend does not read [data.area_events] yet (they feed "
-                              "[features.nearby]); use engine.backend = \"duckdb\" for this pipeline")
     today_ts = pd.Timestamp(today or dt.date.today())
     earliest = pd.Timestamp(spec.earliest_date or EARLIEST_DATE)
     fingerprints, all_rejects = [], []
@@ -459,6 +522,24 @@ def load_data(spark, spec: DataSpec, today: dt.date | None = None,
 
         fingerprints.append({**fp, "rows": n, "table": f"events.{source}", **_date_range(sources[source])})
 
+    area_events, area = {}, None
+    for source, src in spec.area_events.items():
+        raw, fp, columns = read_source(spark, src, AREA_EVENT_REQUIRED)
+        rows, rej, n = validate_area_events(raw, fp["name"], columns, today_ts, earliest, src.date_format)
+        _check_share(fp["name"], n, rej, spec.max_reject_share, all_rejects)
+        all_rejects.append(rej)
+        rows = rows.persist()
+        here = rows if driver_rows is None else _selected(rows, [], False)  # scoring: each type's first and last
+        frame = here.orderBy(ROW).toPandas()
+        area_events[source] = pd.DataFrame({"lat": frame["lat"].astype("float64"), "lon": frame["lon"].astype("float64"),
+                                            "date": pd.to_datetime(frame["date"]).astype("datetime64[ns]"),
+                                            "type": frame["type"].astype("string")})
+        from riskengine.ingest import _date_range
+
+        fingerprints.append({**fp, "rows": n, "table": f"area_events.{source}", **_date_range(area_events[source])})
+        mine = rows.select(F.lit(source).alias("source"), "type", "date", "lat", "lon")
+        area = mine if area is None else area.unionByName(mine)
+
     outcomes = None
     if spec.outcomes is not None:
         raw, fp, columns = read_source(spark, spec.outcomes, OUTCOME_REQUIRED)
@@ -476,11 +557,12 @@ def load_data(spark, spec: DataSpec, today: dt.date | None = None,
 
     rejects = pd.concat([r for r in all_rejects if len(r)] or [pd.DataFrame(columns=REJECT_COLUMNS)],
                         ignore_index=True)
-    data = Dataset(entities, sources, outcomes, rejects, fingerprints, max_reject_share=spec.max_reject_share)
+    data = Dataset(entities, sources, outcomes, rejects, fingerprints, area_events=area_events,
+                   max_reject_share=spec.max_reject_share)
     events = keyed[0] if keyed else None
     for more in keyed[1:]:
         events = events.unionByName(more)
-    return SparkData(data=data, events=events, driver_rows="all" if driver_rows is None else "selected")
+    return SparkData(data=data, events=events, driver_rows="all" if driver_rows is None else "selected", area=area)
 
 
 def _selected(rows, types: list[str], with_address: bool):
@@ -491,7 +573,7 @@ def _selected(rows, types: list[str], with_address: bool):
 
     w = Window.partitionBy("type")
     edge = (F.col("date") == F.min("date").over(w)) | (F.col("date") == F.max("date").over(w))
-    pick = F.col("entity_id").isNull() | edge
+    pick = (F.col("entity_id").isNull() | edge) if "entity_id" in rows.columns else edge  # area events have none
     if with_address:
         pick = pick | _text(rows, "address").isNotNull()
     if "" in types:

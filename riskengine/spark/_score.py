@@ -10,6 +10,7 @@ id, score, probability, reasons) and the rows of the list come back to the drive
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Callable
@@ -35,6 +36,22 @@ class SparkScores:
     columns: list[str]
 
 
+class _quiet_logger:
+    """Within the block, the logger `name` shows errors only."""
+
+    def __init__(self, name: str):
+        self.logger = logging.getLogger(name)
+
+    def __enter__(self):
+        self.level = self.logger.level
+        self.logger.setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.setLevel(self.level)
+        return False
+
+
 def model_udf(spark, model_uri: str, input_names: list[str], categories: dict):
     """(the spark_udf of the registered model, the input columns cast to its signature's types)."""
     import mlflow.pyfunc
@@ -44,7 +61,9 @@ def model_udf(spark, model_uri: str, input_names: list[str], categories: dict):
     result = StructType([StructField("probability", DoubleType()), StructField("raw_score", DoubleType())])
     quiet = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}  # no download bars on a person's terminal
     try:
-        with patch.dict(os.environ, quiet), warnings.catch_warnings():  # the environment as it was, after
+        # the environment and MLflow's log level as they were, after; its notes on env_manager and the
+        # flavor chosen are not for a person reading the list's progress
+        with patch.dict(os.environ, quiet), warnings.catch_warnings(), _quiet_logger("mlflow"):
             warnings.filterwarnings("ignore")
             udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result, env_manager="local")
     except Exception as exc:  # MlflowException: no such model, no such store

@@ -97,17 +97,88 @@ def spark_session(master: str | None = None, app_name: str = "riskengine", shuff
     # a local master runs every task in the driver's JVM: give it room (Spark's default is 1 GB)
     local = {"spark.driver.memory": LOCAL_DRIVER_MEMORY} if master.startswith("local") else {}
     settings = {**SESSION_CONFIG, **local, **({"spark.jars": jars} if jars else {}), **(config or {})}
+    log_config = _quiet_log_config()  # Spark's own start-up lines (log profile, native library) not on the terminal
+    settings["spark.driver.extraJavaOptions"] = " ".join(
+        [settings.get("spark.driver.extraJavaOptions", ""), f"-Dlog4j2.configurationFile=file:{log_config}"]).strip()
     for key, value in settings.items():
         builder = builder.config(key, value)
     cores = os.cpu_count() or 2
     builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions or max(2, 2 * cores)))
+    log = _jvm_log()
     try:
-        session = builder.getOrCreate()
+        with _stderr_to(log):  # the JVM keeps this stderr: its launcher's notes go to the log, not the terminal
+            session = builder.getOrCreate()
     except Exception as exc:  # a master URL Spark cannot reach, a JVM that does not start
         raise RiskEngineError(f"could not start Spark on master {master!r}: "
-                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__} "
+                              f"(Spark's own log: {log})") from None
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+# Spark's log on a session the engine starts: errors only, to stderr (which the JVM writes to the
+# file of `_jvm_log`); the PySpark gateway's logger at the root's level, so Spark does not
+# announce "Setting default log level".
+_LOG4J2 = """status = error
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+rootLogger.level = error
+rootLogger.appenderRef.stdout.ref = console
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = error
+"""
+
+
+def _quiet_log_config() -> str:
+    """The path of a log4j2 configuration holding _LOG4J2 (one per user, in the temporary folder)."""
+    import tempfile
+
+    path = os.path.join(tempfile.gettempdir(), f"riskengine-spark-log4j2-{os.getuid()}.properties")
+    try:
+        with open(path) as fh:
+            if fh.read() == _LOG4J2:
+                return path
+    except OSError:
+        pass
+    part = f"{path}.{os.getpid()}"
+    with open(part, "w") as fh:
+        fh.write(_LOG4J2)
+    os.replace(part, path)  # whole, even when two processes write it at once
+    return path
+
+
+def _jvm_log() -> str:
+    """The file the JVM's own stderr goes to (Java's launcher notes, Spark's errors), appended to; one per user."""
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), f"riskengine-spark-{os.getuid()}.log")
+
+
+class _stderr_to:
+    """Within the block, file descriptor 2 (what a child process such as Spark's JVM inherits) is
+    `path`, appended to; Python's own sys.stderr is unchanged and fd 2 is restored after."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        target = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(target, 2)
+        os.close(target)
+        return self
+
+    def __exit__(self, *exc):
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        return False
 
 
 def _splink_jar() -> str | None:

@@ -20,14 +20,17 @@ EVENT_COLUMNS = ("source", "entity_id", "date", "type", "value")
 def read_table(spark, path: str, what: str = "table", encoding: str | None = None):
     """A Spark DataFrame read from a Parquet or CSV path (local or any URI Spark reads).
 
-    CSV: a header, every column as text, `encoding` (default UTF-8). A CSV or Parquet file is
-    read when Spark is asked for its rows, so a missing one stops here only for local paths;
-    Spark's own error names a remote one."""
+    CSV: a header, every column as text, `encoding` (default UTF-8), quoted values spanning lines
+    (so Spark reads each CSV file in one task: split a very large one into parts, or use Parquet).
+    A CSV or Parquet file is read when Spark is asked for its rows, so a missing one stops here
+    only for local paths; Spark's own error names a remote one."""
     text = str(path)
     lower = text.lower().rstrip("/")
     try:
         if lower.endswith(".csv") or lower.endswith(".csv.gz"):
-            reader = spark.read.option("header", True).option("inferSchema", False)
+            # a quoted value may span lines, and a quote inside one is doubled (RFC 4180), as ingest's reader reads them
+            reader = (spark.read.option("header", True).option("inferSchema", False).option("multiLine", True)
+                      .option("escape", '"'))
             if encoding:
                 reader = reader.option("encoding", encoding)
             return reader.csv(text)
@@ -66,6 +69,9 @@ def from_arrow(spark, table: pa.Table):
 
 def _is_spark_frame(obj) -> bool:
     return type(obj).__module__.startswith("pyspark.")
+
+
+is_spark_frame = _is_spark_frame
 
 
 def as_spark_entities(spark, entities, static: list[str]):

@@ -57,7 +57,14 @@ def build_training_table(spec: TrainingSpec, data, events: pd.DataFrame, dates: 
     if spec.labels.rows == "cases":  # each outcome a row at its own date
         rows = case_rows(data.outcomes, spec.labels)
         entities = data.entities[data.entities["entity_id"].isin(rows["entity_id"].unique())]
-        fs = build_case_features(entities, events, rows, spec.features, given=given_features(spec.features, data))
+        if spec.engine.backend == "spark":  # each case's past events moved and aggregated in Spark; the rows come back
+            from riskengine.spark import build_case_features as spark_case_features
+            from riskengine.spark import spark_session
+
+            fs = spark_case_features(spark_session(spec.engine.spark_master), entities, events, rows, spec.features,
+                                     given=given_features(spec.features, data)).to_pandas()
+        else:
+            fs = build_case_features(entities, events, rows, spec.features, given=given_features(spec.features, data))
         table = rows.merge(fs.table, on=["entity_id", "as_of"], how="left", validate="many_to_one")
         return table, fs
     rows = label_rows(data.outcomes, dates, spec.labels, data.entities["entity_id"])
