@@ -276,7 +276,7 @@ def match_prepared(
                 used.append(narrowed)
                 entry.update(used=True, rule=narrowed.words, sql=narrowed.sql, pairs=got, pairs_before=n)
                 notes.append(f"blocking rule '{r.words}' narrowed by {narrowed.left[-1]}: {n:,} candidate pairs "
-                             f"-> {got:,} (limit {cap:,}, shared by the {len(over)} rules over it)")
+                             f"-> {got:,} (limit {cap:,}, shared by the {len(over)} rule{'s' if len(over) > 1 else ''} over it)")
             else:
                 notes.append(f"blocking rule '{r.words}' dropped: {n:,} candidate pairs (limit {cap:,}) and no "
                              "other field's key brings it under")
