@@ -235,6 +235,9 @@ for n in names:  # the same cleaned columns the engine compares
 del raw
 rules = [r.sql for r in blocking_rules(fl)]
 con = duckdb.connect()
+if float(sys.argv[6]) > 0:  # DuckDB spills to disk past this (by default it takes up to 80% of the machine)
+    con.execute(f"SET memory_limit = '{float(sys.argv[6])}GB'")
+    con.execute(f"SET temp_directory = '{folder / 'splink_spill'}'")
 db = DuckDBAPI(con)
 baseline = sys.argv[5]
 comparisons = [
@@ -316,7 +319,7 @@ def _child_rusage(code: str, *args: str) -> tuple[dict, float]:
 
 
 def bench_people(n: int, repeats: int, dedup: bool, seed: int, baseline: str = "same", data: str | None = None,
-                 only: str | None = None) -> None:
+                 only: str | None = None, splink_memory: float = 0.0) -> None:
     """The engine's link job against splink run directly, interleaved, each in its own process.
 
     `data`: a folder to keep the generated people in (made if empty, reused otherwise), so the
@@ -347,7 +350,8 @@ def bench_people(n: int, repeats: int, dedup: bool, seed: int, baseline: str = "
                     report = json.loads((Path(tmp) / "engine_out" / "link_report.json").read_text())
                     used = json.dumps([b["sql"] for b in report["model"]["blocking"] if b["used"]])
                     try:
-                        res, peak = _child_rusage(SPLINK_RUN, tmp, "1" if dedup else "0", fields, used, baseline)
+                        res, peak = _child_rusage(SPLINK_RUN, tmp, "1" if dedup else "0", fields, used, baseline,
+                                                  str(splink_memory))
                     except SystemExit as exc:  # out of memory, most likely: say so, keep the engine's figures
                         print(f"  round {i + 1}: splink failed: {exc}", flush=True)
                         continue
@@ -383,9 +387,13 @@ def main() -> None:
                         help="splink with the engine's comparisons (same) or with its library comparisons")
     parser.add_argument("--data", help="with --people: keep the generated people in this folder (reused if there)")
     parser.add_argument("--only", choices=["engine", "splink"], help="with --people: run one side only (see --data)")
+    parser.add_argument("--splink-memory", type=float, default=0.0,
+                        help="with --people: DuckDB's memory limit for splink in GB, spilling to disk past it "
+                             "(0: DuckDB's default, 80%% of the machine)")
     args = parser.parse_args()
     if args.people:
-        bench_people(args.people, args.repeats, args.dedup, args.seed, args.baseline, args.data, args.only)
+        bench_people(args.people, args.repeats, args.dedup, args.seed, args.baseline, args.data, args.only,
+                     args.splink_memory)
         return
 
     bench_addresses(args.properties, args.rows, args.repeats, args.seed)
