@@ -119,16 +119,18 @@ def _samples(con: duckdb.DuckDBPyConnection, columns: list[str], dedupe: bool, s
 
 def narrow(con: duckdb.DuckDBPyConnection, rule: BlockingRule, pairs: int, keys: list[str], target: int,
            taken: list[BlockingRule], dedupe: bool, max_keys: int = 3,
-           sample: tuple[tuple[str, str], float] | None = None) -> tuple[BlockingRule | None, int]:
+           sample: tuple[tuple[str, str], float] | None = None, limit: int = 0) -> tuple[BlockingRule | None, int]:
     """`rule` with keys added (on both sides) until it makes at most `target` candidate pairs, so a rule
     over the limit still brings its candidates rather than none: of the keys that bring it under,
     the one that keeps most pairs; when none does, the one that cuts most, and again (`max_keys` at
     most). A key that cuts nothing (part of the rule's own field), or that would make the rule a
     narrower copy of one in `taken` (its pairs all found already), is not used. With `sample` (tables
     and scale, `_samples`) the keys are compared on the samples and the chosen rule counted in full.
-    (None, pairs) when no key brings the rule under the target."""
+    When no key brings it under `target`, the narrowest rule reached is taken if it is under `limit`
+    (the limit of one rule); (None, pairs) when not."""
     tables, scale = sample or ((REGISTER_TABLE if not dedupe else RECORDS_TABLE, RECORDS_TABLE), 1.0)
     current, n = rule, pairs
+    fallback: tuple[BlockingRule | None, int] = (None, pairs)
     for _ in range(max_keys):
         options = []
         for k in keys:
@@ -138,17 +140,19 @@ def narrow(con: duckdb.DuckDBPyConnection, rule: BlockingRule, pairs: int, keys:
             if not any(_conditions(t) <= _conditions(plus) for t in taken):
                 options.append(plus)
         if not options:
-            return None, n
+            break
         counts = _narrowing_counts(con, current, [o.left[-1] for o in options], dedupe, tables)
         cuts = [(round(counts[o.left[-1]] * scale), o) for o in options if 0 < counts[o.left[-1]] * scale < 0.9 * n]
         if not cuts:
-            return None, n
+            break
         fits = [c for c in cuts if c[0] <= target]
         got, current = max(fits, key=lambda c: c[0]) if fits else min(cuts, key=lambda c: c[0])
         n = _count_pairs(con, current, dedupe) if sample else got
         if 0 < n <= target:
             return current, n
-    return None, n
+        if 0 < n <= limit and fallback[0] is None:
+            fallback = (current, n)
+    return fallback
 
 
 def _cast(frame: pd.DataFrame):
@@ -271,7 +275,7 @@ def match_prepared(
     for r, n in counted:
         entry = {"rule": r.words, "sql": r.sql, "pairs": n, "used": 0 < n <= cap}
         if n > cap:
-            narrowed, got = narrow(con, r, n, keys, target, used, dedupe, sample=sample)
+            narrowed, got = narrow(con, r, n, keys, target, used, dedupe, sample=sample, limit=cap)
             if narrowed is not None:
                 used.append(narrowed)
                 entry.update(used=True, rule=narrowed.words, sql=narrowed.sql, pairs=got, pairs_before=n)
