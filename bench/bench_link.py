@@ -260,7 +260,8 @@ if baseline == "same":  # the engine's own comparisons and blocking, from the on
 else:  # splink's library comparisons on the same cleaned columns
     settings = SettingsCreator(link_type="dedupe_only" if dedup else "link_only", unique_id_column_name="uid",
                                comparisons=comparisons, blocking_rules_to_generate_predictions=json.loads(sys.argv[4]))
-tables = [db.register(prepared[n].astype(object).where(prepared[n].notna(), None), table_name=n) for n in names]
+import pyarrow as pa  # as Arrow tables, as the engine hands them to DuckDB (no copy into Python objects)
+tables = [db.register(pa.Table.from_pandas(prepared[n], preserve_index=False), table_name=n) for n in names]
 del prepared, raw_prep
 linker = Linker(tables, settings)
 import logging
