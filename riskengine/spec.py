@@ -729,7 +729,7 @@ class LinkJobSpec:
     checks: LinkChecks = field(default_factory=LinkChecks)
     review_decisions: Path | None = None  # the review file with 'decision' filled; read, kept as ids, then deleted
     truth: Path | None = None  # source, row_id, true_id: to measure precision, recall and F1
-    max_pairs_per_rule: int = 0  # blocking rules making more candidate pairs are dropped (0: 20 per row, at least 100,000)
+    max_pairs_per_rule: int = 0  # blocking rules making more candidate pairs are narrowed by another field's key, sharing this limit, or dropped (0: 20 per row, at least 100,000)
     seed: int = 0
     key_env: str = "RISKENGINE_PSEUDONYM_KEY"  # environment variable holding the key review ids are made with
     key_file: Path | None = None  # or a file holding it (as [link] key_file); never written to outputs

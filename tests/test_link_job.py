@@ -349,3 +349,56 @@ def test_swapped_names_count_once_in_deduplication():
     assert weight.tolist()[1] == 0.0 and weight.tolist()[3] > 12  # once, on the surname
     assert out.loc[[0, 2, 3], "m"].tolist() == [0.8, 0.8, 0.05]
     assert _swap_counted_once(levels, fields[:1])["m"].tolist() == levels["m"].tolist()  # no surname, no swap level to share
+
+
+# ---------------------------------------------------------------------------------------------
+# blocking at scale: a rule over the pair limit is narrowed, not dropped
+# ---------------------------------------------------------------------------------------------
+
+
+def _crowded(n: int = 2000, renamed: int = 30, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """People born on 40 dates (the date alone pairs ~110,000 of 4,000,000 pairs); in the second file
+    the first `renamed` rows have other names, so only the date alone brings them to their match."""
+    rng = np.random.default_rng(seed)
+    syllables = ["ka", "to", "mi", "ra", "ne", "su", "lo", "pe", "di", "go", "ha", "ji", "bu", "fe", "zo", "wa"]
+    name = lambda: "".join(rng.choice(syllables, 3)).capitalize()
+    dates = pd.date_range("1970-01-01", periods=40, freq="17D").strftime("%Y-%m-%d")
+    a = pd.DataFrame({"rec_id": [f"a{i}" for i in range(n)], "given_name": [name() for _ in range(n)],
+                      "surname": [name() + "son" for _ in range(n)], "date_of_birth": rng.choice(dates, n),
+                      "region": rng.choice([f"R{i}" for i in range(10)], n)})
+    b = a.assign(rec_id=[f"b{i}" for i in range(n)])
+    b.loc[b.index[:renamed], "given_name"] = "Xavierqz"
+    b.loc[b.index[:renamed], "surname"] = [f"Quuxley{i}" for i in range(renamed)]
+    return a, b
+
+
+def test_a_blocking_rule_over_the_pair_limit_is_narrowed_so_its_rows_still_get_candidates(tmp_path):
+    a, b = _crowded()
+    loose = LinkChecks(linked_share_error=0.0, no_candidate_error=1.0)
+    fields = {"given_name": "forename", "surname": "surname", "date_of_birth": "date", "region": "exact"}
+    result = run_job(_job(a, b, fields, checks=loose, max_pairs_per_rule=60_000), {"register": a, "b": b}, tmp_path)
+    assert "narrowed from 109,534 pairs" in (tmp_path / "link_report.html").read_text()
+    rule = next(x for x in result.matched.blocking if x["sql"].startswith("l.date_of_birth__key"))
+    assert rule["used"] and rule["pairs_before"] > 60_000 >= rule["pairs"] and "narrowed by region" in rule["rule"]
+    assert "AND l.region = r.region" in rule["sql"]
+    assert any("narrowed by region" in n for n in result.matched.notes)
+    # the renamed rows, which only the date alone pairs, still get candidates
+    assert result.metrics["by_source"]["b"]["without_candidate_share"] == 0.0
+    assert len(result.matched.no_candidate) == 0
+    # with no other field's key to narrow it by, the rule is dropped and said so: those rows lose their candidates
+    fields.pop("region")
+    result = run_job(_job(a, b, fields, checks=loose, max_pairs_per_rule=60_000), {"register": a, "b": b})
+    assert any("dropped" in n and "date_of_birth" in n for n in result.matched.notes)
+    assert result.metrics["by_source"]["b"]["without_candidate_share"] == pytest.approx(30 / 2000)
+
+
+def test_swapped_names_count_once_when_linking_to_a_register():
+    """Linking (one-to-one EM) as deduplicating: the surname's swapped level weighs, the forename's is m = u."""
+    from riskengine.link._match import SWAPPED
+
+    a, b, _ = two_files(400, seed=3)
+    result = run_job(_job(a, b, FIELDS), {"register": a, "b": b})
+    levels = result.matched.model.levels.set_index(["comparison", "level"])
+    fore, sur = levels.loc[("given_name", SWAPPED)], levels.loc[("surname", SWAPPED)]
+    assert fore["m"] == pytest.approx(fore["u"]) and fore["match_weight"] == pytest.approx(0.0, abs=1e-9)
+    assert sur["m"] > sur["u"]

@@ -14,8 +14,10 @@ Two ways to train, chosen per run:
   (splink's connected components) at the upper threshold.
 
 Blocking rules come from the field kinds (`_fields.blocking_rules`); any rule that would
-make more candidate pairs than `max_pairs_per_rule` is dropped before splink sees it (the
-count is a cheap GROUP BY) and reported, and every record left without a candidate is counted.
+make more candidate pairs than `max_pairs_per_rule` (the count is a cheap GROUP BY) is
+narrowed before splink sees it, by another field's key (`narrow`), until it is under the
+limit (the rules over it share one limit), and reported; a rule no key narrows enough is
+dropped. Every record left without a candidate is counted.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from riskengine.link._fields import BlockingRule, Field, blocking_rules, comparison, held_comparisons
+from riskengine.link._fields import BlockingRule, Field, blocking_rules, comparison, held_comparisons, narrowing_keys
 from riskengine.link._pairs import comparison_vectors, one_to_one_em, pairwise, score, weight_at_least
 from riskengine.link._probabilistic import MatchModel, _level_table, _set_m, save_charts, spark_api, spark_pairs
 
@@ -68,6 +70,89 @@ def _count_pairs(con: duckdb.DuckDBPyConnection, rule: BlockingRule, dedupe: boo
         SELECT coalesce(sum(l.n * r.n), 0) FROM l JOIN r USING ({ks})
     """).fetchall()[0][0]
     return int(n // 2) if dedupe and rule.left == rule.right else int(n)
+
+
+def _narrowing_counts(con: duckdb.DuckDBPyConnection, rule: BlockingRule, keys: list[str], dedupe: bool,
+                      tables: tuple[str, str]) -> dict[str, int]:
+    """Candidate pairs `rule` would make between `tables` with each of `keys` added (on both sides),
+    counted in one query."""
+    ks = [f"k{i}" for i in range(len(rule.left))]
+
+    def side(table: str, cols: list[str]) -> str:
+        sel = ", ".join(f"{c} AS {k}" for c, k in zip(cols, ks))
+        notnull = " AND ".join(f"{c} IS NOT NULL" for c in cols)
+        return " UNION ALL ".join(f"SELECT {sel}, {i} AS g, CAST({key} AS VARCHAR) AS v FROM {table} "
+                                  f"WHERE {notnull} AND {key} IS NOT NULL" for i, key in enumerate(keys))
+
+    on = ", ".join(ks + ["g", "v"])
+    got = dict(con.execute(f"""
+        WITH l AS (SELECT {on}, count(*) AS n FROM ({side(tables[0], rule.left)}) GROUP BY ALL),
+             r AS (SELECT {on}, count(*) AS n FROM ({side(tables[1], rule.right)}) GROUP BY ALL)
+        SELECT g, sum(l.n * r.n) FROM l JOIN r USING ({on}) GROUP BY g
+    """).fetchall())
+    half = dedupe and rule.left == rule.right
+    return {k: int(got.get(i, 0)) // (2 if half else 1) for i, k in enumerate(keys)}
+
+
+def _conditions(rule: BlockingRule) -> frozenset:
+    return frozenset(zip(rule.left, rule.right))
+
+
+SAMPLE_ROWS = 200_000  # rows of each table a narrowing key is chosen on (its pairs counted, then scaled)
+
+
+def _samples(con: duckdb.DuckDBPyConnection, columns: list[str], dedupe: bool, seed: int) -> tuple[tuple[str, str], float]:
+    """Tables of at most SAMPLE_ROWS rows of each side (the columns blocking reads) and the factor that
+    scales a pair count between them to the whole tables."""
+    names, scale = [], 1.0
+    for table in ([RECORDS_TABLE] if dedupe else [REGISTER_TABLE, RECORDS_TABLE]):
+        n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        share = min(1.0, SAMPLE_ROWS / max(n, 1))
+        cols = ", ".join(dict.fromkeys(columns))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table}__sample AS SELECT {cols} FROM {table} "
+                    f"WHERE hash(uid + {int(seed)}) % 1000000 < {int(share * 1_000_000)}")
+        got = con.execute(f"SELECT count(*) FROM {table}__sample").fetchall()[0][0]
+        scale *= (n / max(got, 1)) ** (2 if dedupe else 1)
+        names.append(f"{table}__sample")
+    return (names[0], names[-1]), scale
+
+
+def narrow(con: duckdb.DuckDBPyConnection, rule: BlockingRule, pairs: int, keys: list[str], target: int,
+           taken: list[BlockingRule], dedupe: bool, max_keys: int = 3,
+           sample: tuple[tuple[str, str], float] | None = None, limit: int = 0) -> tuple[BlockingRule | None, int]:
+    """`rule` with keys added (on both sides) until it makes at most `target` candidate pairs, so a rule
+    over the limit still brings its candidates rather than none: of the keys that bring it under,
+    the one that keeps most pairs; when none does, the one that cuts most, and again (`max_keys` at
+    most). A key that cuts nothing (part of the rule's own field), or that would make the rule a
+    narrower copy of one in `taken` (its pairs all found already), is not used. With `sample` (tables
+    and scale, `_samples`) the keys are compared on the samples and the chosen rule counted in full.
+    When no key brings it under `target`, the narrowest rule reached is taken if it is under `limit`
+    (the limit of one rule); (None, pairs) when not."""
+    tables, scale = sample or ((REGISTER_TABLE if not dedupe else RECORDS_TABLE, RECORDS_TABLE), 1.0)
+    current, n = rule, pairs
+    fallback: tuple[BlockingRule | None, int] = (None, pairs)
+    for _ in range(max_keys):
+        options = []
+        for k in keys:
+            if k in current.left or k in current.right:
+                continue
+            plus = BlockingRule(current.left + [k], current.right + [k], f"{current.words}, narrowed by {k}")
+            if not any(_conditions(t) <= _conditions(plus) for t in taken):
+                options.append(plus)
+        if not options:
+            break
+        counts = _narrowing_counts(con, current, [o.left[-1] for o in options], dedupe, tables)
+        cuts = [(round(counts[o.left[-1]] * scale), o) for o in options if 0 < counts[o.left[-1]] * scale < 0.9 * n]
+        if not cuts:
+            break
+        fits = [c for c in cuts if c[0] <= target]
+        got, current = max(fits, key=lambda c: c[0]) if fits else min(cuts, key=lambda c: c[0])
+        n = _count_pairs(con, current, dedupe) if sample else got
+        if 0 < n <= target:
+            return current, n
+        if 0 < n <= limit and fallback[0] is None:
+            fallback = (current, n)
+    return fallback
 
 
 def _cast(frame: pd.DataFrame):
@@ -175,13 +260,31 @@ def match_prepared(
     cap = max_pairs_per_rule or max(100_000, 20 * (n_left + n_right))
 
     rules = blocking_rules(fields)
-    blocking = []
-    for r in rules:
-        n = _count_pairs(con, r, dedupe)
-        blocking.append({"rule": r.words, "sql": r.sql, "pairs": n, "used": 0 < n <= cap})
-    used = [r for r, b in zip(rules, blocking) if b["used"]]
-    notes = [f"blocking rule '{b['rule']}' dropped: {b['pairs']:,} candidate pairs (limit {cap:,})"
-             for b in blocking if b["pairs"] > cap]
+    counted = [(r, _count_pairs(con, r, dedupe)) for r in rules]
+    used = [r for r, n in counted if 0 < n <= cap]
+    over = [(r, n) for r, n in counted if n > cap]
+    # a rule over the limit is narrowed by another field's key until under it (the rules over it share
+    # one limit, so the candidate pairs stay bounded): the rows only it would pair still get candidates
+    target = max(1, cap // max(len(over), 1))
+    keys = narrowing_keys(fields)
+    sample = None
+    if over:
+        columns = ["uid"] + keys + [c for r, _ in over for c in r.left + r.right]
+        sample = _samples(con, columns, dedupe, seed)
+    blocking, notes = [], []
+    for r, n in counted:
+        entry = {"rule": r.words, "sql": r.sql, "pairs": n, "used": 0 < n <= cap}
+        if n > cap:
+            narrowed, got = narrow(con, r, n, keys, target, used, dedupe, sample=sample, limit=cap)
+            if narrowed is not None:
+                used.append(narrowed)
+                entry.update(used=True, rule=narrowed.words, sql=narrowed.sql, pairs=got, pairs_before=n)
+                notes.append(f"blocking rule '{r.words}' narrowed by {narrowed.left[-1]}: {n:,} candidate pairs "
+                             f"-> {got:,} (limit {cap:,}, shared by the {len(over)} rule{'s' if len(over) > 1 else ''} over it)")
+            else:
+                notes.append(f"blocking rule '{r.words}' dropped: {n:,} candidate pairs (limit {cap:,}) and no "
+                             "other field's key brings it under")
+        blocking.append(entry)
     if not used:
         used = [min(rules, key=lambda r: next(b["pairs"] for b in blocking if b["sql"] == r.sql))] if rules else []
     n_entities = max(n_left, 2)
@@ -224,14 +327,17 @@ def match_prepared(
         covered = set(cand.rec_ids[np.bincount(cand.rec, minlength=len(cand.rec_ids)) > 0].tolist())
         if fixed is None:
             start = levels.copy()
-            levels, pi, iterations = one_to_one_em(cand, levels, n_entities, n_right, held=held_comparisons(fields))
+            # swapped names counted once, as deduplication does: the surname's level weighs, the forename's not
+            at_u = _swap_levels(levels, fields)
+            levels, pi, iterations = one_to_one_em(cand, levels, n_entities, n_right, held=held_comparisons(fields),
+                                                   at_u=at_u)
             implausible = _implausible(levels, fields)
             if implausible:  # EM took another class (people of one suburb) for the matches: keep the prior m
                 notes.append("EM's estimates were implausible (true matches would disagree on "
                              f"{', '.join(implausible)}): the starting m values were kept and only the match "
                              "rate estimated")
                 levels, pi, iterations = one_to_one_em(cand, start, n_entities, n_right,
-                                                       held={f.name for f in fields})
+                                                       held={f.name for f in fields}, at_u=at_u)
         else:
             levels, pi, iterations = _fixed_levels(levels, fixed), float(fixed["match_rate"]), 0
         _set_m(linker, levels)
@@ -363,11 +469,17 @@ def _swap_counted_once(levels: pd.DataFrame, fields: list[Field]) -> pd.DataFram
     Counted twice, two people of one name written both ways round, of another date and address,
     were put in one cluster."""
     out = levels.copy()
-    fore = {f.name for f in fields if f.kind == "forename"}
-    if any(f.kind == "surname" for f in fields):
-        mine = out["comparison"].isin(fore) & (out["level"] == SWAPPED)
-        out.loc[mine, "m"] = out.loc[mine, "u"]
+    mine = _swap_levels(out, fields)
+    out.loc[mine, "m"] = out.loc[mine, "u"]
     return out
+
+
+def _swap_levels(levels: pd.DataFrame, fields: list[Field]) -> np.ndarray:
+    """The forenames' swapped-names levels (a mask over `levels`' rows), when a surname is compared too."""
+    fore = {f.name for f in fields if f.kind == "forename"}
+    if not any(f.kind == "surname" for f in fields):
+        return np.zeros(len(levels), dtype=bool)
+    return (levels["comparison"].isin(fore) & (levels["level"] == SWAPPED)).to_numpy()
 
 
 def _training_sql(rule: BlockingRule, fields: list[Field]) -> str:

@@ -272,15 +272,18 @@ def _patterns(pairs: Pairs, comparisons: list[str]) -> tuple[np.ndarray, dict[st
 
 
 def one_to_one_em(pairs: Pairs, levels: pd.DataFrame, n_entities: int, n_records: int,
-                  max_iterations: int = 50, tol: float = 1e-4, held: set[str] | None = None
-                  ) -> tuple[pd.DataFrame, float, int]:
+                  max_iterations: int = 50, tol: float = 1e-4, held: set[str] | None = None,
+                  at_u: np.ndarray | None = None) -> tuple[pd.DataFrame, float, int]:
     """EM for m (per level) and pi over the candidate pairs, each record matching at most one entity.
 
     Pairs are grouped by agreement pattern: a pair's Bayes factor is its pattern's times its term
     frequencies, and the M step's expected counts are sums per pattern. Comparisons in `held` keep
-    their m; only the others and pi are estimated."""
+    their m; only the others and pi are estimated. Levels marked in `at_u` (a mask over `levels`'
+    rows) weigh nothing throughout (m = u): evidence another comparison already counts."""
     held = set() if held is None else held
     levels = levels.copy()
+    at_u = np.zeros(len(levels), dtype=bool) if at_u is None else np.asarray(at_u, dtype=bool)
+    levels.loc[at_u, "m"] = levels.loc[at_u, "u"]
     pi = 0.9
     comparisons = list(levels["comparison"].unique())
     pattern, pattern_levels = _patterns(pairs, comparisons)
@@ -308,6 +311,7 @@ def one_to_one_em(pairs: Pairs, levels: pd.DataFrame, n_entities: int, n_records
                 continue
             m = np.clip(expected / expected.sum(), M_FLOOR, None)  # unseen is rare, not impossible
             new_m[mine] = m / m.sum()
+        new_m[at_u] = levels.loc[at_u, "u"]
         change = max(abs(new_pi - pi), float((new_m - levels["m"]).abs().max()))
         levels["m"], pi = new_m, new_pi
         if change < tol:
