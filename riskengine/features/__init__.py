@@ -18,7 +18,7 @@ from riskengine.features._build import (COUNT_DTYPE, EVENT_STATS, INFO_COLUMNS, 
 from riskengine.features._sql import event_query, in_dialect, types_query
 from riskengine.features._nearby import (NEARBY_STATS, NO_COORDINATES, NearbyGrid, nearby_info_for, nearby_plan,
                                          nearby_query, split_area_events, wants_nearby)
-from riskengine.features._cases import OUTCOME_SOURCE, build_case_features, case_keys
+from riskengine.features._cases import OUTCOME_SOURCE, build_case_features, case_keys, case_rows
 from riskengine.features._phrases import column_label, default_label, describe, period
 from riskengine.features._ready import join_as_of, load_ready_table, match_known_ids
 
@@ -27,4 +27,4 @@ __all__ = ["COUNT_DTYPE", "EVENT_STATS", "INFO_COLUMNS", "FeatureSet", "as_of_da
            "event_query", "feature_columns", "in_dialect", "join_as_of", "load_ready_table", "match_known_ids",
            "period", "ready_values", "static_info", "types_query",
            "NEARBY_STATS", "NO_COORDINATES", "NearbyGrid", "nearby_info_for", "nearby_plan", "nearby_query",
-           "split_area_events", "wants_nearby", "OUTCOME_SOURCE", "case_keys"]
+           "split_area_events", "wants_nearby", "OUTCOME_SOURCE", "case_keys", "case_rows"]

@@ -34,6 +34,16 @@ def case_keys(cases: pd.DataFrame) -> pd.DataFrame:
     return keys.drop_duplicates().sort_values(["as_of", "entity_id"], kind="stable").reset_index(drop=True)
 
 
+def case_rows(cases: pd.DataFrame, entities: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """`case_keys(cases)` and each key's row in `entities`; a case of an unknown entity is a DataError."""
+    keys = case_keys(cases)
+    row = pd.Index(entities["entity_id"].astype(str)).get_indexer(keys["entity_id"])
+    if (row < 0).any():
+        raise DataError(f"{int((row < 0).sum())} case(s) name an entity_id that is not in the entities table, "
+                        f"e.g. {keys['entity_id'][row < 0].iloc[0]!r}")
+    return keys, row
+
+
 def build_case_features(entities: pd.DataFrame, events: pd.DataFrame | None, cases: pd.DataFrame,
                         spec: FeaturesSpec, given: pd.DataFrame | None = None, *,
                         reference: pd.DataFrame | None = None, progress: bool = False) -> FeatureSet:
@@ -46,12 +56,7 @@ def build_case_features(entities: pd.DataFrame, events: pd.DataFrame | None, cas
     `outcomes_as_events` is on, even with `from_events = false`; then the ready table's row
     as of the date (`spec.max_age_days`). `reference` fixes the columns as for `build_features`.
     """
-    keys = case_keys(cases)
-    ids = entities["entity_id"].astype(str)
-    row = pd.Index(ids).get_indexer(keys["entity_id"])
-    if (row < 0).any():
-        raise DataError(f"{int((row < 0).sum())} case(s) name an entity_id that is not in the entities table, "
-                        f"e.g. {keys['entity_id'][row < 0].iloc[0]!r}")
+    keys, row = case_rows(cases, entities)
     ref = None if reference is None else _check_reference(reference)
     events, area = split_area_events(events)  # area events are not the entity's: joined by place below
     fspec = copy.copy(spec)  # the ready table and the nearby features are joined here, as of each case's date

@@ -290,17 +290,12 @@ def build_case_features(spark, entities: pd.DataFrame, events, cases: pd.DataFra
 
     from pyspark.sql import functions as F
 
-    from riskengine.features import (EVENT_STATS, INFO_COLUMNS, NEARBY_STATS, OUTCOME_SOURCE, assemble, case_keys,
+    from riskengine.features import (EVENT_STATS, INFO_COLUMNS, NEARBY_STATS, OUTCOME_SOURCE, assemble, case_rows,
                                      check_reference, nearby_info_for, wants_nearby)
     from riskengine.spark._nearby import area_of, area_pairs, entity_places, nearby_columns
     from riskengine.spark._tables import as_spark_entities, as_spark_events
 
-    keys = case_keys(cases)
-    ids = entities["entity_id"].astype(str)
-    row = pd.Index(ids).get_indexer(keys["entity_id"])
-    if (row < 0).any():
-        raise DataError(f"{int((row < 0).sum())} case(s) name an entity_id that is not in the entities table, "
-                        f"e.g. {keys['entity_id'][row < 0].iloc[0]!r}")
+    keys, row = case_rows(cases, entities)
     ref = None if reference is None else check_reference(reference)
     events, area = area_of(spark, events)
     fspec = copy.copy(spec)  # the ready table and the nearby features are joined below, as of each case's date
