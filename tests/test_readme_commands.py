@@ -10,6 +10,7 @@ of 50,000: the only change made to the commands).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -66,6 +67,7 @@ def walked(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fresh")
     for d in ("training", "scoring", "evaluation"):
         shutil.copytree(ROOT / d, folder / d)
+    saved = dict(os.environ)  # mlflow.set_tracking_uri also sets MLFLOW_TRACKING_URI: later tests must not inherit it
     mp = pytest.MonkeyPatch()
     mp.chdir(folder)
     for var in ("RISKENGINE_PSEUDONYM_KEY", "MLFLOW_TRACKING_URI"):
@@ -79,6 +81,8 @@ def walked(tmp_path_factory):
             assert result.exit_code == 0, f"README command failed: {' '.join(small(args))}\n{result.output[-2000:]}"
     finally:
         mp.undo()
+        os.environ.clear()
+        os.environ.update(saved)
     return folder, outputs
 
 

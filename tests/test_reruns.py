@@ -139,6 +139,7 @@ def test_the_demo_twice_gives_the_same_bytes(tmp_path):
     for folder in ("training", "scoring", "evaluation"):
         shutil.copytree(ROOT / folder, work / folder)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RISKENGINE_PSEUDONYM_KEY": "devkey-not-secret"}
+    env.pop("MLFLOW_TRACKING_URI", None)  # the project's own store under mlruns/, as `make demo` uses
     demo = [sys.executable, "-c", "from riskengine.demo import run_demo; run_demo(properties=3000, seed=0)"]
     for run in ("first", "second"):  # each in its own process, as `make demo` twice
         done = subprocess.run(demo, cwd=work, env=env, capture_output=True, text=True, timeout=1800)
