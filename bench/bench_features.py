@@ -346,7 +346,7 @@ def race(n: int, n_dates: int, threads: list[int], repeat: int, impls: list[str]
                 m = _child(["--run", str(big), str(n_dates), impl, str(t)], t)
                 got[(impl, t)].append(m)
                 print(f"  [round {r + 1}] {impl} ({t} thread(s)): {m['seconds']:.1f} s, cpu {m['cpu']:.1f} s, "
-                      f"peak {m['process_peak_mb']:,.0f} MB (inputs {m['inputs_mb']:,.0f} MB)", file=sys.stderr, flush=True)
+                      f"peak {m['process_peak_mb']:,.0f} MiB (inputs {m['inputs_mb']:,.0f} MiB)", file=sys.stderr, flush=True)
     base = got.get(("pandas", 1))
     for key, ms in got.items():
         if base and key[0] != "pandas":
@@ -392,7 +392,7 @@ def main() -> None:
                | {"peak": max(m["process_peak_mb"] for m in ms), "build": max(m["build_peak_mb"] for m in ms)}
                for k, ms in got.items()}
         print(f"{'impl':>7} {'threads':>7} {'seconds':>8} {'cpu s':>7} {'x pandas':>9} {'cpu x':>6} "
-              f"{'peak MB':>8} {'inputs':>7} {'peak x':>7}")
+              f"{'peak MiB':>8} {'inputs':>7} {'peak x':>7}")
         for (impl, t), m in med.items():
             b = med.get(("pandas", 1))
             cells = ([f"{b['seconds'] / m['seconds']:.2f}", f"{b['cpu'] / m['cpu']:.2f}", f"{b['peak'] / m['peak']:.2f}"]
@@ -405,7 +405,7 @@ def main() -> None:
     print("Equal outputs: every table equal to pandas' on a check-size borough (the same column types, counts "
           "exact, sums to 1e-9), then per-column types, totals and missing counts at full size.\n"
           "seconds: median wall clock; cpu s: median user + system time of all threads; x pandas: pandas' median "
-          "wall time over this one's; cpu x: the same for CPU time. peak MB: the largest resident peak of the "
+          "wall time over this one's; cpu x: the same for CPU time. peak MiB: the largest resident peak of the "
           "run's process (reading the files, then the build), all of it, libraries and inputs included; inputs: "
           "resident after reading (median); peak x: pandas' peak over this one's.")
 
