@@ -28,7 +28,7 @@ from riskengine._pandera import SchemaErrors, pa
 
 from riskengine.io import kind_of, read_file
 from riskengine.errors import DataError
-from riskengine.spec import EARLIEST_DATE, DataSpec, Source
+from riskengine.spec import EARLIEST_DATE, RESERVED_COLUMNS, DataSpec, Source
 
 ENTITY_REQUIRED = ["entity_id"]
 EVENT_REQUIRED = ["entity_id", "date", "type"]
@@ -138,7 +138,6 @@ def read_table(source: Source, required: list[str] | None = None,
     return df, fingerprint
 
 
-RESERVED_COLUMNS = {"line", "_row", "_line", "_problem"}
 
 
 def contract_names(source: Source, found: list[str]) -> dict[str, str]:

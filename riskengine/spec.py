@@ -452,13 +452,15 @@ class Source:
         return f"{self.url} :: {self.sql}"
 
 
+RESERVED_COLUMNS = {"line", "_row", "_line", "_problem"}  # the engine's bookkeeping columns on a read table
+
+
 def check_column_map(columns: dict[str, str]) -> None:
     """A source's `columns`: each contract name maps to one column of the file, no column used twice."""
-    reserved = {"line", "_row", "_line", "_problem"}
     for ours, theirs in columns.items():
         if not isinstance(theirs, str) or not theirs.strip():
             raise ValueError(f"'columns.{ours}' must name a column of the file (a non-empty string), got {theirs!r}")
-        if ours.strip() in reserved:
+        if ours.strip() in RESERVED_COLUMNS:
             raise ValueError(f"'columns.{ours}': {ours!r} is the engine's own bookkeeping column; "
                              f"map the file's columns to contract names such as entity_id, date, type, value")
     seen: dict[str, str] = {}
