@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from riskengine._pandera import SchemaErrors, pa
 
-from riskengine.io import kind_of, read_file
+from riskengine.io import kind_of, read_file, read_working_copy, working_copies_on, write_working_copy
 from riskengine.errors import DataError
 from riskengine.spec import EARLIEST_DATE, RESERVED_COLUMNS, DataSpec, Source
 
@@ -778,41 +778,19 @@ def validated_copy_folder() -> Path | None:
     It is a copy of the inputs as validated, personal identifiers included (linkage hashes them
     later), readable by its owner only; one data set is kept, and deleting it is always safe.
     """
-    import os
-
-    if os.environ.get("RISKENGINE_CACHE", "1").strip() == "0":
-        return None
-    return Path(".riskengine") / "cache"
+    return Path(".riskengine") / "cache" if working_copies_on() else None
 
 
 def _read_kept(folder: Path, key: str) -> Dataset | None:
-    import pickle
-
-    path = folder / KEPT_FILE
-    if not path.is_file():
-        return None
-    try:
-        with path.open("rb") as fh:
-            if pickle.load(fh) != key:  # the key comes first: another data set is never unpickled
-                return None
-            data = pickle.load(fh)
-    except Exception:  # unreadable or from another version: validate as if it were not there
-        return None
+    data = read_working_copy(folder / KEPT_FILE, key)
     return data if isinstance(data, Dataset) and data.content_key == key else None
 
 
 def _write_kept(folder: Path, key: str, data: Dataset) -> None:
-    import os
-    import pickle
-
     try:
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
-        tmp = folder / f".{KEPT_FILE}.{os.getpid()}"
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
-            pickle.dump(key, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, folder / KEPT_FILE)
+        write_working_copy(folder / KEPT_FILE, key, data)
     except OSError:
         pass  # a read-only folder: the next run validates again
 

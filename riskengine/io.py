@@ -91,3 +91,42 @@ def jsonable(value: Any) -> Any:
     if value is pd.NA or value is pd.NaT:
         return None
     return value
+
+
+# Working copies: validated data and linked sources kept between commands (they hold identifiers)
+
+
+def working_copies_on() -> bool:
+    """Whether commands keep working copies of records on disk; RISKENGINE_CACHE=0 turns them off."""
+    import os
+
+    return os.environ.get("RISKENGINE_CACHE", "1").strip() != "0"
+
+
+def read_working_copy(path: Path, key: str) -> Any:
+    """The object kept at `path` under `key`, or None when the file is absent, unreadable or another
+    key's (the key is stored first, so another data set's records are never unpickled)."""
+    import pickle
+
+    if not path.is_file():
+        return None
+    try:
+        with path.open("rb") as fh:
+            if pickle.load(fh) != key:
+                return None
+            return pickle.load(fh)
+    except Exception:  # unreadable or from another version: as if it were not there
+        return None
+
+
+def write_working_copy(path: Path, key: str, obj: Any) -> None:
+    """Keep `obj` at `path` under `key`, readable by its owner only, replaced whole."""
+    import os
+    import pickle
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}"
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+        pickle.dump(key, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskengine.io import read_file
+from riskengine.io import read_file, read_working_copy, working_copies_on, write_working_copy
 from riskengine.ingest import Dataset, as_date, as_id, events_table, read_table
 from riskengine.spec import DataSpec, FeaturesSpec, LinkSpec
 
@@ -92,20 +92,10 @@ def _copy_sources(sources: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 
 def _linked_read(key: str, spec: LinkSpec) -> dict[str, pd.DataFrame] | None:
-    import pickle
-
     if key in _LINKED:
         return _copy_sources(_LINKED[key])
     path = _linked_path(spec)
-    if path is None or not path.is_file():
-        return None
-    try:
-        with path.open("rb") as fh:
-            if pickle.load(fh) != key:  # the key comes first: other sources are never unpickled
-                return None
-            sources = pickle.load(fh)
-    except Exception:  # unreadable or from another version: link as if it were not there
-        return None
+    sources = None if path is None else read_working_copy(path, key)
     if not isinstance(sources, dict):
         return None
     _LINKED.clear()
@@ -115,28 +105,17 @@ def _linked_read(key: str, spec: LinkSpec) -> dict[str, pd.DataFrame] | None:
 
 def _linked_path(spec: LinkSpec) -> Path | None:
     """Where the linked sources are kept on disk: beside the link store, unless RISKENGINE_CACHE=0."""
-    import os
-
-    if spec.store is None or os.environ.get("RISKENGINE_CACHE", "1").strip() == "0":
+    if spec.store is None or not working_copies_on():
         return None
     return Path(spec.store) / LINKED_FILE
 
 
 def _linked_keep(key: str, spec: LinkSpec, sources: dict[str, pd.DataFrame]) -> None:
-    import os
-    import pickle
-
     _LINKED.clear()
     _LINKED[key] = _copy_sources(sources)
     path = _linked_path(spec)
-    if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{LINKED_FILE}.{os.getpid()}"
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:  # owner only: source records
-        pickle.dump(key, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        pickle.dump(_LINKED[key], fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+    if path is not None:
+        write_working_copy(path, key, _LINKED[key])  # owner only: source records
 
 
 def add_stored_outcomes(data: Dataset, spec: DataSpec) -> int:
