@@ -94,7 +94,8 @@ def pandas_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd
             names += [f"sum_{w}d" for w in WINDOWS] + ["sum_all", "last"]
         for name in names + ["days_since"]:
             out[f"{s}__{t}__{name}"] = (np.zeros(len(dates) * len(entities), np.int32) if name.startswith("count")
-                                        else np.full(len(dates) * len(entities), np.nan))
+                                        else np.full(len(dates) * len(entities), np.nan,
+                                                     np.float32 if name == "days_since" else np.float64))
     for i, as_of in enumerate(dates):
         past = events[events["date"] < as_of]
         age = (as_of - past["date"]).dt.days
@@ -116,6 +117,8 @@ def pandas_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd
         for c in wide.columns:
             if "__count_" in c:
                 wide[c] = wide[c].fillna(0).astype("int32")  # the engine's count type: 4 bytes
+            elif c.endswith("__days_since"):
+                wide[c] = wide[c].astype("float32")  # the engine's type for days since: whole days, NaN: never
         keep = [c for c in wide.columns if not (("__sum_" in c or c.endswith("__last"))
                                                 and tuple(c.split("__")[:2]) not in valued.index)]
         wide = wide[keep]
@@ -166,7 +169,7 @@ def polars_features(entities: pd.DataFrame, events: pd.DataFrame, dates: list[pd
         aggs = [pl.col(f"count_{w}d").sum() for w in WINDOWS] + [pl.len().cast(pl.Int32).alias("count_all")]
         aggs += [pl.col(f"v_{w}").sum().alias(f"sum_{w}d") for w in WINDOWS] + [value.sum().alias("sum_all")]
         aggs += [pl.col(f"v_{w}").count().alias(f"n_{w}") for w in WINDOWS] + [value.count().alias("n_all")]
-        aggs += [value.last().alias("last"), pl.col("age").min().cast(pl.Float64).alias("days_since")]
+        aggs += [value.last().alias("last"), pl.col("age").min().cast(pl.Float32).alias("days_since")]
         parts.append(past.group_by("entity_id", "source", "type").agg(aggs).with_columns(
             *[pl.when(pl.col(f"n_{w}") > 0).then(pl.col(f"sum_{w}{unit}")).alias(f"sum_{w}{unit}")
               for w, unit in [(w, "d") for w in WINDOWS] + [("all", "")]], as_of=pl.lit(d).cast(pl.Datetime("ns"))))
@@ -187,7 +190,7 @@ def as_of_dates(n: int) -> list[pd.Timestamp]:
 
 
 def same(a: pd.DataFrame, b: pd.DataFrame, what: str) -> None:
-    """Equal tables: the same columns (any order) of the same types (counts int32, the rest float64;
+    """Equal tables: the same columns (any order) of the same types (counts int32, days since float32, the rest float64;
     ids compared as text), rows in the same order, counts exact, sums to 1e-9."""
     assert set(a.columns) == set(b.columns), f"{what}: columns differ: {sorted(set(a.columns) ^ set(b.columns))[:6]}"
     b = b[list(a.columns)]

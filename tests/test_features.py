@@ -77,7 +77,9 @@ def test_hand_computed_values(tiny):
     assert none[feature_columns(fs.info, ["sum", "last", "days_since"])].isna().all()
     assert list(fs.table["entity_id"]) == ["007", "7", "flat 2/b"]
     assert (fs.table["as_of"] == pd.Timestamp(AS_OF)).all()
-    assert fs.table[counts].dtypes.eq("int32").all()
+    assert fs.table[counts].dtypes.eq("int32").all()  # 4 bytes: a million entities at eight dates fit in memory
+    assert fs.table[feature_columns(fs.info, ["days_since"])].dtypes.eq("float32").all()
+    assert fs.table[feature_columns(fs.info, ["sum", "last"])].dtypes.eq("float64").all()  # values keep every digit
 
 
 def test_columns_and_info(tiny):

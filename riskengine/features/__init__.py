@@ -12,7 +12,7 @@ before the as-of date count, so a row never sees its own future.
     describe(fs.info.iloc[3], 9)  # "9 noise complaints in the last 12 months"
 """
 
-from riskengine.features._build import (COUNT_DTYPE, EVENT_STATS, INFO_COLUMNS, FeatureSet, as_of_dates, assemble,
+from riskengine.features._build import (COUNT_DTYPE, DAYS_DTYPE, EVENT_STATS, INFO_COLUMNS, FeatureSet, as_of_dates, assemble,
                                         build_features, check_event_types, check_reference, event_plan, feature_columns,
                                         ready_values, static_info)
 from riskengine.features._sql import event_query, in_dialect, types_query
@@ -22,7 +22,7 @@ from riskengine.features._cases import OUTCOME_SOURCE, build_case_features, case
 from riskengine.features._phrases import column_label, default_label, describe, period
 from riskengine.features._ready import join_as_of, load_ready_table, match_known_ids
 
-__all__ = ["COUNT_DTYPE", "EVENT_STATS", "INFO_COLUMNS", "FeatureSet", "as_of_dates", "assemble", "build_case_features",
+__all__ = ["COUNT_DTYPE", "DAYS_DTYPE", "EVENT_STATS", "INFO_COLUMNS", "FeatureSet", "as_of_dates", "assemble", "build_case_features",
            "build_features", "check_event_types", "check_reference", "column_label", "default_label", "describe", "event_plan",
            "event_query", "feature_columns", "in_dialect", "join_as_of", "load_ready_table", "match_known_ids",
            "period", "ready_values", "static_info", "types_query",

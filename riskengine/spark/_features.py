@@ -77,9 +77,9 @@ class SparkFeatureSet:
 
 def typed_frame(frame: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
     """Spark's pandas frame in the DuckDB build's types: as_of a timestamp, counts
-    `riskengine.features.COUNT_DTYPE` (int32), other statistics float64, categorical columns as
+    `riskengine.features.COUNT_DTYPE` (int32), days since `DAYS_DTYPE` (float32), other statistics float64, categorical columns as
     categories (runs on executors too)."""
-    from riskengine.features import COUNT_DTYPE
+    from riskengine.features import COUNT_DTYPE, DAYS_DTYPE
 
     frame = frame.drop(columns=[POS], errors="ignore").reset_index(drop=True)
     frame["entity_id"] = frame["entity_id"].astype(object)
@@ -87,7 +87,9 @@ def typed_frame(frame: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
     for r in info.itertuples():
         if r.stat == "count":
             frame[r.name] = frame[r.name].astype(COUNT_DTYPE)
-        elif r.stat in ("sum", "last", "days_since", "nearby_count", "nearby_kde"):
+        elif r.stat == "days_since":
+            frame[r.name] = frame[r.name].astype(DAYS_DTYPE)
+        elif r.stat in ("sum", "last", "nearby_count", "nearby_kde"):
             frame[r.name] = frame[r.name].astype(np.float64)
         if r.categorical:
             frame[r.name] = pd.Categorical(frame[r.name].astype(object), categories=r.categories)
