@@ -740,15 +740,20 @@ def skipped_line(skipped: dict[str, int]) -> str:
 def _map_outcomes(raw: pd.DataFrame, values: dict[str, float | str]) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(outcome as a number or NaN, the skip key or NA, True where text is not in the map) per row."""
     numbers, skips = outcome_value_lookup(values)
-    text = raw["outcome"].astype("string")
-    folded = text.str.replace(r"\s+", " ", regex=True).str.strip(" ").str.lower()
-    mapped = folded.map(numbers).astype("float64")
-    skip = folded.map(skips)
+    codes, uniques = pd.factorize(raw["outcome"].astype("string"))  # a file holds few distinct results: fold those
+    folded = [fold_outcome_value(str(u)) for u in uniques]
+    number_u = as_number(pd.Series(uniques, dtype=object)).to_numpy()
+    value_u = np.array([numbers.get(f, np.nan) for f in folded] + [np.nan], dtype="float64")
+    value_u[:-1] = np.where(np.isnan(value_u[:-1]), number_u, value_u[:-1])  # the map first, else the number
+    skip_u = np.array([skips.get(f) for f in folded] + [None], dtype=object)
+    unnamed_u = np.array([f != "" and f not in numbers and f not in skips for f in folded] + [False])
+    unnamed_u[:-1] &= np.isnan(number_u)
+    # codes are -1 for a missing value: the last slot of each lookup
+    outcome = pd.Series(value_u[codes], index=raw.index)
+    skip = pd.Series(skip_u[codes], index=raw.index, dtype=object)
     if "_problem" in raw.columns:  # a line that could not be taken apart is a reject, whatever it says
-        skip = skip.where(raw["_problem"].isna())
-    number = as_number(raw["outcome"])
-    unnamed = folded.notna() & (folded != "") & mapped.isna() & skip.isna() & number.isna()
-    return mapped.fillna(number), skip, unnamed.fillna(False).astype(bool)
+        skip = skip.where(raw["_problem"].isna().to_numpy())
+    return outcome, skip, pd.Series(unnamed_u[codes], index=raw.index)
 
 
 def validate_outcomes(
