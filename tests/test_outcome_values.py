@@ -223,7 +223,7 @@ def test_outcomes_add_reads_text_results_with_the_training_specs_map(city, tmp_p
     assert "1 rejected: outcome: 'Not Ready' is not in outcome_values (Fail, Pass, " in out.output
     stored = read_store(store).set_index("entity_id")["outcome"]
     assert stored.to_dict() == {ids[0]: 1.0, ids[1]: 0.0, ids[5]: 0.0}
-    assert batches(store)[["rows", "accepted", "rejected"]].iloc[0].tolist() == [6, 3, 1]
+    assert batches(store)[["rows", "accepted", "rejected", "skipped"]].iloc[0].tolist() == [6, 3, 1, 2]
 
 
 @pytest.mark.xdist_group("spark")
