@@ -139,6 +139,14 @@ def test_skipped_rows_do_not_trip_max_reject_share_but_rejects_among_outcomes_do
         load_data(_data_spec(small, _text_outcomes(small), max_reject_share=0.10), today=TODAY)
 
 
+def test_a_line_that_cannot_be_taken_apart_is_a_reject_whatever_it_says(small):
+    with (small / "inspections.csv").open("a", encoding="utf-8") as fh:
+        fh.write("L1,02/01/2024,No Entry,Officer Smith,extra\n")  # an unquoted comma: 5 fields, 4 expected
+    data = load_data(_data_spec(small, _text_outcomes(small), max_reject_share=1.0), today=TODAY)
+    assert data.outcomes_skipped == {"Out of Business": 2, "No Entry": 4}
+    assert data.rejects["line"].tolist() == [20, 21, 22] and "5 fields, 4 expected" in data.rejects["reason"].iloc[-1]
+
+
 def test_numbers_the_map_does_not_name_read_as_before(tmp_path):
     """A measured outcome with a few codes for no measurement: the codes map, the numbers stay numbers."""
     (tmp_path / "entities.csv").write_text("entity_id\nA\nB\n")
@@ -249,3 +257,7 @@ def test_spark_ingest_maps_text_outcomes_as_ingest_does(spark, small):
                           "(Fail, Pass, Pass w/ Conditions, Out of Business, No Entry)")
     assert reasons[7] == "outcome: missing or not a number"
     assert duck.outcomes_skipped == {"No Entry": 1}  # skipped whatever its date says: it is no outcome
+    # the share that stops a run is of the rows that are outcomes, on Spark too
+    spec = _data_spec(small, _text_outcomes(small), max_reject_share=0.10)
+    with pytest.raises(DataError, match=r"inspections\.csv: 2 of 14 rows \(14\.3%\) break the data contract"):
+        load_on_spark(spark, spec, today=TODAY)
