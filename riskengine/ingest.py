@@ -723,8 +723,13 @@ def outcome_values_keys(values: dict[str, float | str], most: int = 12) -> str:
     return ", ".join(keys[:most]) + (f", ... ({len(keys) - most} more)" if len(keys) > most else "")
 
 
+SHOWN_OUTCOME_CHARS = 40  # an unmapped value is named up to this long: a result code, not a note someone typed
+
+
 def unmapped_outcome_reason(value: str, values: dict[str, float | str]) -> str:
     """Why a text outcome the map does not name is a reject (both backends say it alike)."""
+    if len(value) > SHOWN_OUTCOME_CHARS:
+        value = value[:SHOWN_OUTCOME_CHARS] + "..."
     return f"'{value}' is not in outcome_values ({outcome_values_keys(values)})"
 
 

@@ -241,7 +241,8 @@ def test_spark_ingest_maps_text_outcomes_as_ingest_does(spark, small):
 
     _write(small / "more.csv", ["L0,02/01/2024,1,x", "L1,02/02/2024, pass\u00a0w/ conditions ,x",
                                 "L2,02/03/2024,2,x", "L3,13/40/2024,No Entry,x", "L9,02/05/2024,Maybe,x",
-                                "L4,02/06/2024,  ,x", "L4,02/07/2024,Fail,x"])
+                                "L4,02/06/2024,  ,x", "L4,02/07/2024,Fail,x",
+                                "L4,02/08/2024,Closed - spoke to the manager Mr Jones about pests,x"])
     for name in ("inspections.csv", "more.csv"):
         spec = _data_spec(small, _text_outcomes(small, name=name), max_reject_share=1.0)
         duck = load_data(spec, today=TODAY)
@@ -256,6 +257,7 @@ def test_spark_ingest_maps_text_outcomes_as_ingest_does(spark, small):
     assert reasons[6] == ("entity_id: not in the entities table; outcome: 'Maybe' is not in outcome_values "
                           "(Fail, Pass, Pass w/ Conditions, Out of Business, No Entry)")
     assert reasons[7] == "outcome: missing or not a number"
+    assert reasons[9].startswith("outcome: 'Closed - spoke to the manager Mr Jones a...' is not in outcome_values")
     assert duck.outcomes_skipped == {"No Entry": 1}  # skipped whatever its date says: it is no outcome
     # the share that stops a run is of the rows that are outcomes, on Spark too
     spec = _data_spec(small, _text_outcomes(small), max_reject_share=0.10)

@@ -451,7 +451,7 @@ def _mapped_outcome(df, values: dict):
     """(the outcome as ingest maps it with outcome_values, the "skip" key or null, the unmapped text's failure)."""
     from pyspark.sql import functions as F
 
-    from riskengine.ingest import outcome_value_lookup, unmapped_outcome_reason
+    from riskengine.ingest import SHOWN_OUTCOME_CHARS, outcome_value_lookup, unmapped_outcome_reason
 
     numbers, skips = outcome_value_lookup(values)
     folded = F.lower(F.trim(F.regexp_replace(F.col("`outcome`").cast("string"), r"(?U)\s+", " ")))
@@ -463,8 +463,11 @@ def _mapped_outcome(df, values: dict):
     unnamed = (folded != "") & mapped.isNull() & skip.isNull() & number.isNull()
     marker = "\x00"  # the value goes where ingest's reason puts it
     head, tail = unmapped_outcome_reason(marker, values).split(marker)
+    shown = _text(df, "outcome")
+    shown = F.when(F.length(shown) > SHOWN_OUTCOME_CHARS,
+                   F.concat(F.substring(shown, 1, SHOWN_OUTCOME_CHARS), F.lit("..."))).otherwise(shown)
     fail = F.when(unnamed, F.struct(F.lit("outcome").alias("column"),
-                                    F.concat(F.lit(head), _text(df, "outcome"), F.lit(tail)).alias("reason")))
+                                    F.concat(F.lit(head), shown, F.lit(tail)).alias("reason")))
     return F.coalesce(mapped, number), skip, fail
 
 
