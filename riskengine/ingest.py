@@ -28,7 +28,7 @@ from riskengine._pandera import SchemaErrors, pa
 
 from riskengine.io import kind_of, read_file, read_working_copy, working_copies_on, write_working_copy
 from riskengine.errors import DataError
-from riskengine.spec import EARLIEST_DATE, RESERVED_COLUMNS, DataSpec, Source
+from riskengine.spec import EARLIEST_DATE, RESERVED_COLUMNS, SKIP_OUTCOME, DataSpec, Source, fold_outcome_value
 
 ENTITY_REQUIRED = ["entity_id"]
 EVENT_REQUIRED = ["entity_id", "date", "type"]
@@ -50,6 +50,7 @@ class Dataset:
     ready_table: pd.DataFrame | None = None  # the spec's ready feature table once read (prepare.given_features)
     max_reject_share: float = 1.0  # the spec's data.max_reject_share, for tables read later
     content_key: str | None = None  # what was validated: the spec, the date and every file's sha256 (load_data)
+    outcomes_skipped: dict[str, int] = field(default_factory=dict)  # outcome_values key -> rows left out as "skip"
 
     @property
     def events(self) -> pd.DataFrame:
@@ -71,6 +72,8 @@ class Dataset:
         }
         if self.outcomes is not None and len(self.outcomes):
             out["positive_outcomes"] = int((self.outcomes["outcome"] > 0).sum())
+        if self.outcomes_skipped:
+            out["outcomes_skipped"] = dict(self.outcomes_skipped)
         events = self.events
         out["events"] = {s: int(n) for s, n in events["source"].value_counts().sort_index().items()}
         if len(events):
@@ -707,15 +710,86 @@ def events_table(sources: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def outcome_value_lookup(values: dict[str, float | str]) -> tuple[dict[str, float], dict[str, str]]:
+    """A source's outcome_values as (folded text -> outcome, folded text -> the spec's key for "skip")."""
+    numbers = {fold_outcome_value(k): float(v) for k, v in values.items() if v != SKIP_OUTCOME}
+    skips = {fold_outcome_value(k): k for k, v in values.items() if v == SKIP_OUTCOME}
+    return numbers, skips
+
+
+def outcome_values_keys(values: dict[str, float | str], most: int = 12) -> str:
+    """The map's keys for a reject's reason, in the spec's order (the first `most`)."""
+    keys = list(values)
+    return ", ".join(keys[:most]) + (f", ... ({len(keys) - most} more)" if len(keys) > most else "")
+
+
+SHOWN_OUTCOME_CHARS = 40  # an unmapped value is named up to this long: a result code, not a note someone typed
+
+
+def unmapped_outcome_reason(value: str, values: dict[str, float | str]) -> str:
+    """Why a text outcome the map does not name is a reject (both backends say it alike)."""
+    if len(value) > SHOWN_OUTCOME_CHARS:
+        value = value[:SHOWN_OUTCOME_CHARS] + "..."
+    return f"'{value}' is not in outcome_values ({outcome_values_keys(values)})"
+
+
+def skipped_line(skipped: dict[str, int]) -> str:
+    """One line for what outcome_values left out: counts per value, no row's content."""
+    if not skipped:
+        return ""
+    n = sum(skipped.values())
+    each = ", ".join(f"'{k}': {v:,}" for k, v in sorted(skipped.items(), key=lambda kv: -kv[1]))
+    return f"outcomes: {n:,} row{'s' if n != 1 else ''} skipped by outcome_values ({each})"
+
+
+def _map_outcomes(raw: pd.DataFrame, values: dict[str, float | str]) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(outcome as a number or NaN, the skip key or NA, True where text is not in the map) per row."""
+    numbers, skips = outcome_value_lookup(values)
+    codes, uniques = pd.factorize(raw["outcome"].astype("string"))  # a file holds few distinct results: fold those
+    folded = [fold_outcome_value(str(u)) for u in uniques]
+    number_u = as_number(pd.Series(uniques, dtype=object)).to_numpy()
+    value_u = np.array([numbers.get(f, np.nan) for f in folded] + [np.nan], dtype="float64")
+    value_u[:-1] = np.where(np.isnan(value_u[:-1]), number_u, value_u[:-1])  # the map first, else the number
+    skip_u = np.array([skips.get(f) for f in folded] + [None], dtype=object)
+    unnamed_u = np.array([f != "" and f not in numbers and f not in skips for f in folded] + [False])
+    unnamed_u[:-1] &= np.isnan(number_u)
+    # codes are -1 for a missing value: the last slot of each lookup
+    outcome = pd.Series(value_u[codes], index=raw.index)
+    skip = pd.Series(skip_u[codes], index=raw.index, dtype=object)
+    if "_problem" in raw.columns:  # a line that could not be taken apart is a reject, whatever it says
+        skip = skip.where(raw["_problem"].isna().to_numpy())
+    return outcome, skip, pd.Series(unnamed_u[codes], index=raw.index)
+
+
 def validate_outcomes(
     raw: pd.DataFrame, file: str, known: pd.Index, today: pd.Timestamp, kind: str,
     earliest: pd.Timestamp = pd.Timestamp(EARLIEST_DATE), date_format: str | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Outcomes: a known entity, a parseable past date, an outcome that is 0/1 (or a finite number)."""
+    values: dict[str, float | str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Outcomes: a known entity, a parseable past date, an outcome that is 0/1 (or a finite number).
+
+    With `values` (the source's outcome_values) the file's text is mapped first: rows whose value
+    maps to "skip" are left out (no other check: they are no outcome), text the map does not name
+    is a reject saying so. Returns (good rows, rejects, the skipped rows' outcome_values key by the
+    raw table's index).
+    """
+    skipped = pd.Series([], dtype=object, name="outcome_values")
+    unnamed = None
+    if values:
+        outcome, skip, unnamed = _map_outcomes(raw, values)
+        skipped = skip[skip.notna()].astype(object).rename("outcome_values")
+        keep = skip.isna().to_numpy()
+        raw, outcome, unnamed = raw[keep], outcome[keep], unnamed[keep]
     df = raw.copy()
     df["entity_id"] = as_id(df["entity_id"])
     df["date"], date_failures = _date_failures(raw["date"], "date", today, earliest, date_format)
-    df["outcome"] = as_number(raw["outcome"])
+    df["outcome"] = as_number(raw["outcome"]) if unnamed is None else outcome
+    mapped_failures = _no_failures()
+    if unnamed is not None and unnamed.any():
+        shown = raw.loc[unnamed, "outcome"].astype("string").str.strip()
+        mapped_failures = pd.DataFrame({"index": raw.index[unnamed.to_numpy()], "column": "outcome",
+                                        "reason": [unmapped_outcome_reason(v, values) for v in shown]})
+        df.loc[unnamed, "outcome"] = 0.0  # rejected for its text above: not again as "not a number"
     outcome_checks = [pa.Check.isin([0.0, 1.0], error="outcome must be 0 or 1")] if kind == "binary" else []
     schema = pa.DataFrameSchema(
         {
@@ -725,10 +799,10 @@ def validate_outcomes(
         },
         strict=False,
     )
-    failures = pd.concat([_malformed(raw), date_failures, _validate(df, schema)])
+    failures = pd.concat([_malformed(raw), date_failures, _validate(df, schema), mapped_failures])
     rejects = _reject_rows(raw, failures, file, raw)
     good = df.drop(index=failures["index"].unique())
-    return good[["entity_id", "date", "outcome"]].reset_index(drop=True), rejects
+    return good[["entity_id", "date", "outcome"]].reset_index(drop=True), rejects, skipped
 
 
 # ---------------------------------------------------------------------------------------
@@ -866,18 +940,25 @@ def _load_data(spec: DataSpec, today_ts: pd.Timestamp) -> Dataset:
         all_rejects.append(rej)
         area_events[source] = good
 
-    outcomes = None
+    outcomes, skipped = None, {}
     if spec.outcomes is not None:
         raw, fp = read_table(spec.outcomes, OUTCOME_REQUIRED, keep_malformed=True)
-        outcomes, rej = validate_outcomes(raw, fp["name"], known, today_ts, spec.outcome_kind, earliest,
-                                          spec.outcomes.date_format)
-        check(fp["name"], len(raw), rej)
+        outcomes, rej, skip = validate_outcomes(raw, fp["name"], known, today_ts, spec.outcome_kind, earliest,
+                                                spec.outcomes.date_format, spec.outcomes.outcome_values)
+        check(fp["name"], len(raw) - len(skip), rej)  # skipped rows are no outcome: neither rejects nor counted
         fingerprints.append({**fp, "table": "outcomes", **_date_range(outcomes)})
         all_rejects.append(rej)
+        skipped = skipped_counts(skip, spec.outcomes.outcome_values)
 
     rejects = pd.concat([r for r in all_rejects if len(r)] or [pd.DataFrame(columns=REJECT_COLUMNS)], ignore_index=True)
     return Dataset(entities, sources, outcomes, rejects, fingerprints, area_events=area_events,
-                   max_reject_share=spec.max_reject_share)
+                   max_reject_share=spec.max_reject_share, outcomes_skipped=skipped)
+
+
+def skipped_counts(skipped: pd.Series, values: dict[str, float | str]) -> dict[str, int]:
+    """Rows left out per outcome_values key, in the spec's order (keys that left none out are not shown)."""
+    counts = skipped.value_counts()
+    return {k: int(counts[k]) for k in values if k in counts.index}
 
 
 def _date_range(df: pd.DataFrame) -> dict:

@@ -24,6 +24,10 @@ def print_data_summary(summary: dict, rejects_path: str | None = None) -> None:
     pos = summary.get("positive_outcomes")
     t.add_row("outcomes", f"{summary['outcomes']:,}" + (f" ({pos:,} positive)" if pos is not None else ""), "")
     console.print(t)
+    if summary.get("outcomes_skipped"):  # rows the source's outcome_values call no outcome: not rejects
+        from riskengine.ingest import skipped_line
+
+        console.print(escape(skipped_line(summary["outcomes_skipped"])) + " [dim](no outcome: left out, not rejects)[/]")
     rejected = summary.get("rejected", {})
     if rejected:
         r = Table(title="Rejected rows (kept with their reason)", header_style="bold")

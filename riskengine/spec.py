@@ -410,7 +410,13 @@ class Source:
     `{ path = "...", date_format = "%d/%m/%Y" }` reads dates written another way;
     `{ path = "...", columns = { entity_id = "CAMIS", date = "INSPECTION DATE" } }` names the
     file's own columns for the contract's (a file column already called like a contract column
-    the map fills is kept as `<name>_in_source`).
+    the map fills is kept as `<name>_in_source`);
+    `{ path = "...", outcome_values = { "Fail" = 1, "Pass" = 0, "Out of Business" = "skip" } }`
+    (the outcomes source only) maps the results the file writes as text to the contract's outcome:
+    a number (0 or 1 for a binary outcome), or "skip" for a row that is no outcome (nothing was
+    inspected), left out and counted, never a reject. Values match trimmed, with runs of spaces
+    as one and case ignored; a value the map does not name is read as a number as before, and
+    text that is not one is a reject naming the value and the map's keys.
     """
 
     path: Uri | Path | None = None  # a URI (s3a://, file:// ...) stays text: riskengine.spark reads it
@@ -419,9 +425,11 @@ class Source:
     date_format: str | None = None  # strftime format of its dates, e.g. "%m/%d/%Y"; default YYYY-MM-DD
     encoding: str | None = None  # text encoding of a CSV, e.g. "cp1252" or "latin-1"; default UTF-8
     columns: dict[str, str] = field(default_factory=dict)  # contract column -> the file's column, e.g. { date = "Inspection Date" }
+    outcome_values: dict[str, float | Literal["skip"]] = field(default_factory=dict)  # outcomes only: "Fail" = 1, "No Entry" = "skip"
 
     def __post_init__(self) -> None:
         check_column_map(self.columns)
+        check_outcome_values(self.outcome_values)
         if (self.path is None) == (self.sql is None):
             raise ValueError("a source needs either 'path' or 'sql' (with 'url'), not both")
         if self.sql is not None and not self.url:
@@ -453,6 +461,36 @@ class Source:
 
 
 RESERVED_COLUMNS = {"line", "_row", "_line", "_problem"}  # the engine's bookkeeping columns on a read table
+
+SKIP_OUTCOME = "skip"  # in a source's outcome_values: the row is no outcome (nothing inspected); left out, counted
+
+
+def fold_outcome_value(text: str) -> str:
+    """How outcome_values match a file's text: trimmed, runs of white space as one space, lower case
+    (ingest and the Spark ingest fold the file's values the same way)."""
+    import re
+
+    return re.sub(r"\s+", " ", text).strip(" ").lower()
+
+
+def check_outcome_values(values: dict[str, float | str]) -> None:
+    """A source's `outcome_values`: keys distinct once folded (fold_outcome_value), numbers finite, one outcome at least."""
+    import math
+
+    seen: dict[str, str] = {}
+    for key, value in values.items():
+        folded = fold_outcome_value(key)
+        if not folded:
+            raise ValueError(f"'outcome_values' has a blank key {key!r}: a blank outcome is missing (a reject); "
+                             "name the values the file writes, e.g. \"Fail\" = 1")
+        if folded in seen:
+            raise ValueError(f"'outcome_values' names {seen[folded]!r} and {key!r}, the same value once case and "
+                             "spaces are ignored: keep one")
+        seen[folded] = key
+        if value != SKIP_OUTCOME and not math.isfinite(value):
+            raise ValueError(f"'outcome_values.{key}' = {value!r} is not a finite number")
+    if values and all(v == SKIP_OUTCOME for v in values.values()):
+        raise ValueError(f"'outcome_values' maps every value to \"{SKIP_OUTCOME}\": map at least one to an outcome")
 
 
 def check_column_map(columns: dict[str, str]) -> None:
@@ -494,8 +532,24 @@ class DataSpec:
     def __post_init__(self) -> None:
         if not 0 <= self.max_reject_share <= 1:
             raise ValueError("'max_reject_share' must be between 0 and 1")
+        self._check_outcome_values()
         if self.rejects_dir is not None:
             check_output_folder(self.rejects_dir, "rejects_dir")
+
+    def _check_outcome_values(self) -> None:
+        """outcome_values only on the outcomes source, and 0/1 (or "skip") for a binary outcome."""
+        others = [("entities", self.entities), *((f"events.{k}", v) for k, v in self.events.items()),
+                  *((f"area_events.{k}", v) for k, v in self.area_events.items())]
+        for where, src in others:
+            if src.outcome_values:
+                raise ValueError(f"'{where}.outcome_values': only the outcomes source maps outcome values")
+        if self.outcomes is None or self.outcome_kind != "binary":
+            return
+        for key, value in self.outcomes.outcome_values.items():
+            if value != SKIP_OUTCOME and value not in (0, 1):
+                raise ValueError(f"'outcomes.outcome_values.{key}' = {value:g}: a binary outcome is 0 or 1 "
+                                 f"(or \"{SKIP_OUTCOME}\" for a row that is no outcome); a measured amount needs "
+                                 "outcome_kind = \"number\"")
 
 
 @dataclass

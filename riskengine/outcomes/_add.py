@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +29,7 @@ from riskengine.ingest import (
     as_date,
     read_table,
     validate_entities,
+    skipped_counts,
     validate_outcomes,
 )
 from riskengine.outcomes._store import append_batch, read_store, store_lock
@@ -40,7 +41,7 @@ _AS_OF_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 @dataclass
 class AddResult:
-    """What one `outcomes add` did: nothing lost (rows = accepted + rejected)."""
+    """What one `outcomes add` did: nothing lost (rows = accepted + rejected + skipped)."""
 
     batch_id: str
     rows: int
@@ -49,6 +50,7 @@ class AddResult:
     by_slice: dict[str, int]
     rejects_path: Path
     reasons: dict[str, int]
+    skipped: dict[str, int] = field(default_factory=dict)  # rows left out by outcome_values ("skip"), per key
 
 
 def read_lists(lists_root: str | Path) -> pd.DataFrame:
@@ -117,10 +119,13 @@ def _against(rows: pd.DataFrame, other: pd.DataFrame, where: str) -> pd.Series:
 def add_outcomes(file: str | Path, store: str | Path, entities: Source, lists_root: str | Path,
                  known_outcomes: pd.DataFrame | None = None, outcome_kind: str = "binary",
                  today: dt.date | None = None, earliest: dt.date = EARLIEST_DATE,
-                 date_format: str | None = None, known_entities: pd.Index | None = None) -> AddResult:
+                 date_format: str | None = None, known_entities: pd.Index | None = None,
+                 outcome_values: dict[str, float | str] | None = None) -> AddResult:
     """Validate `file` and append its good rows to the store; the rest go to the batch's rejects file.
 
     `known_entities` (the entity ids, when the caller has them) saves reading the entities table.
+    `outcome_values` (the training spec's outcomes source's map) reads results written as text,
+    as ingest reads the outcomes file: rows mapped to "skip" are left out and counted.
     """
     path = Path(file)
     if not path.is_file():
@@ -132,9 +137,10 @@ def add_outcomes(file: str | Path, store: str | Path, entities: Source, lists_ro
         ent_raw, ent_fp = read_table(entities, ["entity_id"])
         known_entities = pd.Index(validate_entities(ent_raw, ent_fp["name"])[0]["entity_id"])
     today_ts = pd.Timestamp(today or dt.date.today())
-    good, rejects = validate_outcomes(raw, fp["name"], known_entities, today_ts, outcome_kind,
-                                      pd.Timestamp(earliest), date_format)
-    kept = raw[~raw["_row"].isin(rejects["row"])].reset_index(drop=True)
+    good, rejects, skip = validate_outcomes(raw, fp["name"], known_entities, today_ts, outcome_kind,
+                                            pd.Timestamp(earliest), date_format, outcome_values)
+    skipped = skipped_counts(skip, outcome_values or {})
+    kept = raw[~raw["_row"].isin(rejects["row"]) & ~raw.index.isin(skip.index)].reset_index(drop=True)
     good = good.assign(_row=kept["_row"].to_numpy(), _line=kept["_line"].to_numpy())
     for col in ("list_date", "officer", "action"):
         good[col] = kept[col].to_numpy() if col in kept else None
@@ -142,12 +148,12 @@ def add_outcomes(file: str | Path, store: str | Path, entities: Source, lists_ro
         good["list_date"] = as_date(kept["list_date"], date_format).to_numpy()
 
     with store_lock(store):  # from the duplicate check against the store to the batch's log line
-        return _check_and_append(raw, fp, good, rejects, batch, now, store, lists_root, known_outcomes)
+        return _check_and_append(raw, fp, good, rejects, batch, now, store, lists_root, known_outcomes, skipped)
 
 
 def _check_and_append(raw: pd.DataFrame, fp: dict, good: pd.DataFrame, rejects: pd.DataFrame, batch: str,
                       now: dt.datetime, store: str | Path, lists_root: str | Path,
-                      known_outcomes: pd.DataFrame | None) -> AddResult:
+                      known_outcomes: pd.DataFrame | None, skipped: dict[str, int] | None = None) -> AddResult:
     """Refuse repeats within the file, against the store and the outcomes file; append the rest."""
     reasons = _within_batch(good)
     stored = read_store(store)
@@ -165,15 +171,21 @@ def _check_and_append(raw: pd.DataFrame, fp: dict, good: pd.DataFrame, rejects: 
     accepted = good[~bad].reset_index(drop=True)
     accepted = pd.concat([accepted, provenance(accepted, read_lists(lists_root))], axis=1)
     accepted = accepted.assign(batch_id=batch, source_file=fp["name"], source_line=accepted["_line"])
-    if len(rejects) + len(accepted) != len(raw):  # the promise: nothing lost
-        raise AssertionError(f"{len(raw)} rows in, {len(accepted)} accepted and {len(rejects)} rejected")
+    skipped = skipped or {}
+    n_skipped = sum(skipped.values())
+    if len(rejects) + len(accepted) + n_skipped != len(raw):  # the promise: nothing lost
+        raise AssertionError(f"{len(raw)} rows in, {len(accepted)} accepted, {len(rejects)} rejected "
+                             f"and {n_skipped} skipped")
     entry = {"batch_id": batch, "at": now.isoformat(timespec="seconds"), "file": fp["name"], "sha256": fp["sha256"],
              "rows": len(raw), "accepted": len(accepted), "rejected": len(rejects)}
+    if skipped:
+        entry["skipped"] = dict(skipped)  # per outcome_values key: counts, no row's content
     append_batch(Path(store), accepted, rejects, entry)
     general = rejects["reason"].str.split("; ").explode().str.replace(r" \(batch [^)]*\)| on line \d+| of row \d+", "", regex=True)
     counts = general.value_counts()
     return AddResult(batch, len(raw), len(accepted), len(rejects), accepted["slice"].value_counts().to_dict(),
-                     Path(store) / "rejects" / f"{batch}.csv", {str(k): int(v) for k, v in counts.items()})
+                     Path(store) / "rejects" / f"{batch}.csv", {str(k): int(v) for k, v in counts.items()},
+                     skipped=dict(skipped))
 
 
 def _within_batch(good: pd.DataFrame) -> pd.Series:

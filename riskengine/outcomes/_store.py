@@ -43,13 +43,14 @@ def log_entries(store: Path) -> list[dict]:
 
 
 def batches(store: Path) -> pd.DataFrame:
-    """One row per batch added: id, when, file, rows in, accepted, rejected, and whether it was undone."""
+    """One row per batch added: id, when, file, rows in, accepted, rejected, skipped (rows its
+    outcome_values call no outcome), and whether it was undone."""
     entries = log_entries(store)
     added = [e for e in entries if e.get("event") == "add"]
     undone = {e["batch_id"]: e["at"] for e in entries if e.get("event") == "undo"}
-    cols = ["batch_id", "at", "file", "rows", "accepted", "rejected", "undone_at"]
-    return pd.DataFrame([{**{k: e.get(k) for k in cols[:-1]}, "undone_at": undone.get(e["batch_id"])} for e in added],
-                        columns=cols)
+    cols = ["batch_id", "at", "file", "rows", "accepted", "rejected", "skipped", "undone_at"]
+    return pd.DataFrame([{**{k: e.get(k) for k in cols[:-2]}, "skipped": sum((e.get("skipped") or {}).values()),
+                          "undone_at": undone.get(e["batch_id"])} for e in added], columns=cols)
 
 
 def read_store(store: str | Path | None) -> pd.DataFrame:

@@ -6,7 +6,8 @@ there by ingest's rules: required columns (a missing one stops the run, naming t
 the column), entity ids present and unique, coordinates numbers in range, dates real
 (YYYY-MM-DD, or the source's `date_format`), not in the future and not before
 `data.earliest_date`, a non-empty event type, a finite `value`, events and outcomes only for
-known entities, 0/1 outcomes, exact duplicate rows. A rejected row keeps its file, data row,
+known entities, 0/1 outcomes (text results mapped by the source's `outcome_values`, as ingest
+maps them: "skip" rows left out and counted), exact duplicate rows. A rejected row keeps its file, data row,
 line, columns, reasons and raw record, as in ingest; the rejects (at most `max_reject_share`
 of a table, else the run stops) come to the driver.
 
@@ -446,24 +447,63 @@ def validate_area_events(df, file: str, columns: list[str], today, earliest, dat
     return good, rejects, n
 
 
-def validate_outcomes(df, file: str, columns: list[str], known, today, earliest, kind: str, date_format: str | None):
-    """ingest.validate_outcomes in Spark: (entity_id, date, outcome of the good rows; rejects; rows read)."""
+def _mapped_outcome(df, values: dict):
+    """(the outcome as ingest maps it with outcome_values, the "skip" key or null, the unmapped text's failure)."""
     from pyspark.sql import functions as F
 
+    from riskengine.ingest import SHOWN_OUTCOME_CHARS, outcome_value_lookup, unmapped_outcome_reason
+
+    numbers, skips = outcome_value_lookup(values)
+    folded = F.lower(F.trim(F.regexp_replace(F.col("`outcome`").cast("string"), r"(?U)\s+", " ")))
+    mapped = F.create_map(*[F.lit(x) for kv in numbers.items() for x in kv])[folded]
+    skip = F.lit(None).cast("string")
+    for text, key in reversed(list(skips.items())):
+        skip = F.when(folded == F.lit(text), F.lit(key)).otherwise(skip)
+    number = as_number(df, "outcome")[0]
+    unnamed = (folded != "") & mapped.isNull() & skip.isNull() & number.isNull()
+    marker = "\x00"  # the value goes where ingest's reason puts it
+    head, tail = unmapped_outcome_reason(marker, values).split(marker)
+    shown = _text(df, "outcome")
+    shown = F.when(F.length(shown) > SHOWN_OUTCOME_CHARS,
+                   F.concat(F.substring(shown, 1, SHOWN_OUTCOME_CHARS), F.lit("..."))).otherwise(shown)
+    fail = F.when(unnamed, F.struct(F.lit("outcome").alias("column"),
+                                    F.concat(F.lit(head), shown, F.lit(tail)).alias("reason")))
+    return F.coalesce(mapped, number), skip, fail
+
+
+def validate_outcomes(df, file: str, columns: list[str], known, today, earliest, kind: str, date_format: str | None,
+                      values: dict | None = None):
+    """ingest.validate_outcomes in Spark: (entity_id, date, outcome of the good rows; rejects; rows read;
+    rows left out by outcome_values as "skip", per key in the spec's order)."""
+    from pyspark.sql import functions as F
+
+    skipped: dict[str, int] = {}
+    mapped_fail = None
+    if values:
+        outcome, skip, mapped_fail = _mapped_outcome(df, values)
+        df = df.withColumns({"_outcome": outcome, "_skip": skip, "_mapped_fail": mapped_fail}).persist()
+        counts = {r["_skip"]: int(r["n"]) for r in df.where(F.col("_skip").isNotNull()).groupBy("_skip")
+                  .agg(F.count(F.lit(1)).alias("n")).collect()}
+        skipped = {k: counts[k] for k in values if k in counts}
+        df = df.where(F.col("_skip").isNull()).drop("_skip")
+        mapped_fail = F.col("_mapped_fail")
+    else:
+        df = df.withColumn("_outcome", as_number(df, "outcome")[0])
     date, date_fail = as_date(df, "date", date_format, today, earliest, file)
-    df = df.withColumns({"_id": as_id(df, "entity_id"), "_date": date, "_date_fail": date_fail,
-                         "_outcome": as_number(df, "outcome")[0]})
+    df = df.withColumns({"_id": as_id(df, "entity_id"), "_date": date, "_date_fail": date_fail})
     df = df.join(known, F.col("_known") == F.col("_id"), "left")
     ident, outcome = F.col("_id"), F.col("_outcome")
     failures = [F.col("_date_fail"), _when(ident.isNull(), "entity_id", "missing"),
                 _when(ident.isNotNull() & F.col("_known").isNull(), "entity_id", "not in the entities table"),
                 _when(outcome.isNull(), "outcome", "missing or not a number")]
+    if mapped_fail is not None:  # text the map does not name: that reason, not "not a number" too
+        failures[-1] = F.coalesce(mapped_fail, failures[-1])
     if kind == "binary":
         failures.append(_when(outcome.isNotNull() & ~outcome.isin(0.0, 1.0), "outcome", "outcome must be 0 or 1"))
     good, rejects, n = _split(df, failures, file, columns)
     good = good.select(F.col("_id").alias("entity_id"), F.col("_date").alias("date"),
                        F.col("_outcome").alias("outcome"), ROW)
-    return good, rejects, n
+    return good, rejects, n + sum(skipped.values()), skipped
 
 
 def _check_share(file: str, n: int, rejects: pd.DataFrame, max_share: float, so_far: list) -> None:
@@ -540,12 +580,13 @@ def load_data(spark, spec: DataSpec, today: dt.date | None = None,
         mine = rows.select(F.lit(source).alias("source"), "type", "date", "lat", "lon")
         area = mine if area is None else area.unionByName(mine)
 
-    outcomes = None
+    outcomes, skipped = None, {}
     if spec.outcomes is not None:
         raw, fp, columns = read_source(spark, spec.outcomes, OUTCOME_REQUIRED)
-        rows, rej, n = validate_outcomes(raw, fp["name"], columns, known, today_ts, earliest, spec.outcome_kind,
-                                         spec.outcomes.date_format)
-        _check_share(fp["name"], n, rej, spec.max_reject_share, all_rejects)
+        rows, rej, n, skipped = validate_outcomes(raw, fp["name"], columns, known, today_ts, earliest,
+                                                  spec.outcome_kind, spec.outcomes.date_format,
+                                                  spec.outcomes.outcome_values)
+        _check_share(fp["name"], n - sum(skipped.values()), rej, spec.max_reject_share, all_rejects)
         all_rejects.append(rej)
         outcomes = rows.orderBy(ROW).drop(ROW).toPandas()
         outcomes = pd.DataFrame({"entity_id": outcomes["entity_id"].astype("string"),
@@ -558,7 +599,7 @@ def load_data(spark, spec: DataSpec, today: dt.date | None = None,
     rejects = pd.concat([r for r in all_rejects if len(r)] or [pd.DataFrame(columns=REJECT_COLUMNS)],
                         ignore_index=True)
     data = Dataset(entities, sources, outcomes, rejects, fingerprints, area_events=area_events,
-                   max_reject_share=spec.max_reject_share)
+                   max_reject_share=spec.max_reject_share, outcomes_skipped=skipped)
     events = keyed[0] if keyed else None
     for more in keyed[1:]:
         events = events.unionByName(more)

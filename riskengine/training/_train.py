@@ -116,6 +116,13 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
         data = load_on_spark(session, spec.data, spec.name, today=today, redact=spec.link.identifying_columns()).data
     else:
         data = load_data_or_write_rejects(spec.data, spec.name, today=today, redact=spec.link.identifying_columns())
+    if data.outcomes_skipped:  # rows the outcomes source's outcome_values call no outcome (counts only)
+        from riskengine.ingest import skipped_line
+        from rich.markup import escape
+
+        from riskengine.progress import note
+
+        note(escape(skipped_line(data.outcomes_skipped)), quiet=quiet)
     given_features(spec.features, data)  # the ready table, validated: its rejects join the others
     rejects_path = write_rejects(data.rejects, out_dir, redact=spec.link.identifying_columns())
     check_against_data(spec, data)  # every name in the spec exists in the data, before any work
