@@ -234,6 +234,27 @@ def test_outcomes_add_reads_text_results_with_the_training_specs_map(city, tmp_p
     assert batches(store)[["rows", "accepted", "rejected", "skipped"]].iloc[0].tolist() == [6, 3, 1, 2]
 
 
+def test_outcomes_add_reads_a_new_extract_like_the_outcomes_file(city, tmp_path):
+    """Next month's extract, in the city's own columns and US dates, goes in as it is published."""
+    from riskengine.cli import app
+    from riskengine.outcomes import read_store
+
+    store = tmp_path / "store"
+    training = _training_spec(city, tmp_path, TEXT_LINE.replace("ROOT", str(city)), store=store)
+    scoring = tmp_path / "scoring" / "food.toml"
+    scoring.parent.mkdir()
+    scoring.write_text(f'pipeline = "food"\ntraining = "{training}"\noutputs = "{tmp_path / "lists"}"\n')
+    ids = pd.read_csv(city / "entities.csv", dtype=str)["entity_id"].drop_duplicates().head(3).tolist()
+    extract = _write(tmp_path / "july.csv", [f"{ids[0]},06/03/2026,Fail,A. Officer", f"{ids[1]},06/04/2026,Pass,B. Officer",
+                                             f"{ids[2]},06/13/2026,Out of Business,A. Officer"])
+    out = CliRunner().invoke(app, ["outcomes", "add", str(scoring), str(extract)], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert ": 3 rows, 2 added (2 business as usual), 0 rejected." in out.output
+    stored = read_store(store).set_index("entity_id")
+    assert stored["outcome"].to_dict() == {ids[0]: 1.0, ids[1]: 0.0}
+    assert list(stored["date"].dt.strftime("%Y-%m-%d")) == ["2026-06-03", "2026-06-04"]  # month first, as the source writes
+
+
 @pytest.mark.xdist_group("spark")
 def test_spark_ingest_maps_text_outcomes_as_ingest_does(spark, small):
     """The same outcomes, the same skipped counts and the same rejects, reason for reason."""

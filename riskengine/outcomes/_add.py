@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskengine.errors import RiskEngineError
-from riskengine.io import read_file
+from riskengine.io import file_columns, read_file
 from riskengine.ingest import (
     OUTCOME_REQUIRED,
     REJECT_COLUMNS,
@@ -116,23 +116,40 @@ def _against(rows: pd.DataFrame, other: pd.DataFrame, where: str) -> pd.Series:
     return reasons
 
 
+def results_source(path: Path, outcomes: Source | None, date_format: str | None = None) -> Source:
+    """How a results file is read. A file with the columns the training data's outcomes source maps
+    (a new extract of the same system, e.g. "License #", "Inspection Date", "Results") is read like
+    that source: its column map, date format (unless `date_format` is given) and encoding. Any other
+    file is read by the contract's names (entity_id, date, outcome) with `date_format`."""
+    if outcomes is not None and outcomes.columns:
+        theirs = {c.strip() for c in outcomes.columns.values()}
+        if theirs <= {c.strip() for c in file_columns(path, "results file")}:
+            return Source(path=path, columns=dict(outcomes.columns), encoding=outcomes.encoding,
+                          date_format=date_format or outcomes.date_format)
+    return Source(path=path, date_format=date_format)
+
+
 def add_outcomes(file: str | Path, store: str | Path, entities: Source, lists_root: str | Path,
                  known_outcomes: pd.DataFrame | None = None, outcome_kind: str = "binary",
                  today: dt.date | None = None, earliest: dt.date = EARLIEST_DATE,
                  date_format: str | None = None, known_entities: pd.Index | None = None,
-                 outcome_values: dict[str, float | str] | None = None) -> AddResult:
+                 outcomes: Source | None = None) -> AddResult:
     """Validate `file` and append its good rows to the store; the rest go to the batch's rejects file.
 
     `known_entities` (the entity ids, when the caller has them) saves reading the entities table.
-    `outcome_values` (the training spec's outcomes source's map) reads results written as text,
-    as ingest reads the outcomes file: rows mapped to "skip" are left out and counted.
+    `outcomes` (the training spec's outcomes source): its `outcome_values` read results written as
+    text, as ingest reads the outcomes file (rows mapped to "skip" are left out and counted); a
+    file that has that source's own column names is read like it (see `results_source`).
     """
     path = Path(file)
     if not path.is_file():
         raise RiskEngineError(f"{path}: file not found")
     now = dt.datetime.now()
     batch = _batch_id(path, now)
-    raw, fp = read_table(Source(path=path, date_format=date_format), OUTCOME_REQUIRED)
+    source = results_source(path, outcomes, date_format)
+    date_format = source.date_format
+    outcome_values = outcomes.outcome_values if outcomes is not None else None
+    raw, fp = read_table(source, OUTCOME_REQUIRED)
     if known_entities is None:
         ent_raw, ent_fp = read_table(entities, ["entity_id"])
         known_entities = pd.Index(validate_entities(ent_raw, ent_fp["name"])[0]["entity_id"])

@@ -29,8 +29,10 @@ def _pipeline(spec: Path):
 def add_command(
     spec: Path = typer.Argument(..., help="The scoring spec whose lists the results answer, e.g. scoring/hmo.toml."),
     file: Path = typer.Argument(..., help="Results: entity_id, date, outcome; optional list_date, officer, action. "
-                                "Text outcomes are read with the training spec's data.outcomes outcome_values."),
-    date_format: str = typer.Option(None, help="strftime format of the file's dates (default YYYY-MM-DD)."),
+                                "Text outcomes are read with the training spec's data.outcomes outcome_values; a file "
+                                "with the columns data.outcomes maps (a new extract) is read like that file."),
+    date_format: str = typer.Option(None, help="strftime format of the file's dates (default YYYY-MM-DD, or "
+                                    "data.outcomes' date_format for a file read like it)."),
 ) -> None:
     """Add inspectors' results to the pipeline's outcome store, with provenance; bad rows go to rejects with the reason."""
     from riskengine.ingest import load_data
@@ -42,10 +44,9 @@ def add_command(
         from dataclasses import replace
 
         known = load_data(replace(tspec.data, events={})).outcomes
-    values = tspec.data.outcomes.outcome_values if tspec.data.outcomes is not None else None  # the same text map
     r = add_outcomes(file, store, tspec.data.entities, lists, known_outcomes=known,
                      outcome_kind=tspec.data.outcome_kind, earliest=tspec.data.earliest_date, date_format=date_format,
-                     outcome_values=values)
+                     outcomes=tspec.data.outcomes)  # its text map; its column names and date format for a file like it
     slices = ", ".join(f"{n} {s}" for s, n in sorted(r.by_slice.items())) or "none"
     typer.echo(f"Batch {r.batch_id}: {r.rows} rows, {r.accepted} added ({slices}), {r.rejected} rejected.")
     if r.skipped:
