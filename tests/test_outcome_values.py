@@ -209,16 +209,22 @@ def test_validate_says_how_many_rows_the_map_skipped(small, tmp_path):
     assert len(rejects) == 2 and rejects["reason"].str.contains("is not in outcome_values").all()
 
 
-def test_outcomes_add_reads_text_results_with_the_training_specs_map(city, tmp_path):
-    """`riskengine outcomes add` on a week of results in the city's words: the pipeline's map applies."""
-    from riskengine.cli import app
-    from riskengine.outcomes import batches, read_store
-
+def _text_pipeline(city: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A scoring spec over a training spec whose outcomes are the city's text extract, and its outcome store."""
     store = tmp_path / "store"
     training = _training_spec(city, tmp_path, TEXT_LINE.replace("ROOT", str(city)), store=store)
     scoring = tmp_path / "scoring" / "food.toml"
     scoring.parent.mkdir()
     scoring.write_text(f'pipeline = "food"\ntraining = "{training}"\noutputs = "{tmp_path / "lists"}"\n')
+    return scoring, store
+
+
+def test_outcomes_add_reads_text_results_with_the_training_specs_map(city, tmp_path):
+    """`riskengine outcomes add` on a week of results in the city's words: the pipeline's map applies."""
+    from riskengine.cli import app
+    from riskengine.outcomes import batches, read_store
+
+    scoring, store = _text_pipeline(city, tmp_path)
     ids = pd.read_csv(city / "entities.csv", dtype=str)["entity_id"].drop_duplicates().head(6).tolist()
     week = _write(tmp_path / "week.csv", [f"{ids[0]},2026-06-01,Fail", f"{ids[1]},2026-06-01,pass w/ conditions",
                                           f"{ids[2]},2026-06-02,Out of Business", f"{ids[3]},2026-06-02,NO ENTRY",
@@ -239,11 +245,7 @@ def test_outcomes_add_reads_a_new_extract_like_the_outcomes_file(city, tmp_path)
     from riskengine.cli import app
     from riskengine.outcomes import read_store
 
-    store = tmp_path / "store"
-    training = _training_spec(city, tmp_path, TEXT_LINE.replace("ROOT", str(city)), store=store)
-    scoring = tmp_path / "scoring" / "food.toml"
-    scoring.parent.mkdir()
-    scoring.write_text(f'pipeline = "food"\ntraining = "{training}"\noutputs = "{tmp_path / "lists"}"\n')
+    scoring, store = _text_pipeline(city, tmp_path)
     ids = pd.read_csv(city / "entities.csv", dtype=str)["entity_id"].drop_duplicates().head(3).tolist()
     extract = _write(tmp_path / "july.csv", [f"{ids[0]},06/03/2026,Fail,A. Officer", f"{ids[1]},06/04/2026,Pass,B. Officer",
                                              f"{ids[2]},06/13/2026,Out of Business,A. Officer"])
