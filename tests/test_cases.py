@@ -22,7 +22,7 @@ from riskengine.evaluation._backtest import random_expectation, reorder, summari
 from riskengine.features import build_case_features, build_features, join_as_of, load_ready_table
 from riskengine.scoring._queue import read_queue
 from riskengine.spec import FeaturesSpec, LabelSpec, Source, SplitSpec, load_spec
-from riskengine.training._rows import case_rows
+from riskengine.training._rows import case_rows, repeated_cases
 from riskengine.training._splits import make_splits
 
 # --- leakage: nothing dated on or after a case's date reaches it --------------------------
@@ -96,7 +96,10 @@ def test_case_features_count_only_the_past_and_never_the_case_itself():
     outcomes = pd.DataFrame({"entity_id": ["a", "a", "a", "b"], "outcome": [1.0, 0.0, 1.0, 1.0],
                              "date": pd.to_datetime(["2024-01-05", "2024-01-11", "2024-01-11", "2024-01-11"])})
     rows = case_rows(outcomes, LabelSpec(rows="cases"))
-    assert len(rows) == 4 and list(rows["label"]) == [1, 0, 1, 1]  # one row per case, same-day cases kept
+    # one row per entity and date: a's two results on 11 January (a row per finding, as some extracts
+    # write them) are one inspection, positive as one of them is
+    assert list(zip(rows["entity_id"], rows["label"])) == [("a", 1), ("a", 1), ("b", 1)]
+    assert repeated_cases(outcomes) == 1
     fs = build_case_features(ENTITIES, _with_outcomes(events, outcomes), rows, SPEC)
     t = fs.table.set_index(["entity_id", "as_of"])
     jan11 = t.loc[("a", pd.Timestamp("2024-01-11"))]
@@ -327,7 +330,8 @@ def test_three_files_train_backtest_and_score_a_queue(three_files):
     out = root / "out"
     _run("train", str(spec), "--out", str(out / "train"), "--quiet")
     s = json.loads((out / "train" / "summary.json").read_text())
-    assert s["rows"] == "cases" and s["training_rows"] == 2000
+    inspections = pd.read_csv(root / "data" / "outcomes.csv", dtype=str)[["entity_id", "date"]].drop_duplicates()
+    assert s["rows"] == "cases" and s["training_rows"] == len(inspections) > 1990  # one row per entity and date
     assert s["model_version"] and s["data"]["rejected"]  # registered; repeated keys set aside
     rejects = pd.read_csv(out / "train" / "rejects.csv")
     assert rejects["reason"].str.contains("duplicate \\(entity_id, as_of\\)").sum() >= 3
@@ -346,7 +350,8 @@ def test_three_files_train_backtest_and_score_a_queue(three_files):
                 "first_half_actual", "first_half_model", "roc_auc"):
         assert b[key] is not None, key
     outcomes = pd.read_csv(root / "data" / "outcomes.csv")
-    assert b["n"] == outcomes["date"].between("2016-07-01", "2017-01-10").sum()
+    in_period = outcomes[outcomes["date"].between("2016-07-01", "2017-01-10")]
+    assert b["n"] == len(in_period.drop_duplicates(["entity_id", "date"]))  # an entity's results on one day: one inspection
     assert b["days_earlier_mean"] > 0 and b["first_half_model"] > b["first_half_actual"]
     assert "business_as_usual" in b and "days earlier" in (out / "bt" / "backtest.html").read_text()
     assert b["oracle"]["cases_with_truth"] == b["n"]

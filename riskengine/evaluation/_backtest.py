@@ -198,14 +198,14 @@ def _backtest_in(spec, start: pd.Timestamp, end: pd.Timestamp, until: pd.Timesta
     from riskengine.prepare import feature_events, given_features, link_sources
     from riskengine.progress import Steps
     from riskengine.scoring import check_features, load_model_uri
-    from riskengine.training import baseline_scores, fit_pipeline
+    from riskengine.training import baseline_scores, distinct_cases, fit_pipeline
 
     step = Steps(quiet, total=5)
     step("reading and validating the data")
     data = load_data(spec.data, today=today)
     link_sources(data, spec.link)
     given_features(spec.features, data)
-    period = data.outcomes[(data.outcomes["date"] >= start) & (data.outcomes["date"] < end)]
+    period = distinct_cases(data.outcomes[(data.outcomes["date"] >= start) & (data.outcomes["date"] < end)])
     if period.empty:
         raise RiskEngineError(f"no inspections between {start.date()} and {end.date()} to backtest")
 

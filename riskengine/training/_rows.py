@@ -70,8 +70,10 @@ def describe_policy(labels: LabelSpec) -> str:
 def case_rows(outcomes: pd.DataFrame, labels: LabelSpec) -> pd.DataFrame:
     """entity_id, as_of, label, label_window_end: one training row per outcome, at its own date.
 
-    Every outcome row is a case (an inspection, a referral): its label is its own outcome
-    (above `positive_above` is positive). Several cases of one entity give several rows;
+    Every outcome is a case (an inspection, a referral): its label is its own outcome (above
+    `positive_above` is positive). Several cases of one entity at different dates give several
+    rows; rows of one entity on one date are one case, positive when any of them is (extracts
+    with a row per finding, such as a violation, repeat their inspection: `distinct_cases`).
     `first_as_of`/`last_as_of` (if set) bound the case dates. `label_window_end` is the day
     after the case: the label is known once the case is closed.
     """
@@ -87,15 +89,30 @@ def case_rows(outcomes: pd.DataFrame, labels: LabelSpec) -> pd.DataFrame:
         raise RiskEngineError(f"no outcomes dated between labels.first_as_of ({labels.first_as_of}) and "
                               f"labels.last_as_of ({labels.last_as_of}); the outcomes run from "
                               f"{outcomes['date'].min().date()} to {outcomes['date'].max().date()}")
+    cases = distinct_cases(cases).sort_values(["date", "entity_id"], kind="stable")
     rows = pd.DataFrame({"entity_id": cases["entity_id"].astype(str).to_numpy(),
                          "as_of": cases["date"].to_numpy(dtype="datetime64[ns]"),
                          "label": (cases["outcome"].to_numpy(dtype=float) > labels.positive_above).astype(int)})
-    rows = rows.sort_values(["as_of", "entity_id"], kind="stable").reset_index(drop=True)
     rows["label_window_end"] = rows["as_of"] + pd.Timedelta(days=1)
     return rows
 
 
+def distinct_cases(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """entity_id, date, outcome: one row per entity and date, its largest outcome (positive when any
+    row is). Extracts with a row per finding (a violation) repeat their inspection on every row."""
+    keyed = outcomes.assign(entity_id=outcomes["entity_id"].astype(str), date=outcomes["date"].dt.normalize())
+    return keyed.groupby(["entity_id", "date"], sort=False, as_index=False)["outcome"].max()
+
+
+def repeated_cases(outcomes: pd.DataFrame | None) -> int:
+    """How many outcome rows repeat another's entity and date (merged into one case by `distinct_cases`)."""
+    if outcomes is None or outcomes.empty:
+        return 0
+    return int(outcomes.duplicated(["entity_id", "date"]).sum())
+
+
 def describe_cases_policy(labels: LabelSpec) -> str:
     """One sentence for the run record, case framing."""
-    return ("every outcome is a training row at its own date, labelled by that outcome; its features use only "
+    return ("every outcome is a training row at its own date, labelled by that outcome (outcomes of one entity on one "
+            "date are one row, positive when any is); its features use only "
             "what was known strictly before the date (or the ready table's row as of it)")

@@ -24,7 +24,7 @@ from riskengine.spec import TrainingSpec, capacity_warning, check_against_data, 
 from riskengine.training._calibration import Calibration, calibrate_champion
 from riskengine.training._candidates import Candidate, baseline_scores, expand_grid
 from riskengine.training._metrics import precision_recall_at_k, ranking_metrics
-from riskengine.training._rows import as_of_dates, case_rows, describe_policy, label_rows
+from riskengine.training._rows import as_of_dates, case_rows, describe_policy, label_rows, repeated_cases
 from riskengine.training._select import choose_champion
 from riskengine.training._splits import Split, make_splits, tested_rows
 
@@ -127,6 +127,12 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
     rejects_path = write_rejects(data.rejects, out_dir, redact=spec.link.identifying_columns())
     check_against_data(spec, data)  # every name in the spec exists in the data, before any work
     add_stored_outcomes(data, spec.data)  # inspectors' results added since (riskengine outcomes add)
+    repeated = repeated_cases(data.outcomes) if spec.labels.rows == "cases" else 0
+    if repeated:  # e.g. an extract with a row per violation: each inspection is one case, not one per row
+        from riskengine.progress import note
+
+        note(f"outcomes: {repeated:,} rows repeat an entity and date already seen: each entity and date is one case, "
+             "positive when any of its rows is", quiet=quiet)
     step(f"linking source rows without an entity id ({sum(len(d) for d in data.unlinked.values())} rows)")
     link_metrics = link_sources(data, spec.link, out_dir=out_dir / "link", spark=session)
 
