@@ -59,7 +59,7 @@ def _chart(doc: dict, attribute: str, other: dict | None) -> str:
     nrows = math.ceil(len(metrics) / ncols)
     height = max(1.6, 0.32 * len(rows) * (2 if other_rows else 1) + 0.9)
     fig = figure(9, height * nrows)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)  # the groups named once a row of panels
     labels = [g["group"] for g in rows]
     for ax, m in zip(axes.flat, metrics):
         lo, hi = doc["settings"]["tolerance"]
@@ -73,15 +73,16 @@ def _chart(doc: dict, attribute: str, other: dict | None) -> str:
         series = [(doc["name"], {g["group"]: g for g in rows}, "#1f4e99", 0.0)]
         if other_rows:
             series = [(doc["name"], series[0][1], "#1f4e99", -0.17), (other["name"], other_rows, "#c25a00", 0.17)]
-        for name, by_group, colour, shift in series:
-            for y, label in enumerate(labels):
-                g = by_group.get(label)
-                if g is None or g[m] is None:
-                    continue
-                ci = g[f"{m}_ci"]
-                if ci is not None:
-                    ax.plot([ci[0] * 100, ci[1] * 100], [y + shift] * 2, color=colour, lw=1.5)
-                ax.plot([g[m] * 100], [y + shift], "o", color=colour, ms=4, label=name if y == 0 else None)
+        for name, by_group, colour, shift in series:  # one artist for the intervals, one for the dots
+            shown = [(y + shift, by_group[label]) for y, label in enumerate(labels)
+                     if label in by_group and by_group[label][m] is not None]
+            spans = [(y, g[f"{m}_ci"]) for y, g in shown if g[f"{m}_ci"] is not None]
+            if spans:
+                ax.hlines([y for y, _ in spans], [ci[0] * 100 for _, ci in spans], [ci[1] * 100 for _, ci in spans],
+                          color=colour, lw=1.5)
+            if shown:
+                ax.plot([g[m] * 100 for _, g in shown], [y for y, _ in shown], "o", ls="none", color=colour, ms=4,
+                        label=name)
         ax.set_yticks(range(len(labels)), labels, fontsize=8)
         ax.set_ylim(len(labels) - 0.5, -0.5)
         key = " (matters most here)" if m in doc["key_metrics"] else ""
