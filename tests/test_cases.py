@@ -378,3 +378,20 @@ def test_a_backtest_may_not_train_on_its_own_window(three_files):
     res = CliRunner().invoke(riskengine.cli.app, ["backtest", str(spec), "--from", "2016-07-01", "--to", "2016-09-01",
                                                   "--train-until", "2016-08-01"])
     assert res.exit_code == 2 and "cannot be after --from" in res.output
+
+
+def test_a_measured_outcome_is_positive_above_its_level_in_the_backtest_too(tmp_path):
+    """Inspection scores (0-44), positive above 27: the backtest counts what training labels positive."""
+    write_three_files(tmp_path / "data", n_cases=1200, seed=5)
+    out = pd.read_csv(tmp_path / "data" / "outcomes.csv")
+    rng = np.random.default_rng(0)
+    out["outcome"] = out["outcome"] * 30 + rng.integers(0, 14, len(out))  # negatives score 0-13, positives 30-43
+    out.to_csv(tmp_path / "data" / "outcomes.csv", index=False)
+    spec = training_spec(tmp_path / "data")
+    text = spec.read_text().replace('[link]', 'outcome_kind = "number"\n\n[link]')
+    spec.write_text(text.replace('rows = "cases"', 'rows = "cases"\npositive_above = 27'))
+    _run("backtest", str(spec), "--from", "2016-07-01", "--to", "2017-01-10", "--out", str(tmp_path / "bt"))
+    b = json.loads((tmp_path / "bt" / "summary.json").read_text())
+    period = out[pd.to_datetime(out["date"]).between("2016-07-01", "2017-01-10")]
+    cases = period.groupby(["entity_id", pd.to_datetime(period["date"]).dt.normalize()])["outcome"].max()
+    assert b["n"] == len(cases) and b["positives"] == int((cases > 27).sum()) < int((cases > 0).sum())

@@ -91,3 +91,18 @@ def test_figures_on_a_known_store():
     assert figs["verdict"][0].startswith("The list found 2.4 times as many cases per inspection as business as usual")
     fair = figs["fairness"].set_index("group")
     assert fair.loc["N", "selection"] == pytest.approx(6 / 890)
+
+
+def test_a_measured_outcome_counts_as_a_hit_only_above_its_level(tmp_path):
+    """Inspection scores back in the store: the dashboard counts a hit as training labels one (above 27)."""
+    from riskengine.dashboard._watch import read_watch
+    from riskengine.outcomes import add_outcomes
+    from riskengine.spec import Source
+
+    (tmp_path / "entities.csv").write_text("entity_id\nA\nB\nC\n")
+    (tmp_path / "week.csv").write_text("entity_id,date,outcome\nA,2024-01-02,12\nB,2024-01-02,31\nC,2024-01-03,0\n")
+    add_outcomes(tmp_path / "week.csv", tmp_path / "store", Source(path=tmp_path / "entities.csv"), tmp_path / "lists",
+                 outcome_kind="number")
+    watch = read_watch("food", tmp_path / "lists", tmp_path / "store", pd.DataFrame({"entity_id": ["A", "B", "C"]}), [],
+                       positive_above=27)
+    assert dict(zip(watch.store["entity_id"], watch.store["outcome"])) == {"A": 0, "B": 1, "C": 0}

@@ -171,7 +171,8 @@ def dashboard(spec, out: str | Path | None = None, log_mlflow: bool = True) -> d
     root = Path(sspec.outputs or Path("out") / sspec.pipeline)
     watch = read_watch(sspec.pipeline, root, tspec.data.outcome_store, entities, tspec.audit.attributes,
                        tspec.audit.min_group_size,
-                       reference=Path("out") / sspec.pipeline / "train" / "features_reference.parquet")
+                       reference=Path("out") / sspec.pipeline / "train" / "features_reference.parquet",
+                       positive_above=tspec.labels.positive_above)
     if watch.frames.empty:
         raise RiskEngineError(f"no lists under {root}: run `riskengine score` first (the dashboard watches lists in use)")
     purpose = asdict(sspec.purpose or tspec.purpose)

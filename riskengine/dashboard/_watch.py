@@ -70,8 +70,12 @@ def group_counts(as_of: pd.Timestamp, scores: pd.DataFrame, listed: pd.DataFrame
 
 def read_watch(pipeline: str, lists_root: str | Path, store: str | Path | None, entities: pd.DataFrame,
                attributes: list[str], min_group_size: int = 10, reference: str | Path | None = None,
-               entity_word: str = "entities") -> Watch:
-    """Gather a pipeline's lists, scores, alerts, store and feature samples from its output folders."""
+               entity_word: str = "entities", positive_above: float = 0.0) -> Watch:
+    """Gather a pipeline's lists, scores, alerts, store and feature samples from its output folders.
+
+    The store's outcomes become 0/1 as training labels them (above `positive_above`, the training
+    spec's [labels] level): a measured outcome such as an inspection score counts as a hit only
+    above it."""
     root = Path(lists_root)
     folders = sorted(p for p in root.iterdir() if p.is_dir() and _AS_OF_DIR.match(p.name)) if root.is_dir() else []
     lists = read_lists(root)
@@ -93,10 +97,17 @@ def read_watch(pipeline: str, lists_root: str | Path, store: str | Path | None, 
         current = read_file(folders[-1] / FEATURE_SAMPLE, "feature sample")
     ref = read_file(reference, "feature reference") if reference is not None and Path(reference).is_file() else None
     return Watch(
-        pipeline=pipeline, lists=lists, frames=pd.DataFrame(frames), store=read_store(store),
+        pipeline=pipeline, lists=lists, frames=pd.DataFrame(frames), store=_as_positives(read_store(store), positive_above),
         groups=pd.concat(groups, ignore_index=True) if groups else group_counts(pd.Timestamp(0), pd.DataFrame(columns=["entity_id"]), lists.iloc[:0], entities, []),
         alerts=pd.concat(alerts, ignore_index=True) if alerts else pd.DataFrame(columns=["list_as_of", "entity_id", "kind"]),
         reference=ref, current=current, attributes=attributes,
         entity_attributes=entities[["entity_id", *[a for a in attributes if a in entities.columns]]].astype({"entity_id": str}),
         min_group_size=min_group_size, entity_word=entity_word,
     )
+
+
+def _as_positives(store: pd.DataFrame, positive_above: float) -> pd.DataFrame:
+    """The store with `outcome` as 1 (above `positive_above`) or 0, what the hit rates count."""
+    if store.empty or "outcome" not in store.columns:
+        return store
+    return store.assign(outcome=(pd.to_numeric(store["outcome"], errors="coerce") > positive_above).astype(int))

@@ -223,7 +223,9 @@ def _backtest_in(spec, start: pd.Timestamp, end: pd.Timestamp, until: pd.Timesta
     rows = _scored_period(spec, data, period, info)
     if loaded is not None:
         check_features(rows, loaded)
-    base = pd.DataFrame({"entity_id": rows["entity_id"], "date": rows["as_of"], "outcome": rows["outcome"]})
+    # positive as training labels it: above labels.positive_above (an inspection score of 20 is not, at 27)
+    positive = (rows["outcome"].to_numpy(dtype=float) > spec.labels.positive_above).astype(int)
+    base = pd.DataFrame({"entity_id": rows["entity_id"], "date": rows["as_of"], "outcome": positive})
     step("re-ordering the inspection dates by score")
     result = reorder(base.assign(score=model.predict_proba(rows)[:, 1]))
     summary = {"pipeline": spec.name, "framing": spec.labels.rows,
