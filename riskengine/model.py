@@ -183,11 +183,12 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def _record_linear_layout(self, M: np.ndarray, numeric: list[int], categorical: list[int]) -> None:
         """Which original feature owns each transformed column, and their training means."""
         prep = self.estimator_.named_steps["prep"]
-        imputer = prep.named_transformers_["num"].named_steps["simpleimputer"]
         names = [self.features_[j] for j in numeric]
         owner = list(names)
-        if imputer.indicator_ is not None:
-            owner += [names[i] for i in imputer.indicator_.features_]
+        if numeric:  # (no numeric feature: the numeric branch was never fitted)
+            imputer = prep.named_transformers_["num"].named_steps["simpleimputer"]
+            if imputer.indicator_ is not None:
+                owner += [names[i] for i in imputer.indicator_.features_]
         if categorical:
             encoder = prep.named_transformers_["cat"].named_steps["onehotencoder"]
             for j, cats in zip(categorical, encoder.categories_):

@@ -192,3 +192,15 @@ def test_treeshap_for_deep_leaves_and_many_rows_equals_pred_contrib_on_any_threa
     np.testing.assert_array_equal(one, two)
     assert np.abs(one - booster.predict(M, pred_contrib=True)).max() <= 1e-6
     np.testing.assert_array_equal(compiled.contributions(M[:7], threads=1), one[:7])
+
+
+def test_a_logistic_model_of_categories_only_fits_and_scores_as_scikit_learn():
+    """A ready table of categories alone (no numeric feature) still trains and scores."""
+    X, y = _data(2000, seed=6)
+    X = X[["b", "e"]]
+    model = RiskModel("logistic_regression", {}, {"b": list(range(40)), "e": ["x", "y", "z"]}).fit(X, y)
+    before, (c_before, _) = model.raw_score(X), contributions(model, X)
+    model.compile()
+    assert type(model.fast_).__name__ == "LinearScorer"
+    np.testing.assert_allclose(model.raw_score(X), before, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(contributions(model, X)[0], c_before, rtol=0, atol=1e-9)

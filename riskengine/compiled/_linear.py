@@ -57,6 +57,7 @@ class LinearScorer:
             offset = width
         else:
             self.const = self.intercept
+            self.num_k = self.missing_term = np.zeros(0)
         # categorical: codes -1 (missing or unknown), 0, 1, ... -> the coefficient of their one-hot column
         self.tables: list[np.ndarray] = []
         self.cat_zbar: list[float] = []
@@ -95,7 +96,7 @@ class LinearScorer:
             part = M[lo:lo + SLICE]
             acc, t = out[lo:lo + len(part)], term[:len(part)]
             acc.fill(self.const)
-            for j, k, missing in zip(self.num_idx, self.num_k, self.missing_term if len(self.num_idx) else []):
+            for j, k, missing in zip(self.num_idx, self.num_k, self.missing_term):
                 x = part[:, j]
                 if np.fmin.reduce(x) >= 0:  # counts, sums, days: the signed log is log1p (NaN stays NaN)
                     np.log1p(x, out=t)
