@@ -108,7 +108,7 @@ def repeated_cases(outcomes: pd.DataFrame | None) -> int:
     """How many outcome rows repeat another's entity and date (merged into one case by `distinct_cases`)."""
     if outcomes is None or outcomes.empty:
         return 0
-    return int(outcomes.duplicated(["entity_id", "date"]).sum())
+    return len(outcomes) - len(distinct_cases(outcomes))
 
 
 def describe_cases_policy(labels: LabelSpec) -> str:

@@ -19,7 +19,7 @@ from riskengine.outputs import default_output, final_paths, run_folder
 from riskengine.model import RiskModel
 from riskengine.infogov import check_dpia
 from riskengine.prepare import add_stored_outcomes, feature_events, given_features, link_sources, write_feature_sample
-from riskengine.progress import Steps, bar
+from riskengine.progress import Steps, bar, note
 from riskengine.spec import TrainingSpec, capacity_warning, check_against_data, load_spec_as
 from riskengine.training._calibration import Calibration, calibrate_champion
 from riskengine.training._candidates import Candidate, baseline_scores, expand_grid
@@ -120,8 +120,6 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
         from riskengine.ingest import skipped_line
         from rich.markup import escape
 
-        from riskengine.progress import note
-
         note(escape(skipped_line(data.outcomes_skipped)), quiet=quiet)
     given_features(spec.features, data)  # the ready table, validated: its rejects join the others
     rejects_path = write_rejects(data.rejects, out_dir, redact=spec.link.identifying_columns())
@@ -129,8 +127,6 @@ def _train_in(spec: TrainingSpec, out_dir: Path, today: dt.date | None, log_mlfl
     add_stored_outcomes(data, spec.data)  # inspectors' results added since (riskengine outcomes add)
     repeated = repeated_cases(data.outcomes) if spec.labels.rows == "cases" else 0
     if repeated:  # e.g. an extract with a row per violation: each inspection is one case, not one per row
-        from riskengine.progress import note
-
         note(f"outcomes: {repeated:,} rows repeat an entity and date already seen: each entity and date is one case, "
              "positive when any of its rows is", quiet=quiet)
     step(f"linking source rows without an entity id ({sum(len(d) for d in data.unlinked.values())} rows)")
